@@ -1,0 +1,32 @@
+/** Commit messages: a human subject, a body line per change, and trailers that make `git log` the audit trail. */
+
+import type { Bump } from './changeset.js';
+
+const SUBJECT_MAX = 72;
+
+function arrow(b: Bump): string {
+  return b.from !== undefined ? `${b.from} → ${b.to}` : `→ ${b.to}`;
+}
+
+function subjectOf(bumps: Bump[]): string {
+  const envs = [...new Set(bumps.map((b) => b.env))];
+  if (bumps.length === 1 && bumps[0]) return `${bumps[0].image} ${arrow(bumps[0])} in ${bumps[0].env}`;
+  const list = bumps.map((b) => `${b.image} ${b.to}`).join(', ');
+  const subject = `${list} in ${envs.join(', ')}`;
+  return subject.length <= SUBJECT_MAX ? subject : `Update ${bumps.length} images in ${envs.join(', ')}`;
+}
+
+export function commitMessage(bumps: Bump[], options: { skipCi?: boolean } = {}): string {
+  const subject = subjectOf(bumps) + (options.skipCi ? ' [skip ci]' : '');
+  const body = bumps.length > 1 ? bumps.map((b) => `- ${b.image} ${arrow(b)} in ${b.env} (${b.files.join(', ')})`).join('\n') : '';
+  const trailers: string[] = [];
+  for (const b of bumps) {
+    trailers.push(`Baton-Image: ${b.repository}:${b.to}${b.digest ? `@${b.digest}` : ''}`);
+    for (const c of b.causes) {
+      if (c.sourceRef) trailers.push(`Baton-Source: ${c.sourceRef}`);
+      trailers.push(`Baton-Event: ${c.source} ${c.deliveryId}`);
+      if (c.actor) trailers.push(`Baton-Actor: ${c.actor}`);
+    }
+  }
+  return [subject, body, [...new Set(trailers)].join('\n')].filter((p) => p !== '').join('\n\n') + '\n';
+}

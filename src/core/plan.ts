@@ -1,0 +1,125 @@
+/**
+ * plan(intents, files) → Changeset. Pure: given the files at one head, decide the single commit
+ * that carries a batch of intents. Planning against files that already hold the result is empty.
+ */
+
+import type { Bump, Changeset, FileChange, FileProblem, Skip } from './changeset.js';
+import { commitMessage } from './commit-message.js';
+import { editImage, readImageVersion } from './edit-image.js';
+import type { ImageVersion } from './edit-image.js';
+import type { SetImage } from './intent.js';
+import { compareTags, isOrdered } from './policy.js';
+import type { ImageSelector } from './targets/types.js';
+
+export interface PlanOptions {
+  /** Add `[skip ci]` to the subject (when the env repo is also an app repo). */
+  skipCi?: boolean;
+}
+
+/** All paths the intents may touch, so the executor can read them in one go. */
+export function pathsOf(intents: SetImage[]): string[] {
+  return [...new Set(intents.flatMap((i) => i.targets.map((t) => t.file)))];
+}
+
+/** Pick, per environment and image, the intent that wins a batch; the rest are superseded. */
+export function winners(intents: SetImage[]): { win: SetImage[]; superseded: Skip[] } {
+  const groups = new Map<string, SetImage[]>();
+  for (const i of intents) {
+    const k = `${i.env}\u0000${i.image}`;
+    groups.set(k, [...(groups.get(k) ?? []), i]);
+  }
+  const win: SetImage[] = [];
+  const superseded: Skip[] = [];
+  for (const group of groups.values()) {
+    const exact = group.filter((i) => i.mode === 'exact');
+    let best: SetImage | undefined;
+    if (exact.length > 0) best = exact[exact.length - 1];
+    else {
+      for (const i of group) {
+        // Later intents win ties, so a re-pushed tag (new digest) or an unordered policy takes the newest event.
+        if (!best || compareTags(i.policy, i.tag, best.tag) >= 0) best = i;
+      }
+    }
+    if (!best) continue;
+    win.push(best);
+    const chosen = best;
+    for (const i of group) {
+      if (i === chosen) continue;
+      superseded.push({ env: i.env, image: i.image, tag: i.tag, reason: `superseded by ${chosen.tag} in the same batch`, causes: [i.cause] });
+    }
+  }
+  return { win, superseded };
+}
+
+function selectorOf(i: SetImage, key?: string, digestKey?: string): ImageSelector {
+  return { image: i.image, repository: i.repository, ...(key && { key }), ...(digestKey && { digestKey }) };
+}
+
+function sameVersion(v: ImageVersion, i: SetImage): boolean {
+  return v.tag === i.tag && (i.digestMode === 'ignore' || i.digest === undefined || v.digest === i.digest);
+}
+
+export function plan(intents: SetImage[], files: Record<string, string | null>, options: PlanOptions = {}): Changeset {
+  const { win, superseded } = winners(intents);
+  const working = new Map<string, string>();
+  const skipped: Skip[] = [...superseded];
+  const problems: FileProblem[] = [];
+  const bumps: Bump[] = [];
+
+  for (const intent of win) {
+    const touched: string[] = [];
+    let from: ImageVersion | undefined;
+    let refusedDowngrade: string | undefined;
+    for (const target of intent.targets) {
+      const text = working.get(target.file) ?? files[target.file];
+      if (text === null || text === undefined) {
+        problems.push({ path: target.file, message: `target file ${target.file} does not exist` });
+        continue;
+      }
+      const want = selectorOf(intent, target.key, target.digestKey);
+      const current = readImageVersion(text, want);
+      from ??= current;
+      if (intent.mode === 'upgrade' && current?.tag && isOrdered(intent.policy) && compareTags(intent.policy, intent.tag, current.tag) < 0) {
+        refusedDowngrade = current.tag;
+        continue;
+      }
+      if (current && sameVersion(current, intent)) continue;
+      const out = editImage(text, want, { tag: intent.tag, digestMode: intent.digestMode, ...(intent.digest && { digest: intent.digest }) });
+      switch (out.status) {
+        case 'changed':
+          working.set(target.file, out.text);
+          touched.push(target.file);
+          break;
+        case 'unchanged':
+          break;
+        case 'not-found':
+          problems.push({ path: target.file, message: `no reference to ${intent.repository} found in ${target.file}` });
+          break;
+        case 'refused':
+          problems.push({ path: target.file, message: `${target.file} was not written: ${out.message}` });
+          break;
+      }
+    }
+    if (touched.length > 0) {
+      bumps.push({
+        env: intent.env,
+        image: intent.image,
+        repository: intent.repository,
+        ...(from?.tag !== undefined && { from: from.tag }),
+        to: intent.tag,
+        ...(intent.digestMode === 'pin' && intent.digest && { digest: intent.digest }),
+        files: touched,
+        causes: [intent.cause],
+      });
+    } else if (refusedDowngrade !== undefined) {
+      skipped.push({ env: intent.env, image: intent.image, tag: intent.tag, reason: `${intent.env} already runs ${refusedDowngrade}, newer than ${intent.tag}`, causes: [intent.cause] });
+    } else if (!problems.some((p) => intent.targets.some((t) => t.file === p.path))) {
+      skipped.push({ env: intent.env, image: intent.image, tag: intent.tag, reason: `${intent.env} already runs ${intent.tag}`, causes: [intent.cause] });
+    }
+  }
+
+  const changes: FileChange[] = [...working.entries()]
+    .filter(([path, text]) => files[path] !== text)
+    .map(([path, contents]) => ({ type: 'write', path, contents }));
+  return { changes, bumps, skipped, problems, message: changes.length > 0 ? commitMessage(bumps, options) : '' };
+}
