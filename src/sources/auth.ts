@@ -1,0 +1,50 @@
+/** Constant-time secret checks shared by every source. */
+
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Delivery, Verification } from './types.js';
+
+/** Compare two secrets in constant time; hashing first makes lengths equal, so length leaks nothing either. */
+export function safeEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b) && given.length === expected.length;
+}
+
+export function matchesAny(given: string | undefined, secrets: readonly string[]): boolean {
+  if (given === undefined || given === '') return false;
+  let ok = false;
+  // Check every secret so timing does not reveal which one matched.
+  for (const s of secrets) if (s !== '' && safeEqual(given, s)) ok = true;
+  return ok;
+}
+
+/** The credential of an `Authorization: Bearer …` header, or the password of `Basic …`. */
+export function authorizationSecret(headers: Delivery['headers']): string | undefined {
+  const value = headers['authorization'];
+  if (!value) return undefined;
+  const m = /^(Bearer|Basic|Token)\s+(.+)$/i.exec(value.trim());
+  if (!m?.[1] || !m[2]) return undefined;
+  if (m[1].toLowerCase() !== 'basic') return m[2];
+  const decoded = Buffer.from(m[2], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+export function verifyAuthorizationHeader(delivery: Delivery, secrets: readonly string[]): Verification {
+  if (secrets.length === 0) return { ok: false, reason: 'no secret is configured for this endpoint' };
+  const given = authorizationSecret(delivery.headers);
+  if (given === undefined) return { ok: false, reason: 'missing Authorization header' };
+  return matchesAny(given, secrets) ? { ok: true } : { ok: false, reason: 'wrong credentials' };
+}
+
+/** `sha256=<hex>` HMAC over the raw body, as GitHub and Flux's generic-hmac provider send it. */
+export function verifyHmacSha256(rawBody: Buffer, signature: string | undefined, secrets: readonly string[], prefix = 'sha256='): Verification {
+  if (secrets.length === 0) return { ok: false, reason: 'no secret is configured for this endpoint' };
+  if (!signature) return { ok: false, reason: 'missing signature' };
+  let ok = false;
+  for (const s of secrets) {
+    const expected = prefix + createHmac('sha256', s).update(rawBody).digest('hex');
+    if (safeEqual(signature, expected)) ok = true;
+  }
+  return ok ? { ok: true } : { ok: false, reason: 'signature does not match' };
+}
