@@ -76,6 +76,8 @@ export interface Forge {
   ensureBranch(repo: string, branch: string, from: string): Promise<string>;
   /** Head of `branch`, or undefined when it does not exist. */
   headOf(repo: string, branch: string): Promise<string | undefined>;
+  /** The repository's default branch (where `.baton.yml` lives). */
+  defaultBranch(repo: string): Promise<string>;
   readonly reviews?: ReviewPort;
 }
 

@@ -1,0 +1,43 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GitForge } from '../../src/forges/git/git-forge.js';
+import { forgeContract } from './contract.js';
+import { createBareRepo, tempDir } from '../helpers/git-repo.js';
+
+forgeContract('git (local bare repository)', async (seed) => {
+  const repo = await createBareRepo(seed);
+  const cache = await tempDir();
+  return {
+    forge: new GitForge({ cacheDir: cache }),
+    repo: repo.bare,
+    branch: 'main',
+    externalCommit: (files, branch) => repo.commit(files, 'external', branch),
+    headMessage: async (branch = 'main') => repo.message(branch),
+    cleanup: async () => {
+      await repo.cleanup();
+      await rm(cache, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('git forge', () => {
+  it('works with file:// remotes and keeps a token in an https URL out of errors', async () => {
+    const repo = await createBareRepo({ 'a.txt': 'a\n' });
+    const forge = new GitForge({ cacheDir: await tempDir() });
+    const snap = await forge.readFiles(`file://${repo.bare}`, 'main', ['a.txt']);
+    expect(snap.files['a.txt']).toBe('a\n');
+    const err = await forge.readFiles('https://user:s3cr3t-token@127.0.0.1:9/env.git', 'main', ['a.txt']).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String((err as Error).message)).not.toContain('s3cr3t-token');
+    await repo.cleanup();
+  });
+
+  it('refuses hostile branch names before running git', async () => {
+    const repo = await createBareRepo({ 'a.txt': 'a\n' });
+    const forge = new GitForge({ cacheDir: join(await tempDir(), 'c') });
+    await expect(forge.readFiles(repo.bare, '--upload-pack=touch /tmp/pwned', ['a.txt'])).rejects.toThrow(/invalid branch/);
+    await expect(forge.headOf(repo.bare, 'a..b')).rejects.toThrow(/invalid branch/);
+    await repo.cleanup();
+  });
+});
