@@ -4,12 +4,13 @@
  */
 
 import { isDeepStrictEqual } from 'node:util'; // pure: structural equality, no I/O
+import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+import type { Node, Scalar } from 'yaml';
 import { formatImageRef, parseImageRef } from './image-ref.js';
 import { targetKinds } from './targets/index.js';
 import type { Found, ImageSelector, Insertion, Slot } from './targets/types.js';
-import { columnOf, endOfLine, eolOf, parseYamlSource, setScalars } from './yaml/source.js';
+import { columnOf, endOfLine, eolOf, lineStarts, parseYamlSource, pathKey, plainIsSafe, scalarsOf, setScalars } from './yaml/source.js';
 import type { YamlPath, YamlSource } from './yaml/source.js';
-import { isMap, isScalar } from 'yaml';
 
 export interface ImageVersion {
   tag?: string;
@@ -28,14 +29,34 @@ export type EditOutcome =
   | { status: 'not-found' }
   | { status: 'refused'; message: string };
 
+/** A scalar the edit must leave holding `value`, by its place in the original file. */
+export interface ExpectedValue {
+  doc: number;
+  path: YamlPath;
+  value: string;
+}
+
+/** A key the edit adds to the map at `mapPath`. */
+export interface ExpectedKey {
+  doc: number;
+  mapPath: YamlPath;
+  key: string;
+  value: string;
+}
+
 function findAll(src: YamlSource, want: ImageSelector): Found {
-  const all: Found = { slots: [], insertions: [] };
+  const all: Found = { slots: [], insertions: [], problems: [] };
   for (const kind of targetKinds) {
     const f = kind.find(src, want);
     all.slots.push(...f.slots);
     all.insertions.push(...f.insertions);
+    all.problems?.push(...(f.problems ?? []));
   }
   return all;
+}
+
+function refOf(slot: Pick<Slot, 'current' | 'prefix'>): ReturnType<typeof parseImageRef> {
+  return parseImageRef(slot.current.slice(slot.prefix?.length ?? 0));
 }
 
 /** The version a file currently holds for the image (first reference wins), if it holds one. */
@@ -45,7 +66,7 @@ export function versionIn(slots: Slot[]): ImageVersion {
     if (s.role === 'tag' && v.tag === undefined) v.tag = s.current;
     if (s.role === 'digest' && v.digest === undefined && s.current) v.digest = s.current;
     if (s.role === 'ref') {
-      const ref = parseImageRef(s.current);
+      const ref = refOf(s);
       if (ref?.tag !== undefined && v.tag === undefined) v.tag = ref.tag;
       if (ref?.digest !== undefined && v.digest === undefined) v.digest = ref.digest;
     }
@@ -57,51 +78,61 @@ export function readImageVersion(text: string, want: ImageSelector): ImageVersio
   const src = parseYamlSource(text);
   if (src.errors.length > 0) return undefined;
   const found = findAll(src, want);
-  return found.slots.length > 0 ? versionIn(found.slots) : undefined;
+  return found.slots.some((s) => s.role !== 'name') ? versionIn(found.slots) : undefined;
 }
 
-function valueFor(slot: Pick<Slot, 'role' | 'current'>, change: ImageChange): string | undefined {
+function valueFor(slot: Slot, change: ImageChange): string | undefined {
   switch (slot.role) {
     case 'tag':
       return change.tag;
     case 'digest':
       return change.digestMode === 'pin' ? change.digest : undefined;
+    case 'name':
+      // Baton moves versions, never repositories: the name stays as the file writes it.
+      return undefined;
     case 'ref': {
-      const ref = parseImageRef(slot.current);
+      const ref = refOf(slot);
       if (!ref) return undefined;
-      return formatImageRef({ name: ref.name, tag: change.tag, ...(change.digestMode === 'pin' && change.digest ? { digest: change.digest } : {}) });
+      // With digest: ignore the old digest goes too, or it would keep pinning the old image.
+      const digest = change.digestMode === 'pin' ? change.digest : undefined;
+      return `${slot.prefix ?? ''}${formatImageRef({ name: ref.name, tag: change.tag, ...(digest !== undefined && { digest }) })}`;
     }
   }
-}
-
-/** Insertions that this change needs: a digest when pinning, a tag only when the entry has neither. */
-function neededInsertions(found: Found, change: ImageChange): Insertion[] {
-  const hasSlot = (ins: Insertion, role: Slot['role']): boolean =>
-    found.slots.some((s) => s.doc === ins.doc && s.role === role && pathStartsWith(s.path, ins.mapPath) && s.path.length === ins.mapPath.length + 1);
-  return found.insertions.filter((ins) => {
-    if (ins.role === 'digest') return change.digestMode === 'pin' && change.digest !== undefined;
-    return !hasSlot(ins, 'digest');
-  });
 }
 
 function pathStartsWith(path: YamlPath, prefix: YamlPath): boolean {
   return prefix.every((p, i) => path[i] === p);
 }
 
-function renderPlain(value: string): string {
-  return /^[A-Za-z0-9_][A-Za-z0-9._:@/-]*$/.test(value) && !/^[0-9.]+$/.test(value) && !/^(true|false|null|yes|no|on|off|~)$/i.test(value)
-    ? value
-    : JSON.stringify(value);
+/** Insertions that this change needs: a digest when pinning, a tag only when the entry has neither. */
+function neededInsertions(found: Found, paths: Map<Scalar, YamlPath>, change: ImageChange): Insertion[] {
+  const hasSlot = (ins: Insertion, role: Slot['role']): boolean =>
+    found.slots.some((s) => {
+      const path = paths.get(s.node);
+      return s.doc === ins.doc && s.role === role && path !== undefined && path.length === ins.mapPath.length + 1 && pathStartsWith(path, ins.mapPath);
+    });
+  return found.insertions.filter((ins) => {
+    if (ins.role === 'digest') return change.digestMode === 'pin' && change.digest !== undefined;
+    return !hasSlot(ins, 'digest');
+  });
+}
+
+/** Write a new value in the quoting style of its neighbour, quoting only when plain would change its meaning. */
+function renderLike(neighbour: Scalar, value: string): string {
+  if (neighbour.type === 'QUOTE_SINGLE' && !value.includes("'")) return `'${value}'`;
+  if (neighbour.type === 'QUOTE_DOUBLE' || !plainIsSafe(value)) return JSON.stringify(value);
+  return value;
 }
 
 /** Add absent keys as new lines under their map, same indentation and line ending; bottom-up so offsets hold. */
-function applyInsertions(src: YamlSource, insertions: Insertion[], change: ImageChange): { text: string } | { error: string } {
+function applyInsertions(src: YamlSource, insertions: Insertion[], change: ImageChange): { text: string; added: ExpectedKey[] } | { error: string } {
   const eol = eolOf(src.text);
   const splices: { at: number; text: string }[] = [];
+  const added: ExpectedKey[] = [];
   for (const ins of insertions) {
     const map = src.docs[ins.doc]?.getIn(ins.mapPath, true);
     if (!isMap(map)) return { error: `cannot add ${ins.key}: ${ins.mapPath.join('.')} is not a map` };
-    if (map.flow) return { error: `cannot add ${ins.key} to the flow-style entry at ${ins.mapPath.join('.')}` };
+    if (map.flow) return { error: `cannot add ${ins.key} to the flow-style map at ${ins.mapPath.join('.')} without restyling it` };
     const pair = map.items.find((p) => isScalar(p.key) && p.key.value === ins.afterKey);
     const keyNode = pair && isScalar(pair.key) ? pair.key : undefined;
     const valueNode = pair?.value;
@@ -113,45 +144,145 @@ function applyInsertions(src: YamlSource, insertions: Insertion[], change: Image
     const indent = ' '.repeat(columnOf(src.text, keyNode.range[0]));
     const at = endOfLine(src.text, valueNode.range[1]);
     const needsBreak = at === src.text.length && !src.text.endsWith('\n');
-    splices.push({ at, text: `${needsBreak ? eol : ''}${indent}${ins.key}: ${renderPlain(value)}${needsBreak ? '' : eol}` });
+    splices.push({ at, text: `${needsBreak ? eol : ''}${indent}${ins.key}: ${renderLike(valueNode, value)}${needsBreak ? '' : eol}` });
+    added.push({ doc: ins.doc, mapPath: ins.mapPath, key: ins.key, value });
   }
   let text = src.text;
   for (const s of splices.sort((a, b) => b.at - a.at)) text = text.slice(0, s.at) + s.text + text.slice(s.at);
-  return { text };
+  return { text, added };
 }
 
-type Plain = unknown;
+/** Node → path of every scalar value of every document. */
+function pathIndex(src: YamlSource): Map<Scalar, YamlPath> {
+  const index = new Map<Scalar, YamlPath>();
+  for (const doc of src.docs) for (const { node, path } of scalarsOf(doc)) index.set(node, path);
+  return index;
+}
 
-function setIn(root: Plain, path: YamlPath, value: string): Plain {
-  if (path.length === 0) return value;
-  const [head, ...rest] = path;
-  if (Array.isArray(root)) {
-    const copy = [...root] as Plain[];
-    copy[head as number] = setIn(copy[head as number], rest, value);
-    return copy;
-  }
-  const obj = (root ?? {}) as Record<string, Plain>;
-  return { ...obj, [String(head)]: setIn(obj[String(head)], rest, value) };
+/** Scalar nodes by `pathKey(doc, path)`. */
+function nodesByPath(src: YamlSource): Map<string, Scalar> {
+  const index = new Map<string, Scalar>();
+  src.docs.forEach((doc, d) => {
+    for (const { node, path } of scalarsOf(doc)) index.set(pathKey(d, path), node);
+  });
+  return index;
+}
+
+function describe(path: YamlPath): string {
+  return path.length === 0 ? 'the document root' : path.map(String).join('.');
 }
 
 /**
- * Re-parse both texts and require that the new documents equal the old ones with exactly the
- * intended values set, and that no line changed except those holding an edited value.
+ * Walk the old and new documents side by side: same structure, styles, anchors, tags and values,
+ * except the expected scalars (which must now hold exactly their new string) and the added keys.
  */
-export function verifyEdit(before: string, after: string, expected: { doc: number; path: YamlPath; value: string }[], insertedLines: number): string | undefined {
-  const a = parseYamlSource(before);
+function compareDocs(d: number, o: unknown, n: unknown, path: YamlPath, values: Map<string, string>, added: Map<string, ExpectedKey[]>): string | undefined {
+  const where = `document ${d + 1} would change at ${describe(path)}`;
+  if (o === null || o === undefined || n === null || n === undefined) return o === n ? undefined : where;
+  if (isAlias(o)) return isAlias(n) && o.source === n.source ? undefined : where;
+  const on = o as Node;
+  const nn = n as Node;
+  if (on.anchor !== nn.anchor || on.tag !== nn.tag) return `${where} (anchor or tag)`;
+  if (isScalar(o)) {
+    if (!isScalar(n)) return where;
+    const want = values.get(pathKey(d, path));
+    if (want !== undefined) return n.value === want ? undefined : `${where}: it would read back as ${JSON.stringify(n.value)}, not the string ${want}`;
+    return isDeepStrictEqual(o.value, n.value) && o.type === n.type ? undefined : where;
+  }
+  if (isSeq(o)) {
+    if (!isSeq(n) || o.flow !== n.flow || o.items.length !== n.items.length) return where;
+    for (let i = 0; i < o.items.length; i++) {
+      const problem = compareDocs(d, o.items[i], n.items[i], [...path, i], values, added);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (isMap(o)) {
+    if (!isMap(n) || o.flow !== n.flow) return where;
+    const extra = added.get(pathKey(d, path)) ?? [];
+    const oldKeys = new Set(o.items.map((p) => (isScalar(p.key) ? p.key.value : p.key)));
+    const kept = n.items.filter((p) => {
+      const key: unknown = isScalar(p.key) ? p.key.value : undefined;
+      const add = extra.find((e) => e.key === key && !oldKeys.has(e.key));
+      return add === undefined;
+    });
+    for (const e of extra) {
+      const pair = n.items.find((p) => isScalar(p.key) && p.key.value === e.key);
+      if (!pair || !isScalar(pair.value) || pair.value.value !== e.value) return `${where}: ${e.key} was not added as ${e.value}`;
+    }
+    if (kept.length !== o.items.length) return `${where} (keys added or removed)`;
+    for (let i = 0; i < o.items.length; i++) {
+      const op = o.items[i];
+      const np = kept[i];
+      if (!isPair(op) || !isPair(np)) return where;
+      const keyProblem = compareDocs(d, op.key, np.key, [...path, '(key)'], new Map(), new Map());
+      if (keyProblem) return keyProblem;
+      const seg = (isScalar(op.key) ? op.key.value : '(complex key)') as YamlPath[number];
+      const problem = compareDocs(d, op.value, np.value, [...path, seg], values, added);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  return isDeepStrictEqual((o as { toJSON?: () => unknown }).toJSON?.(), (n as { toJSON?: () => unknown }).toJSON?.()) ? undefined : where;
+}
+
+/** The text with every given range replaced by a NUL (which YAML text cannot contain), and `cut` ranges removed. */
+function strip(text: string, marks: [number, number][], cut: [number, number][]): string {
+  const spans = [...marks.map(([a, b]) => ({ a, b, mark: true })), ...cut.map(([a, b]) => ({ a, b, mark: false }))].sort((x, y) => x.a - y.a);
+  let out = '';
+  let at = 0;
+  for (const s of spans) {
+    if (s.a < at) return '\u0001overlap';
+    out += text.slice(at, s.a) + (s.mark ? '\u0000' : '');
+    at = s.b;
+  }
+  return out + text.slice(at);
+}
+
+/**
+ * Prove an edit: re-parse `after` and require (1) the same documents with exactly the expected
+ * values set (as strings) and keys added, and (2) the same bytes everywhere outside those values
+ * and the added lines — comments, quotes, indentation, separators, line endings and the last newline.
+ * Returns why the edit is unsafe, or undefined when it is proven.
+ */
+export function verifyEdit(before: string | YamlSource, after: string, values: ExpectedValue[], added: ExpectedKey[] = []): string | undefined {
+  const a = typeof before === 'string' ? parseYamlSource(before) : before;
   const b = parseYamlSource(after);
   if (b.errors.length > 0) return `the edited file does not parse: ${b.errors[0] ?? ''}`;
   if (a.docs.length !== b.docs.length) return 'the edit changed the number of YAML documents';
+  const wanted = new Map(values.map((v) => [pathKey(v.doc, v.path), v.value]));
+  const adds = new Map<string, ExpectedKey[]>();
+  for (const k of added) adds.set(pathKey(k.doc, k.mapPath), [...(adds.get(pathKey(k.doc, k.mapPath)) ?? []), k]);
   for (let d = 0; d < a.docs.length; d++) {
-    let want: Plain = a.docs[d]?.toJS({ maxAliasCount: -1 }) as Plain;
-    for (const e of expected.filter((x) => x.doc === d)) want = setIn(want, e.path, e.value);
-    const got: Plain = b.docs[d]?.toJS({ maxAliasCount: -1 }) as Plain;
-    if (!isDeepStrictEqual(want, got)) return `document ${d + 1} would change beyond the image values`;
+    const problem = compareDocs(d, a.docs[d]?.contents, b.docs[d]?.contents, [], wanted, adds);
+    if (problem) return problem;
   }
-  const la = before.split('\n');
-  const lb = after.split('\n');
-  if (lb.length !== la.length + insertedLines) return 'the edit would add or remove lines';
+
+  const oldNodes = nodesByPath(a);
+  const newNodes = nodesByPath(b);
+  const oldMarks: [number, number][] = [];
+  const newMarks: [number, number][] = [];
+  for (const v of values) {
+    const o = oldNodes.get(pathKey(v.doc, v.path))?.range;
+    const n = newNodes.get(pathKey(v.doc, v.path))?.range;
+    if (!o || !n) return `cannot locate ${describe(v.path)} to check the edit`;
+    oldMarks.push([o[0], o[1]]);
+    newMarks.push([n[0], n[1]]);
+  }
+  const cuts: [number, number][] = [];
+  for (const k of added) {
+    const map = b.docs[k.doc]?.getIn(k.mapPath, true);
+    const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && p.key.value === k.key) : undefined;
+    const keyRange = pair && isScalar(pair.key) ? pair.key.range : undefined;
+    const valueRange = pair && isScalar(pair.value) ? pair.value.range : undefined;
+    if (!keyRange || !valueRange) return `cannot locate the added ${k.key} to check the edit`;
+    const lineStart = after.lastIndexOf('\n', keyRange[0] - 1) + 1;
+    const lineEnd = endOfLine(after, valueRange[1]);
+    // At the end of a file without a final newline the added line brings its own break before it.
+    cuts.push(lineEnd === after.length && !after.endsWith('\n') ? [lineStart - (after[lineStart - 2] === '\r' ? 2 : 1), lineEnd] : [lineStart, lineEnd]);
+  }
+  if (strip(a.text, oldMarks, []) !== strip(after, newMarks, cuts)) return 'the edit would change bytes outside the image values';
+  if (lineStarts(after).length !== lineStarts(a.text).length + added.length) return 'the edit would add or remove lines';
   return undefined;
 }
 
@@ -159,6 +290,8 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
   const first = parseYamlSource(text);
   if (first.errors.length > 0) return { status: 'refused', message: `not valid YAML: ${first.errors[0] ?? ''}` };
   const found = findAll(first, want);
+  const problem = found.problems?.find((p) => !p.whenPinning || change.digestMode === 'pin');
+  if (problem) return { status: 'refused', message: problem.message };
   if (found.slots.length === 0 && found.insertions.length === 0) return { status: 'not-found' };
   const from = versionIn(found.slots);
   if (change.digestMode === 'pin' && change.digest === undefined) {
@@ -167,30 +300,43 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
   if (change.digestMode === 'ignore' && found.slots.some((s) => s.role === 'digest' && s.current !== '')) {
     return { status: 'refused', message: 'the file pins a digest but the image is configured with digest: ignore' };
   }
+  const broken = found.slots.find((s) => s.role === 'ref' && !refOf(s));
+  if (broken) return { status: 'refused', message: `${broken.current} is marked as the ${want.image} image but is not an image reference` };
 
-  const insertions = neededInsertions(found, change);
+  const insertions = neededInsertions(found, pathIndex(first), change);
   let src = first;
+  let added: ExpectedKey[] = [];
   if (insertions.length > 0) {
     const inserted = applyInsertions(first, insertions, change);
     if ('error' in inserted) return { status: 'refused', message: inserted.error };
     src = parseYamlSource(inserted.text);
+    added = inserted.added;
     if (src.errors.length > 0) return { status: 'refused', message: 'adding a key would break the file' };
   }
-  const slots = findAll(src, want).slots;
-  const edits = slots.flatMap((slot) => {
-    const value = valueFor(slot, change);
-    return value === undefined || value === slot.current ? [] : [{ slot, value }];
-  });
-  if (edits.length === 0 && insertions.length === 0) return { status: 'unchanged', from };
+  const slots = src === first ? found.slots : findAll(src, want).slots;
+  const paths = pathIndex(src);
 
-  const out = setScalars(src, edits.map((e) => ({ node: e.slot.node, value: e.value })));
-  const expected = [
-    ...slots.flatMap((slot) => {
-      const value = valueFor(slot, change);
-      return value === undefined ? [] : [{ doc: slot.doc, path: slot.path, value }];
-    }),
-  ];
-  const problem = verifyEdit(text, out, expected, insertions.length);
-  if (problem) return { status: 'refused', message: problem };
+  // Several kinds (or aliases) can name the same scalar; it is edited once, and must agree with itself.
+  const edits = new Map<Scalar, { value: string; path: YamlPath; doc: number }>();
+  for (const slot of slots) {
+    const value = valueFor(slot, change);
+    if (value === undefined || value === slot.current) continue;
+    const path = paths.get(slot.node);
+    if (!path) return { status: 'refused', message: `cannot locate ${slot.current} in the file` };
+    const prior = edits.get(slot.node);
+    if (prior && prior.value !== value) return { status: 'refused', message: `${slot.current} is claimed as two different parts of the image (${prior.value} and ${value})` };
+    if (slot.node.type === 'BLOCK_LITERAL' || slot.node.type === 'BLOCK_FOLDED') {
+      return { status: 'refused', message: `${describe(path)} is a block scalar; rewriting it would restyle the file` };
+    }
+    edits.set(slot.node, { value, path, doc: slot.doc });
+  }
+  if (edits.size === 0 && insertions.length === 0) return { status: 'unchanged', from };
+
+  const out = setScalars(src, [...edits].map(([node, e]) => ({ node, value: e.value })));
+  const values: ExpectedValue[] = [...edits.values()]
+    .filter((e) => !added.some((k) => k.doc === e.doc && e.path.length === k.mapPath.length + 1 && pathStartsWith(e.path, k.mapPath) && e.path[e.path.length - 1] === k.key))
+    .map((e) => ({ doc: e.doc, path: e.path, value: e.value }));
+  const unsafe = verifyEdit(first, out, values, added);
+  if (unsafe) return { status: 'refused', message: unsafe };
   return { status: 'changed', text: out, from };
 }

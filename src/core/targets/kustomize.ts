@@ -1,11 +1,15 @@
-/** Kustomize `images:` entries: match by `name` or `newName`, set `newTag` and `digest`. */
+/** Kustomize `images:` entries: match by `newName` (or `name` when there is none), set `newTag` and `digest`. */
 
-import { isMap, isScalar, isSeq } from 'yaml';
+import { isMap, isSeq } from 'yaml';
+import type { Document } from 'yaml';
 import { sameRepository } from '../image-ref.js';
-import type { Found, ImageSelector, TargetKind } from './types.js';
+import { stringAt } from '../yaml/source.js';
 import type { YamlSource } from '../yaml/source.js';
+import { slotOf } from './slots.js';
+import type { Found, ImageSelector, TargetKind } from './types.js';
+import { emptyFound } from './types.js';
 
-function isKustomization(doc: YamlSource['docs'][number]): boolean {
+function isKustomization(doc: Document.Parsed): boolean {
   const kind: unknown = doc.get('kind');
   const api: unknown = doc.get('apiVersion');
   if (kind === 'Kustomization' || kind === 'Component') return typeof api !== 'string' || api.startsWith('kustomize.config.k8s.io');
@@ -16,27 +20,26 @@ function isKustomization(doc: YamlSource['docs'][number]): boolean {
 export const kustomize: TargetKind = {
   id: 'kustomize',
   find(src: YamlSource, want: ImageSelector): Found {
-    const found: Found = { slots: [], insertions: [] };
+    const found = emptyFound();
     src.docs.forEach((doc, d) => {
       if (!isMap(doc.contents) || !isKustomization(doc)) return;
       const images = doc.get('images', true);
       if (!isSeq(images)) return;
       images.items.forEach((entry, i) => {
         if (!isMap(entry)) return;
-        const name: unknown = entry.get('name');
-        const newName: unknown = entry.get('newName');
-        const matches =
-          (typeof newName === 'string' && sameRepository(newName, want.repository)) ||
-          (typeof newName !== 'string' && typeof name === 'string' && sameRepository(name, want.repository));
-        if (!matches) return;
-        const mapPath = ['images', i];
+        const name = stringAt(entry.get('name', true));
+        const newName = stringAt(entry.get('newName', true));
+        // newName is what the cluster pulls; name is only the placeholder it replaces.
+        const pulled = newName ?? name;
+        if (pulled === undefined || !sameRepository(pulled, want.repository)) return;
         for (const [key, role] of [['newTag', 'tag'], ['digest', 'digest']] as const) {
           const node = entry.get(key, true);
-          if (isScalar(node)) {
-            found.slots.push({ kind: 'kustomize', doc: d, path: [...mapPath, key], node, role, current: String(node.value) });
-          } else if (node === undefined) {
+          if (node !== undefined && node !== null) {
+            const slot = slotOf('kustomize', doc, d, node, role);
+            if (slot) found.slots.push(slot);
+          } else {
             const afterKey = key === 'digest' && entry.has('newTag') ? 'newTag' : entry.has('newName') ? 'newName' : 'name';
-            found.insertions.push({ kind: 'kustomize', doc: d, mapPath, afterKey, key, role });
+            found.insertions.push({ kind: 'kustomize', doc: d, mapPath: ['images', i], afterKey, key, role });
           }
         }
       });
