@@ -15,8 +15,11 @@ export type Verification = { ok: true } | { ok: false; reason: string };
 
 export interface Source {
   id: SourceId;
-  /** Authenticity over the raw bytes, before anything is parsed. `secrets` are all accepted values (rotation). */
-  verify(delivery: Delivery, secrets: readonly string[]): Verification;
+  /**
+   * Authenticity over the raw bytes, before anything is parsed. `secrets` are all accepted values
+   * (rotation). Async for sources that verify a signed token (Pub/Sub OIDC JWTs).
+   */
+  verify(delivery: Delivery, secrets: readonly string[]): Verification | Promise<Verification>;
   /** Turn an authentic, JSON-decoded body into Events, or say why it is of no interest. Never throws on bad input. */
   parse(body: unknown, delivery: Delivery): Parsed;
 }

@@ -1,0 +1,154 @@
+/**
+ * `baton serve`: the whole process as a function, so tests start the same thing `npm start` does.
+ * Ports (forge, clock, randomness) are built here and passed down; nothing below reaches for them.
+ */
+
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { createMetrics } from '../app/metrics.js';
+import { createPipeline } from '../app/pipeline.js';
+import type { Pipeline } from '../app/pipeline.js';
+import type { Outcome } from '../core/outcome.js';
+import { parseRepoRef } from '../core/event.js';
+import { GitForge } from '../forges/git/git-forge.js';
+import { redactUrl } from '../forges/git/run-git.js';
+import type { Forge } from '../forges/types.js';
+import { createHttpApp } from '../http/server.js';
+import type { HttpDeps } from '../http/server.js';
+import { MemoryQueue } from '../queue/memory.js';
+import { demoToken, ensureEmbeddedRepo } from './embedded.js';
+import { registrySecretsFrom } from './settings.js';
+import type { Settings } from './settings.js';
+
+export interface EnvRepo {
+  forge: Forge;
+  repo: string;
+  /** Human name for logs, without credentials. */
+  label: string;
+  embedded: boolean;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'baton' },
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token', '*.secret', 'secret'], censor: '[redacted]' },
+  });
+}
+
+/** BATON_ENV_REPO → the forge that writes it. Unset: the embedded local repo. */
+export async function resolveEnvRepo(settings: Settings): Promise<EnvRepo> {
+  const git = new GitForge({ cacheDir: join(settings.dataDir, 'git'), author: { name: settings.BATON_GIT_AUTHOR_NAME, email: settings.BATON_GIT_AUTHOR_EMAIL } });
+  const value = settings.BATON_ENV_REPO;
+  if (!value) {
+    const { path } = await ensureEmbeddedRepo(settings.dataDir);
+    return { forge: git, repo: path, label: `embedded ${path}`, embedded: true };
+  }
+  const ref = parseRepoRef(value);
+  if (ref && ref.forge !== 'git') throw new Error(`BATON_ENV_REPO=${ref.forge}:… needs the ${ref.forge} adapter, which this build does not include yet`);
+  const repo = ref?.forge === 'git' ? ref.path : value;
+  return { forge: git, repo, label: redactUrl(repo), embedded: false };
+}
+
+export interface StartOptions {
+  settings: Settings;
+  env: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Use this forge instead of the one BATON_ENV_REPO names (tests: emulators). */
+  envRepo?: EnvRepo;
+  sources?: HttpDeps['sources'];
+  onOutcome?: (outcome: Outcome) => void | Promise<void>;
+  /** Keep the queue journal on disk (default true). */
+  journal?: boolean;
+}
+
+export interface RunningBaton {
+  url: string;
+  pipeline: Pipeline;
+  envRepo: EnvRepo;
+  /** The demo registry token, when running on the embedded default without BATON_REGISTRY_TOKEN. */
+  demoToken?: string;
+  logger: Logger;
+  /** Stop accepting, drain the queue, close the server. */
+  close(): Promise<void>;
+}
+
+export async function startBaton(options: StartOptions): Promise<RunningBaton> {
+  const { settings, env } = options;
+  const logger = options.logger ?? createLogger(settings.LOG_LEVEL);
+  if (settings.REDIS_URL) throw new Error('REDIS_URL is set, but this build has only the embedded single-process queue; unset REDIS_URL and run one replica');
+  const envRepo = options.envRepo ?? (await resolveEnvRepo(settings));
+  const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
+  const metrics = createMetrics({ defaults: true });
+  const queue = new MemoryQueue({
+    debounceMs: settings.BATON_DEBOUNCE_MS,
+    ...(options.journal !== false && { journalPath: join(settings.dataDir, 'queue', 'journal.jsonl') }),
+    now: () => Date.now(),
+    setTimer: (fn, ms) => {
+      const t = setTimeout(fn, ms);
+      return { cancel: () => clearTimeout(t) };
+    },
+    onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
+  });
+  const pipeline = createPipeline({
+    forge: envRepo.forge,
+    repo: envRepo.repo,
+    queue,
+    logger,
+    metrics,
+    now: () => Date.now(),
+    random: Math.random,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    configTtlMs: settings.BATON_CONFIG_TTL_MS,
+    ...(settings.BATON_SKIP_CI === 'true' || settings.BATON_SKIP_CI === '1' ? { skipCi: true } : {}),
+    ...(options.onOutcome && { onOutcome: options.onOutcome }),
+  });
+  let draining = false;
+  let configLoaded = false;
+  await pipeline.start();
+  try {
+    configLoaded = (await pipeline.config.table()) !== undefined;
+  } catch (err) {
+    logger.error({ err }, 'could not read .baton.yml from the env repository yet');
+  }
+
+  const app = createHttpApp({
+    logger,
+    metrics,
+    queue,
+    registrySecrets: (kind) => registrySecretsFrom(env, kind, token),
+    ...(options.sources && { sources: options.sources }),
+    isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined),
+    maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(settings.PORT, settings.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  logger.info({ url, envRepo: envRepo.label, debounceMs: settings.BATON_DEBOUNCE_MS }, 'Baton is listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    pipeline,
+    envRepo,
+    ...(token && { demoToken: token }),
+    logger,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        await queue.drain();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}

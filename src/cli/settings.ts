@@ -1,0 +1,47 @@
+/** Process settings from the environment (SPEC §1), validated once at start. */
+
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const Int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+
+const SettingsSchema = z.object({
+  PORT: Int(3000),
+  HOST: z.string().default('0.0.0.0'),
+  BATON_ENV_REPO: z.string().min(1).optional(),
+  BATON_DATA_DIR: z.string().default('./.baton'),
+  BATON_REGISTRY_TOKEN: z.string().min(1).optional(),
+  BATON_DEBOUNCE_MS: Int(2000),
+  BATON_CONFIG_TTL_MS: Int(5000),
+  BATON_MAX_BODY_BYTES: Int(1024 * 1024),
+  BATON_SKIP_CI: z.enum(['true', 'false', '1', '0']).optional(),
+  BATON_GIT_AUTHOR_NAME: z.string().default('Baton'),
+  BATON_GIT_AUTHOR_EMAIL: z.string().default('baton@localhost'),
+  REDIS_URL: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Settings = z.output<typeof SettingsSchema> & { dataDir: string };
+
+export class SettingsError extends Error {}
+
+export function loadSettings(env: NodeJS.ProcessEnv): Settings {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') clean[k] = v;
+  const parsed = SettingsSchema.safeParse(clean);
+  if (!parsed.success) {
+    throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  return { ...parsed.data, dataDir: resolve(parsed.data.BATON_DATA_DIR) };
+}
+
+/** Shared registry token plus `BATON_REGISTRY_TOKEN_<KIND>` for one kind, for rotation and per-registry secrets. */
+export function registrySecretsFrom(env: NodeJS.ProcessEnv, kind: string, demoToken?: string): string[] {
+  const out: string[] = [];
+  const shared = env['BATON_REGISTRY_TOKEN'];
+  if (shared) out.push(...shared.split(',').map((s) => s.trim()).filter(Boolean));
+  const own = env[`BATON_REGISTRY_TOKEN_${kind.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
+  if (own) out.push(...own.split(',').map((s) => s.trim()).filter(Boolean));
+  if (out.length === 0 && demoToken) out.push(demoToken);
+  return out;
+}

@@ -1,0 +1,24 @@
+/** What happened to one batch of intents, for the reporter, logs and metrics. */
+
+import type { Bump, FileProblem, Skip } from './changeset.js';
+import type { Destination } from './intent.js';
+
+interface OutcomeBase {
+  destination: Destination;
+  /** The branch written to (the env branch, or `baton/<env>` for merge-request writes). */
+  branch: string;
+  bumps: Bump[];
+  skipped: Skip[];
+  problems: FileProblem[];
+  attempts: number;
+}
+
+export type Outcome =
+  | (OutcomeBase & { status: 'committed'; commit: string; url?: string; mergeRequest?: { number: number; url: string } })
+  | (OutcomeBase & { status: 'noop' })
+  | (OutcomeBase & { status: 'failed'; error: string });
+
+/** `baton/<env>`: the one rolling branch per environment for merge-request writes. */
+export function rollingBranch(env: string): string {
+  return `baton/${env}`;
+}

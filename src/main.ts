@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/** The `baton` command. Holds no logic: each subcommand is a function in src/cli/. */
+
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { jsonSchema } from './config/schema.js';
+import { demoCurl } from './cli/embedded.js';
+import { readDelivery, replay, sourceFor } from './cli/replay.js';
+import { createLogger, startBaton } from './cli/serve.js';
+import { SettingsError, loadSettings } from './cli/settings.js';
+import { validateFile } from './cli/validate.js';
+import { createPipeline } from './app/pipeline.js';
+import { MemoryQueue } from './queue/memory.js';
+import { resolveEnvRepo } from './cli/serve.js';
+
+const USAGE = `usage:
+  baton serve                         run the webhook server (settings from the environment)
+  baton validate [FILE]               check a .baton.yml (default ./.baton.yml)
+  baton replay --source registry:<kind> --event FILE [--header K=V …] [--dry-run]
+                                      run one stored delivery through Baton and print the plan
+  baton schema [--out FILE]           print the JSON Schema of .baton.yml`;
+
+async function serve(): Promise<void> {
+  const settings = loadSettings(process.env);
+  const baton = await startBaton({ settings, env: process.env });
+  if (baton.envRepo.embedded) {
+    const gitDir = baton.envRepo.repo;
+    const lines = [
+      '',
+      'Baton is running on its embedded default: a local env repo and an in-process queue.',
+      `  env repo:  ${gitDir}`,
+      ...(baton.demoToken ? [`  registry token (demo): ${baton.demoToken}`] : []),
+      '',
+      'Send a first image-pushed event:',
+      '',
+      demoCurl(baton.url, baton.demoToken ?? '$BATON_REGISTRY_TOKEN'),
+      '',
+      `Then, after BATON_DEBOUNCE_MS (${settings.BATON_DEBOUNCE_MS} ms), see the commit:`,
+      `  git --git-dir ${gitDir} log -p -1 main`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      baton.logger.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    stopping = true;
+    baton.logger.info({ signal }, 'draining: finishing queued work before exit');
+    baton.close().then(
+      () => {
+        baton.logger.info('drained; bye');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        baton.logger.error({ err }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+    case undefined:
+      await serve();
+      return -1;
+    case 'validate': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+      const result = await validateFile(positionals[0] ?? '.baton.yml');
+      for (const l of result.lines) (result.ok ? console.log : console.error)(l);
+      return result.ok ? 0 : 1;
+    }
+    case 'schema': {
+      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } } });
+      const text = JSON.stringify(jsonSchema(), null, 2) + '\n';
+      if (values.out) await writeFile(values.out, text);
+      else process.stdout.write(text);
+      return 0;
+    }
+    case 'replay': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { source: { type: 'string' }, event: { type: 'string' }, header: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } },
+      });
+      if (!values.source || !values.event) {
+        console.error(USAGE);
+        return 2;
+      }
+      const source = sourceFor(values.source);
+      if (!source) {
+        console.error(`unknown source ${values.source}`);
+        return 2;
+      }
+      const settings = loadSettings(process.env);
+      const logger = createLogger(process.env['LOG_LEVEL'] ?? 'warn');
+      const envRepo = await resolveEnvRepo(settings);
+      const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: (fn, ms) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; } });
+      const pipeline = createPipeline({ forge: envRepo.forge, repo: envRepo.repo, queue, logger, now: () => Date.now(), random: Math.random, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+      const { delivery, body } = await readDelivery(values.event, values.header ?? [], new Date());
+      const report = await replay(source, delivery, body, pipeline, envRepo.forge, envRepo.repo, values['dry-run'] === true);
+      for (const n of report.notes) console.error(`note: ${n}`);
+      process.stdout.write(report.diff);
+      for (const s of report.summary) console.error(s);
+      return 0;
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`unknown command ${command}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof SettingsError) console.error(`invalid settings: ${err.message}`);
+    else console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
