@@ -1,13 +1,16 @@
 /**
- * CNCF distribution registry notifications (`application/vnd.docker.distribution.events.v1+json`).
- * One envelope carries many events; only manifest pushes with a tag move images.
+ * CNCF distribution registry notifications: the v1 envelope (`application/vnd.docker.distribution.events.v1+json`,
+ * registry 2.x) and v2 (`…events.v2+json`, registry 3.x, adds `references`). One envelope carries many events;
+ * only manifest pushes with a tag move images — blob pushes, pulls, mounts, deletes and digest-only pushes
+ * (the platform manifests of a multi-arch push) are ignored.
  */
 
 import { z } from 'zod';
-import type { ImagePushed, Parsed } from '../../core/event.js';
-import { verifyAuthorizationHeader } from '../auth.js';
-import type { Source } from '../types.js';
+import type { Parsed, SourceId } from '../../core/event.js';
 import { MalformedPayload } from '../types.js';
+import { buildImagePushed, isoOrUndefined, ParseResult } from './common.js';
+import type { Source } from '../types.js';
+import { verifyRegistryToken } from './common.js';
 
 const MANIFEST_TYPES = new Set([
   'application/vnd.docker.distribution.manifest.v2+json',
@@ -18,21 +21,23 @@ const MANIFEST_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json',
 ]);
 
+const Str = z.string().max(2048);
+
 const EventSchema = z.object({
   id: z.string().min(1).max(200),
-  timestamp: z.string().optional(),
-  action: z.string(),
+  timestamp: Str.optional(),
+  action: Str,
   target: z
     .object({
-      mediaType: z.string().optional(),
-      digest: z.string().optional(),
-      repository: z.string().optional(),
-      tag: z.string().optional(),
-      url: z.string().optional(),
+      mediaType: Str.optional(),
+      digest: Str.optional(),
+      repository: Str.optional(),
+      tag: Str.optional(),
+      url: Str.optional(),
     })
     .optional(),
-  request: z.object({ host: z.string().optional() }).optional(),
-  actor: z.object({ name: z.string().optional() }).optional(),
+  request: z.object({ host: Str.optional() }).optional(),
+  actor: z.object({ name: Str.optional() }).optional(),
 });
 
 const EnvelopeSchema = z.object({ events: z.array(z.unknown()).max(1000) });
@@ -50,43 +55,42 @@ function hostOf(e: z.infer<typeof EventSchema>): string | undefined {
   return undefined;
 }
 
-export function parseDistributionEnvelope(body: unknown, source: ImagePushed['source']): Parsed {
+export function parseDistributionEnvelope(body: unknown, source: SourceId): Parsed {
   const envelope = EnvelopeSchema.safeParse(body);
   if (!envelope.success) throw new MalformedPayload('expected a notification envelope {"events": [...]}');
-  const events: ImagePushed[] = [];
-  const reasons: string[] = [];
+  const result = new ParseResult();
   for (const raw of envelope.data.events) {
     const parsed = EventSchema.safeParse(raw);
     if (!parsed.success) throw new MalformedPayload('an event in the envelope is malformed');
     const e = parsed.data;
     const t = e.target;
-    if (e.action !== 'push') reasons.push(`${e.action} event`);
-    else if (!t?.mediaType || !MANIFEST_TYPES.has(t.mediaType)) reasons.push('blob push');
-    else if (!t.tag) reasons.push('manifest pushed by digest only');
-    else if (!t.repository) reasons.push('event without repository');
+    if (e.action !== 'push') result.ignore(`${e.action.slice(0, 40)} event`);
+    else if (!t?.mediaType || !MANIFEST_TYPES.has(t.mediaType)) result.ignore('blob push');
+    else if (!t.tag) result.ignore('manifest pushed by digest only');
+    else if (!t.repository) result.ignore('event without repository');
     else {
       const registry = hostOf(e);
-      if (!registry) reasons.push('event without registry host');
+      if (!registry) result.ignore('event without registry host');
       else
-        events.push({
-          type: 'image-pushed',
-          source,
-          deliveryId: e.id,
-          registry,
-          repository: t.repository,
-          tag: t.tag,
-          ...(t.digest && { digest: t.digest }),
-          ...(e.timestamp && { pushedAt: e.timestamp }),
-          ...(e.actor?.name && { actor: e.actor.name }),
-        });
+        result.add(
+          buildImagePushed(source, {
+            deliveryId: e.id,
+            registry,
+            repository: t.repository,
+            tag: t.tag,
+            digest: t.digest,
+            pushedAt: isoOrUndefined(e.timestamp),
+            actor: e.actor?.name,
+          }),
+        );
     }
   }
-  if (events.length > 0) return { kind: 'events', events };
-  return { kind: 'ignored', reason: [...new Set(reasons)].join(', ') || 'no events' };
+  return result.done();
 }
 
+/** The registry sends the headers its `notifications.endpoints[].headers` config names: `Authorization: Bearer …`. */
 export const distribution: Source = {
   id: 'registry/distribution',
-  verify: (delivery, secrets) => verifyAuthorizationHeader(delivery, secrets),
+  verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets),
   parse: (body) => parseDistributionEnvelope(body, 'registry/distribution'),
 };
