@@ -17,18 +17,38 @@ export type Verdict = { ok: true } | { ok: false; reason: string };
 
 const SHA_RE = /^[0-9a-f]{7,40}$/;
 
-function compile(pattern: string): RegExp {
-  return new RegExp(pattern);
+/**
+ * Patterns come from `.baton.yml`, often copied from a Flux ImagePolicy whose Go syntax names groups
+ * `(?P<name>…)`; JavaScript spells that `(?<name>…)`.
+ */
+export function compilePattern(pattern: string): RegExp {
+  return new RegExp(pattern.replace(/(?<!\\)\(\?P</g, '(?<'));
+}
+
+/** A number as numerical policies accept it: digits and an optional fraction (a tag cannot carry `+`, and `-` is a separator). */
+const NUMBER_RE = /^\d+(?:\.\d+)?$/;
+
+/** Compare decimal strings exactly: Unix-nanosecond timestamps and long build numbers exceed 2^53. */
+function compareNumbers(a: string, b: string): number {
+  const [ai = '0', af = ''] = a.split('.');
+  const [bi = '0', bf = ''] = b.split('.');
+  const byInt = BigInt(ai) - BigInt(bi);
+  if (byInt !== 0n) return byInt > 0n ? 1 : -1;
+  const width = Math.max(af.length, bf.length);
+  const fa = BigInt((af || '0').padEnd(width, '0'));
+  const fb = BigInt((bf || '0').padEnd(width, '0'));
+  return fa === fb ? 0 : fa > fb ? 1 : -1;
 }
 
 /** The value a regex/numerical/alphabetical policy compares: `extract` with `$name`/`$1` filled from the match. */
 export function extractValue(policy: TagPolicy, tag: string): string | undefined {
   if (!policy.pattern) return tag;
-  const m = compile(policy.pattern).exec(tag);
+  const m = compilePattern(policy.pattern).exec(tag);
   if (!m) return undefined;
   if (!policy.extract) return m[0];
-  return policy.extract.replace(/\$(?:<(\w+)>|(\w+))/g, (_all, braced: string | undefined, bare: string) => {
-    const name = braced ?? bare;
+  // `$ts`, `${ts}` (Flux, Go's Expand) and `$<ts>`; `$1` for numbered groups.
+  return policy.extract.replace(/\$(?:<(\w+)>|\{(\w+)\}|(\w+))/g, (_all, angled: string | undefined, braced: string | undefined, bare: string | undefined) => {
+    const name = angled ?? braced ?? bare ?? '';
     if (/^\d+$/.test(name)) return m[Number(name)] ?? '';
     return m.groups?.[name] ?? '';
   });
@@ -47,8 +67,10 @@ export function accepts(policy: TagPolicy, tag: string): Verdict {
     case 'semver': {
       const v = semverOf(tag);
       if (!v) return { ok: false, reason: `tag ${tag} is not a semantic version` };
+      // npm semantics: a prerelease passes only a range that names a prerelease of the same x.y.z.
       if (policy.range && !semver.satisfies(v, policy.range, { loose: true })) {
-        return { ok: false, reason: `tag ${tag} is outside the range ${policy.range}` };
+        const why = v.prerelease.length > 0 ? 'is a prerelease the range does not ask for' : 'is outside the range';
+        return { ok: false, reason: `tag ${tag} ${why} ${policy.range}` };
       }
       if (!policy.range && v.prerelease.length > 0) {
         return { ok: false, reason: `tag ${tag} is a prerelease and no range asks for prereleases` };
@@ -66,7 +88,7 @@ export function accepts(policy: TagPolicy, tag: string): Verdict {
     case 'alphabetical': {
       const value = extractValue(policy, tag);
       if (value === undefined) return { ok: false, reason: `tag ${tag} does not match ${policy.pattern ?? ''}` };
-      if (policy.policy === 'numerical' && !Number.isFinite(Number(value))) {
+      if (policy.policy === 'numerical' && !NUMBER_RE.test(value)) {
         return { ok: false, reason: `tag ${tag} gives ${value}, which is not a number` };
       }
       return { ok: true };
@@ -87,14 +109,19 @@ export function compareTags(policy: TagPolicy, a: string, b: string): number {
       return semver.compare(va, vb);
     }
     case 'numerical': {
-      const na = Number(extractValue(policy, a));
-      const nb = Number(extractValue(policy, b));
-      if (Number.isNaN(na) || Number.isNaN(nb)) return Number.isNaN(na) ? (Number.isNaN(nb) ? 0 : -1) : 1;
-      return Math.sign(na - nb);
+      const ea = extractValue(policy, a);
+      const eb = extractValue(policy, b);
+      const okA = ea !== undefined && NUMBER_RE.test(ea);
+      const okB = eb !== undefined && NUMBER_RE.test(eb);
+      // A tag the policy cannot read sorts below every tag it can, so it never blocks an upgrade.
+      if (!okA || !okB) return okA ? 1 : okB ? -1 : 0;
+      return compareNumbers(ea, eb);
     }
     case 'alphabetical': {
-      const ea = extractValue(policy, a) ?? '';
-      const eb = extractValue(policy, b) ?? '';
+      // Plain code-unit order, like Flux's sort.Strings; locale collation would differ between machines.
+      const ea = extractValue(policy, a);
+      const eb = extractValue(policy, b);
+      if (ea === undefined || eb === undefined) return ea !== undefined ? 1 : eb !== undefined ? -1 : 0;
       return ea < eb ? -1 : ea > eb ? 1 : 0;
     }
     case 'sha':
