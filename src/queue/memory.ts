@@ -47,18 +47,22 @@ export class MemoryQueue implements Queue {
   private readonly seen = new Map<string, number>();
   private readonly remaining = new Map<string, number>();
   private readonly lanes = new Map<string, Lane>();
-  private readonly backlog: { key: string; event: Event }[] = [];
+  private readonly backlog: { key: string; event: Event; attempt?: number }[] = [];
+  /** Events whose routing failed, waiting to be tried again. */
+  private retrying = 0;
   private handlers: QueueHandlers | undefined;
   private pump: Promise<void> | undefined;
   private draining = false;
+  /** Events taken off the backlog and being routed right now. */
+  private routing = 0;
   private journalWrite: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: MemoryQueueOptions) {}
 
   stats(): QueueStats {
     let batches = 0;
-    for (const lane of this.lanes.values()) if (lane.waiting) batches++;
-    return { pending: this.remaining.size + this.backlog.length, batches };
+    for (const lane of this.lanes.values()) batches += (lane.waiting ? 1 : 0) + (lane.running ? 1 : 0);
+    return { pending: this.remaining.size + this.backlog.length + this.routing + this.retrying, batches };
   }
 
   private remember(key: string): void {
@@ -155,10 +159,27 @@ export class MemoryQueue implements Queue {
     if (!handlers) return;
     for (let next = this.backlog.shift(); next; next = this.backlog.shift()) {
       let routed: Awaited<ReturnType<QueueHandlers['route']>> = [];
+      this.routing++;
       try {
         routed = await handlers.route(next.event);
       } catch (e) {
-        this.options.onError?.(e, `routing ${next.key}`);
+        // Routing reads the config from the forge; a forge outage must not lose the event.
+        const attempt = (next.attempt ?? 0) + 1;
+        const attempts = this.options.flushAttempts ?? 5;
+        this.options.onError?.(e, `routing ${next.key} (attempt ${attempt}/${attempts})`);
+        if (attempt < attempts && !this.draining) {
+          const retry = { ...next, attempt };
+          this.retrying++;
+          this.options.setTimer(() => {
+            this.retrying--;
+            this.backlog.push(retry);
+            this.kick();
+          }, Math.min(30_000, 500 * 2 ** attempt));
+        }
+        // Out of attempts: left without a "done" record, so the next start works it again.
+        continue;
+      } finally {
+        this.routing--;
       }
       const intents = routed.filter((r) => r.intents.length > 0);
       if (intents.length === 0) {
@@ -208,19 +229,22 @@ export class MemoryQueue implements Queue {
 
   private async run(batch: Batch): Promise<void> {
     const attempts = this.options.flushAttempts ?? 5;
-    for (let i = 1; i <= attempts; i++) {
+    let written = false;
+    for (let i = 1; i <= attempts && !written; i++) {
       try {
         await this.handlers?.flush(batch.destination, batch.intents);
-        break;
+        written = true;
       } catch (e) {
         this.options.onError?.(e, `flush attempt ${i}/${attempts}`);
-        if (i < attempts) await new Promise<void>((r) => this.options.setTimer(r, Math.min(30_000, 500 * 2 ** i)));
+        if (i < attempts && !this.draining) await new Promise<void>((r) => this.options.setTimer(r, Math.min(30_000, 500 * 2 ** i)));
       }
     }
     for (const ev of batch.events) {
       const left = (this.remaining.get(ev) ?? 1) - 1;
-      if (left <= 0) await this.done(ev);
-      else this.remaining.set(ev, left);
+      if (left > 0) this.remaining.set(ev, left);
+      else if (written) await this.done(ev);
+      // Not written: no "done" record, so the journal replays the event on the next start.
+      else this.remaining.delete(ev);
     }
   }
 

@@ -20,7 +20,7 @@ export interface QueueHandlers {
 export interface QueueStats {
   /** Events accepted and not yet fully written. */
   pending: number;
-  /** Destinations with intents waiting for their debounce window. */
+  /** Batches waiting for their debounce window or being written. */
   batches: number;
 }
 
