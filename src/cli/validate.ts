@@ -15,6 +15,10 @@ export async function validateFile(file: string): Promise<{ ok: boolean; lines: 
   const c = result.config;
   return {
     ok: true,
-    lines: [`${file}: valid — ${Object.keys(c.environments).length} environments, ${Object.keys(c.images).length} images, ${Object.keys(c.previews).length} previews`],
+    lines: [`${file}: valid — ${count(Object.keys(c.environments).length, 'environment')}, ${count(Object.keys(c.images).length, 'image')}, ${count(Object.keys(c.previews).length, 'preview')}`],
   };
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -44,7 +44,10 @@ export function parseConfig(text: string): LoadResult {
       for (let n = path.length; n >= 0 && !node; n--) node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
       const range = (node as Node | undefined)?.range;
       const pos = range ? lineCounter.linePos(range[0]) : undefined;
-      return { path: path.join('.'), ...(pos && { line: pos.line, column: pos.col }), message: issue.message };
+      // A bad record key (an environment or image name) carries the useful message one level down.
+      const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+      const message = inner ? `invalid name ${JSON.stringify(path[path.length - 1])}: ${inner}` : issue.message;
+      return { path: path.join('.'), ...(pos && { line: pos.line, column: pos.col }), message };
     }),
   };
 }
