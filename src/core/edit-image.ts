@@ -186,7 +186,12 @@ function compareDocs(d: number, o: unknown, n: unknown, path: YamlPath, values: 
   if (isScalar(o)) {
     if (!isScalar(n)) return where;
     const want = values.get(pathKey(d, path));
-    if (want !== undefined) return n.value === want ? undefined : `${where}: it would read back as ${JSON.stringify(n.value)}, not the string ${want}`;
+    if (want !== undefined) {
+      if (n.value !== want) return `${where}: it would read back as ${JSON.stringify(n.value)}, not the string ${want}`;
+      // The only restyle allowed is the quoting a plain value needs to stay a string.
+      const restyled = o.type !== n.type && !(o.type === 'PLAIN' && n.type === 'QUOTE_DOUBLE' && !plainIsSafe(want));
+      return restyled ? `${where}: it would restyle the value from ${o.type ?? '?'} to ${n.type ?? '?'}` : undefined;
+    }
     return isDeepStrictEqual(o.value, n.value) && o.type === n.type ? undefined : where;
   }
   if (isSeq(o)) {
