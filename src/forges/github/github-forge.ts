@@ -1,0 +1,372 @@
+/**
+ * The GitHub forge: reads through one GraphQL query (files and head together) and writes a whole
+ * Changeset as one `createCommitOnBranch` commit pinned to the planned head. No clone, no push race.
+ */
+
+import { z } from 'zod';
+import type {
+  CommitStatus,
+  Forge,
+  MergeRequestRef,
+  MergeRequestSpec,
+  Reaction,
+  ReviewPort,
+  Role,
+  Snapshot,
+  WriteRequest,
+  WriteResult,
+} from '../types.js';
+import { ForgeError } from '../types.js';
+import type { GitHubApi } from './client.js';
+import { toForgeError } from './client.js';
+import { assertBranch, isSafePath, isSha, isValidLogin, parseRepo } from './names.js';
+import type { RepoName } from './names.js';
+
+/** GitHub refuses issue and PR comment bodies longer than this many characters. */
+export const GITHUB_COMMENT_LIMIT = 65_536;
+/** Paths per GraphQL read; GitHub's node limits are far above this, responses stay small. */
+const PATHS_PER_QUERY = 100;
+const PAGE = 100;
+
+export interface GitHubForgeOptions {
+  /** The client for a repository (token mode: always the same; App mode: that repo's installation). */
+  client(repo: RepoName): Promise<GitHubApi>;
+  /** Baton's own login (`baton[bot]`, a machine user): only its comments are ever edited. */
+  botLogin(repo: RepoName): Promise<string | undefined>;
+}
+
+const BlobSchema = z.object({ oid: z.string(), text: z.string().nullable(), isBinary: z.boolean().nullable(), isTruncated: z.boolean() });
+const EntrySchema = z.object({ object: BlobSchema.or(z.object({}).loose()).nullable() }).nullable();
+const CommitFilesSchema = z.record(z.string(), z.unknown());
+
+const ReadResultSchema = z.object({
+  repository: z
+    .object({
+      ref: z.object({ target: z.object({ oid: z.string() }).loose() }).nullable().optional(),
+      object: z.object({ oid: z.string() }).loose().nullable().optional(),
+    })
+    .nullable(),
+});
+
+const RefSchema = z.object({ object: z.object({ sha: z.string(), type: z.string() }) });
+const RepoSchema = z.object({ default_branch: z.string() });
+const TreeSchema = z.object({ truncated: z.boolean(), tree: z.array(z.object({ path: z.string(), type: z.string() })) });
+const CommitResultSchema = z.object({ createCommitOnBranch: z.object({ commit: z.object({ oid: z.string(), url: z.string().optional() }) }) });
+const PullSchema = z.object({ number: z.number(), html_url: z.string(), title: z.string(), body: z.string().nullable(), base: z.object({ ref: z.string() }) });
+const CommentSchema = z.object({ id: z.number(), body: z.string().optional(), user: z.object({ login: z.string() }).nullable() });
+const StatusSchema = z.object({ context: z.string(), state: z.string(), description: z.string().nullable(), target_url: z.string().nullable() });
+const PermissionSchema = z.object({ permission: z.string(), role_name: z.string().optional() });
+const BlobRestSchema = z.object({ content: z.string(), encoding: z.string() });
+
+function readQuery(count: number, byRef: boolean): string {
+  const vars = Array.from({ length: count }, (_, i) => `$p${i}: String!`).join(', ');
+  const files = Array.from({ length: count }, (_, i) => `f${i}: file(path: $p${i}) { object { ... on Blob { oid text isBinary isTruncated } } }`).join('\n          ');
+  const commit = `oid\n        ... on Commit {\n          ${files}\n        }`;
+  return byRef
+    ? `query BatonReadFiles($owner: String!, $name: String!, $ref: String!${vars ? `, ${vars}` : ''}) {
+  repository(owner: $owner, name: $name) {
+    ref(qualifiedName: $ref) {
+      target {
+        ${commit}
+      }
+    }
+  }
+}`
+    : `query BatonReadMoreFiles($owner: String!, $name: String!, $oid: GitObjectID!${vars ? `, ${vars}` : ''}) {
+  repository(owner: $owner, name: $name) {
+    object(oid: $oid) {
+      ${commit}
+    }
+  }
+}`;
+}
+
+const WRITE_MUTATION = `mutation BatonCommit($input: CreateCommitOnBranchInput!) {
+  createCommitOnBranch(input: $input) {
+    commit { oid url }
+  }
+}`;
+
+interface GraphqlErrorShape {
+  errors?: { type?: string; message?: string }[];
+}
+
+function isStaleHeadError(error: unknown): boolean {
+  const errors = (typeof error === 'object' && error !== null ? (error as GraphqlErrorShape).errors : undefined) ?? [];
+  return errors.some((e) => e.type === 'STALE_DATA' || /expected branch to point to|expectedHeadOid/i.test(e.message ?? ''));
+}
+
+function graphqlNotFound(error: unknown): boolean {
+  const errors = (typeof error === 'object' && error !== null ? (error as GraphqlErrorShape).errors : undefined) ?? [];
+  return errors.some((e) => e.type === 'NOT_FOUND');
+}
+
+/** Cut to `limit` characters (code points, as GitHub counts) without splitting a surrogate pair. */
+export function truncateComment(text: string, limit = GITHUB_COMMENT_LIMIT): string {
+  const chars = Array.from(text);
+  if (chars.length <= limit) return text;
+  const note = '\n\n…\n\n_Truncated: this report is longer than GitHub allows in one comment._';
+  return chars.slice(0, limit - Array.from(note).length).join('') + note;
+}
+
+function splitMessage(message: string): { headline: string; body: string } {
+  const trimmed = message.replace(/\s+$/, '');
+  const nl = trimmed.indexOf('\n');
+  const headline = (nl < 0 ? trimmed : trimmed.slice(0, nl)).trim() || 'Baton update';
+  const body = nl < 0 ? '' : trimmed.slice(nl + 1).replace(/^\n+/, '');
+  return { headline, body };
+}
+
+const ROLES: readonly Role[] = ['admin', 'maintain', 'write', 'triage', 'read', 'none'];
+const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
+
+export class GitHubForge implements Forge, ReviewPort {
+  readonly kind = 'github' as const;
+  readonly reviews: ReviewPort = this;
+
+  constructor(private readonly options: GitHubForgeOptions) {}
+
+  private async call<T>(repo: RepoName, what: string, fn: (api: GitHubApi) => Promise<T>): Promise<T> {
+    const api = await this.options.client(repo);
+    try {
+      return await fn(api);
+    } catch (e) {
+      throw toForgeError(what, e);
+    }
+  }
+
+  private rest(repo: RepoName, route: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    return this.call(repo, route, async (api) => (await api.request(route, { owner: repo.owner, repo: repo.name, ...params })).data);
+  }
+
+  /** A REST read where 404 means "absent" rather than failure. */
+  private async restOrAbsent(repo: RepoName, route: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    try {
+      return await this.rest(repo, route, params);
+    } catch (e) {
+      if (e instanceof ForgeError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async readFiles(repoText: string, branch: string, paths: string[]): Promise<Snapshot> {
+    const repo = parseRepo(repoText);
+    assertBranch(branch);
+    const files: Record<string, string | null> = {};
+    for (const p of paths) files[p] = null;
+    const wanted = [...new Set(paths.filter(isSafePath))];
+    let head: string | undefined;
+    // The first query resolves the branch; later chunks (rare) are pinned to that same commit.
+    for (let start = 0; start === 0 || start < wanted.length; start += PATHS_PER_QUERY) {
+      const chunk = wanted.slice(start, start + PATHS_PER_QUERY);
+      const vars: Record<string, unknown> = { owner: repo.owner, name: repo.name };
+      chunk.forEach((p, i) => (vars[`p${i}`] = p));
+      if (head === undefined) vars['ref'] = `refs/heads/${branch}`;
+      else vars['oid'] = head;
+      let raw: unknown;
+      try {
+        raw = await (await this.options.client(repo)).graphql(readQuery(chunk.length, head === undefined), vars);
+      } catch (e) {
+        if (graphqlNotFound(e)) throw new ForgeError(`repository ${repoText} not found`, 404);
+        throw toForgeError('read files', e);
+      }
+      const data = ReadResultSchema.parse(raw);
+      if (!data.repository) throw new ForgeError(`repository ${repoText} not found`, 404);
+      const target = head === undefined ? data.repository.ref?.target : data.repository.object;
+      if (!target) throw new ForgeError(`branch ${branch} does not exist`, 404);
+      head = target.oid;
+      const entries = CommitFilesSchema.parse(target);
+      for (const [i, p] of chunk.entries()) {
+        const entry = EntrySchema.safeParse(entries[`f${i}`] ?? null);
+        const blob = entry.success ? BlobSchema.safeParse(entry.data?.object) : undefined;
+        if (!blob?.success) continue;
+        files[p] = blob.data.text !== null && !blob.data.isTruncated ? blob.data.text : await this.blobText(repo, blob.data.oid);
+      }
+      if (wanted.length === 0) break;
+    }
+    if (head === undefined) throw new ForgeError(`branch ${branch} does not exist`, 404);
+    return { head, files };
+  }
+
+  /** Large or binary blobs, which GraphQL leaves out of `text`. */
+  private async blobText(repo: RepoName, oid: string): Promise<string> {
+    const blob = BlobRestSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/git/blobs/{file_sha}', { file_sha: oid }));
+    return Buffer.from(blob.content, blob.encoding === 'base64' ? 'base64' : 'utf8').toString('utf8');
+  }
+
+  async listFiles(repoText: string, branch: string, prefix?: string): Promise<{ head: string; paths: string[] }> {
+    const repo = parseRepo(repoText);
+    const head = await this.headOf(repoText, branch);
+    if (!head) throw new ForgeError(`branch ${branch} does not exist`, 404);
+    const tree = TreeSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/git/trees/{tree_sha}', { tree_sha: head, recursive: '1' }));
+    // A truncated listing would make missing files look deleted; refuse rather than guess.
+    if (tree.truncated) throw new ForgeError(`the tree of ${branch} is too large to list in one request`, 507);
+    const dir = prefix?.replace(/\/+$/, '');
+    const paths = tree.tree
+      .filter((e) => e.type === 'blob')
+      .map((e) => e.path)
+      .filter((p) => !dir || p === dir || p.startsWith(`${dir}/`))
+      .sort();
+    return { head, paths };
+  }
+
+  async write(repoText: string, req: WriteRequest): Promise<WriteResult> {
+    const repo = parseRepo(repoText);
+    assertBranch(req.branch);
+    if (req.changes.length === 0) throw new ForgeError('refusing to write an empty changeset', 422);
+    if (!isSha(req.expectedHead)) throw new ForgeError('expectedHead must be a full commit id', 422);
+    for (const c of req.changes) if (!isSafePath(c.path)) throw new ForgeError(`unsafe path ${JSON.stringify(c.path.slice(0, 200))}`, 422);
+    const additions = req.changes.flatMap((c) => (c.type === 'write' ? [{ path: c.path, contents: Buffer.from(c.contents, 'utf8').toString('base64') }] : []));
+    const deletions = req.changes.flatMap((c) => (c.type === 'delete' ? [{ path: c.path }] : []));
+    const input = {
+      branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName: req.branch },
+      expectedHeadOid: req.expectedHead,
+      message: splitMessage(req.message),
+      fileChanges: { additions, deletions },
+    };
+    let raw: unknown;
+    try {
+      raw = await (await this.options.client(repo)).graphql(WRITE_MUTATION, { input });
+    } catch (e) {
+      if (isStaleHeadError(e)) {
+        const head = await this.headOf(repoText, req.branch);
+        return { status: 'stale', ...(head && { head }) };
+      }
+      throw toForgeError('createCommitOnBranch', e);
+    }
+    const commit = CommitResultSchema.parse(raw).createCommitOnBranch.commit;
+    return { status: 'committed', commit: commit.oid, ...(commit.url && { url: commit.url }) };
+  }
+
+  async headOf(repoText: string, branch: string): Promise<string | undefined> {
+    const repo = parseRepo(repoText);
+    assertBranch(branch);
+    const raw = await this.restOrAbsent(repo, 'GET /repos/{owner}/{repo}/git/ref/{ref}', { ref: `heads/${branch}` });
+    const ref = RefSchema.safeParse(raw);
+    return ref.success ? ref.data.object.sha : undefined;
+  }
+
+  async defaultBranch(repoText: string): Promise<string> {
+    const repo = parseRepo(repoText);
+    return RepoSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}')).default_branch;
+  }
+
+  async ensureBranch(repoText: string, branch: string, from: string): Promise<string> {
+    const repo = parseRepo(repoText);
+    assertBranch(branch);
+    assertBranch(from);
+    const existing = await this.headOf(repoText, branch);
+    if (existing) return existing;
+    const base = await this.headOf(repoText, from);
+    if (!base) throw new ForgeError(`base branch ${from} does not exist`, 404);
+    try {
+      await this.rest(repo, 'POST /repos/{owner}/{repo}/git/refs', { ref: `refs/heads/${branch}`, sha: base });
+      return base;
+    } catch (e) {
+      // Someone (another replica) created it first: theirs is as good as ours.
+      if (e instanceof ForgeError && e.status === 422) {
+        const now = await this.headOf(repoText, branch);
+        if (now) return now;
+      }
+      throw e;
+    }
+  }
+
+  // ---- ReviewPort ----
+
+  async ensureMergeRequest(repoText: string, spec: MergeRequestSpec): Promise<MergeRequestRef> {
+    const repo = parseRepo(repoText);
+    assertBranch(spec.sourceBranch);
+    assertBranch(spec.targetBranch);
+    const title = Array.from(spec.title).slice(0, 256).join('');
+    const body = truncateComment(spec.body);
+    const findOpen = async (): Promise<z.infer<typeof PullSchema> | undefined> => {
+      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/pulls', { state: 'open', head: `${repo.owner}:${spec.sourceBranch}`, per_page: PAGE });
+      return z.array(PullSchema).parse(raw)[0];
+    };
+    let open = await findOpen();
+    if (!open) {
+      try {
+        const created = PullSchema.parse(await this.rest(repo, 'POST /repos/{owner}/{repo}/pulls', { title, body, head: spec.sourceBranch, base: spec.targetBranch }));
+        return { number: created.number, url: created.html_url, created: true };
+      } catch (e) {
+        // "A pull request already exists": a concurrent writer opened it; update that one instead.
+        if (!(e instanceof ForgeError && e.status === 422)) throw e;
+        open = await findOpen();
+        if (!open) throw e;
+      }
+    }
+    if (open.title !== title || (open.body ?? '') !== body || open.base.ref !== spec.targetBranch) {
+      await this.rest(repo, 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}', { pull_number: open.number, title, body, base: spec.targetBranch });
+    }
+    return { number: open.number, url: open.html_url, created: false };
+  }
+
+  async upsertComment(repoText: string, number: number, marker: string, body: string): Promise<{ id: string; changed: boolean }> {
+    const repo = parseRepo(repoText);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid pull request number ${number}`, 422);
+    if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
+    const text = truncateComment(body.includes(marker) ? body : `${marker}\n${body}`);
+    const me = await this.options.botLogin(repo);
+    let mine: z.infer<typeof CommentSchema> | undefined;
+    // Every page: on a busy PR Baton's comment can be far from the first 100.
+    for (let page = 1; !mine; page++) {
+      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, per_page: PAGE, page });
+      const comments = z.array(CommentSchema).parse(raw);
+      // Anyone can quote the marker; only a comment Baton wrote is Baton's to edit.
+      mine = comments.find((c) => (c.body ?? '').includes(marker) && (me === undefined || c.user?.login === me));
+      if (comments.length < PAGE) break;
+    }
+    if (mine) {
+      if (mine.body === text) return { id: String(mine.id), changed: false };
+      await this.rest(repo, 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', { comment_id: mine.id, body: text });
+      return { id: String(mine.id), changed: true };
+    }
+    const created = CommentSchema.parse(await this.rest(repo, 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, body: text }));
+    return { id: String(created.id), changed: true };
+  }
+
+  async react(repoText: string, commentId: string, reaction: Reaction, number?: number): Promise<void> {
+    const repo = parseRepo(repoText);
+    if (/^\d{1,20}$/.test(commentId)) {
+      await this.rest(repo, 'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { comment_id: Number(commentId), content: reaction });
+      return;
+    }
+    // No comment id: react on the pull request itself (its description).
+    if (commentId === '' && number !== undefined && Number.isSafeInteger(number) && number > 0) {
+      await this.rest(repo, 'POST /repos/{owner}/{repo}/issues/{issue_number}/reactions', { issue_number: number, content: reaction });
+      return;
+    }
+    throw new ForgeError(`invalid comment id ${JSON.stringify(commentId.slice(0, 40))}`, 422);
+  }
+
+  async setStatus(repoText: string, status: CommitStatus): Promise<void> {
+    const repo = parseRepo(repoText);
+    if (!isSha(status.sha)) throw new ForgeError('a status needs a full commit id', 422);
+    // GitHub keeps at most 140 characters of a description.
+    const description = Array.from(status.description).slice(0, 140).join('');
+    const targetUrl = status.targetUrl ?? null;
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/statuses', { ref: status.sha, per_page: PAGE });
+    // Newest first: the first entry for this context is the one GitHub shows.
+    const latest = z.array(StatusSchema).parse(raw).find((s) => s.context === status.context);
+    if (latest && latest.state === status.state && (latest.description ?? '') === description && latest.target_url === targetUrl) return;
+    await this.rest(repo, 'POST /repos/{owner}/{repo}/statuses/{sha}', {
+      sha: status.sha,
+      state: status.state,
+      context: status.context,
+      description,
+      ...(targetUrl !== null && { target_url: targetUrl }),
+    });
+  }
+
+  async roleOf(repoText: string, user: string): Promise<Role> {
+    const repo = parseRepo(repoText);
+    if (!isValidLogin(user)) return 'none';
+    const raw = await this.restOrAbsent(repo, 'GET /repos/{owner}/{repo}/collaborators/{username}/permission', { username: user });
+    if (raw === undefined) return 'none';
+    const p = PermissionSchema.parse(raw);
+    // role_name names the fine-grained role; custom roles fall back to their base permission.
+    if (p.role_name !== undefined && isRole(p.role_name)) return p.role_name;
+    return isRole(p.permission) ? p.permission : 'none';
+  }
+}

@@ -1,0 +1,134 @@
+/** Real git objects behind the emulator: a bare repository per emulated repo, driven with plumbing. */
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { git, runGit } from '../../../src/forges/git/run-git.js';
+
+export interface TreeEntry {
+  mode: string;
+  type: 'blob' | 'tree' | 'commit';
+  oid: string;
+  path: string;
+}
+
+export type StoreChange = { type: 'write'; path: string; contents: Buffer } | { type: 'delete'; path: string };
+
+export class CommitConflict extends Error {}
+export class MissingPath extends Error {}
+
+export class GitStore {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly bare: string) {}
+
+  /** One writer at a time, as GitHub serializes ref updates per repository. */
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  async refHead(branch: string): Promise<string | undefined> {
+    const r = await runGit(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { cwd: this.bare });
+    return r.code === 0 ? r.stdout.toString('utf8').trim() : undefined;
+  }
+
+  async branches(): Promise<string[]> {
+    const out = await git(['for-each-ref', '--format=%(refname:strip=2)', 'refs/heads/'], { cwd: this.bare });
+    return out.split('\n').filter(Boolean);
+  }
+
+  async objectType(oid: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{4,40}$/.test(oid)) return undefined;
+    const r = await runGit(['cat-file', '-t', oid], { cwd: this.bare });
+    return r.code === 0 ? r.stdout.toString('utf8').trim() : undefined;
+  }
+
+  /** The entry at `path` in commit `oid`, or undefined. */
+  async entry(oid: string, path: string): Promise<TreeEntry | undefined> {
+    const r = await runGit(['ls-tree', '-z', '--full-tree', oid, '--', path], { cwd: this.bare });
+    if (r.code !== 0) return undefined;
+    const line = r.stdout.toString('utf8').split('\0')[0];
+    const m = /^(\d+) (\w+) ([0-9a-f]+)\t(.*)$/s.exec(line ?? '');
+    if (!m || m[4] !== path) return undefined;
+    return { mode: m[1] ?? '', type: m[2] as TreeEntry['type'], oid: m[3] ?? '', path };
+  }
+
+  async blob(oid: string): Promise<Buffer> {
+    return (await runGit(['cat-file', 'blob', oid], { cwd: this.bare })).stdout;
+  }
+
+  async tree(oid: string, recursive: boolean): Promise<TreeEntry[]> {
+    const args = ['ls-tree', '-z', '--full-tree', ...(recursive ? ['-r', '-t'] : []), oid];
+    const out = await git(args, { cwd: this.bare });
+    return out
+      .split('\0')
+      .filter(Boolean)
+      .flatMap((line) => {
+        const m = /^(\d+) (\w+) ([0-9a-f]+)\t(.*)$/s.exec(line);
+        return m ? [{ mode: m[1] ?? '', type: m[2] as TreeEntry['type'], oid: m[3] ?? '', path: m[4] ?? '' }] : [];
+      });
+  }
+
+  async commitInfo(oid: string): Promise<{ message: string; tree: string; parents: string[]; author: string; date: string }> {
+    const out = await git(['show', '-s', '--format=%T%n%P%n%an%n%aI%n%B', oid], { cwd: this.bare });
+    const [tree = '', parents = '', author = '', date = '', ...rest] = out.split('\n');
+    return { tree, parents: parents.split(' ').filter(Boolean), author, date, message: rest.join('\n') };
+  }
+
+  async isAncestor(ancestor: string, of: string): Promise<boolean> {
+    return (await runGit(['merge-base', '--is-ancestor', ancestor, of], { cwd: this.bare })).code === 0;
+  }
+
+  /** Create `refs/heads/<branch>` at `oid` only if it does not exist. */
+  async createBranch(branch: string, oid: string): Promise<boolean> {
+    return this.serialize(async () => {
+      const r = await runGit(['update-ref', `refs/heads/${branch}`, oid, ''], { cwd: this.bare });
+      return r.code === 0;
+    });
+  }
+
+  /**
+   * One commit on `branch` whose parent must be `expected` (compare-and-swap on the ref),
+   * as createCommitOnBranch does. Throws CommitConflict when the branch moved, MissingPath
+   * when a deletion names a path that does not exist.
+   */
+  async commit(branch: string, expected: string, changes: StoreChange[], message: string, author: { name: string; email: string }): Promise<string> {
+    return this.serialize(async () => {
+      const head = await this.refHead(branch);
+      if (head !== expected) throw new CommitConflict(head ?? '');
+      const scratch = await mkdtemp(join(tmpdir(), 'gh-emu-index-'));
+      const env = {
+        GIT_INDEX_FILE: join(scratch, 'index'),
+        GIT_AUTHOR_NAME: author.name,
+        GIT_AUTHOR_EMAIL: author.email,
+        GIT_COMMITTER_NAME: 'GitHub',
+        GIT_COMMITTER_EMAIL: 'noreply@github.com',
+      };
+      try {
+        await git(['read-tree', expected], { cwd: this.bare, env });
+        const lines: string[] = [];
+        for (const c of changes) {
+          if (c.type === 'delete') {
+            const existing = await this.entry(expected, c.path);
+            if (!existing) throw new MissingPath(c.path);
+            lines.push(`0 ${'0'.repeat(40)}\t${c.path}`);
+          } else {
+            const oid = (await git(['hash-object', '-w', '--stdin'], { cwd: this.bare, input: c.contents })).trim();
+            const existing = await this.entry(expected, c.path);
+            lines.push(`${existing?.mode === '100755' ? '100755' : '100644'} ${oid}\t${c.path}`);
+          }
+        }
+        await git(['update-index', '-z', '--index-info'], { cwd: this.bare, env, input: lines.map((l) => `${l}\0`).join('') });
+        const tree = (await git(['write-tree'], { cwd: this.bare, env })).trim();
+        const oid = (await git(['commit-tree', tree, '-p', expected, '-F', '-'], { cwd: this.bare, env, input: message })).trim();
+        const r = await runGit(['update-ref', `refs/heads/${branch}`, oid, expected], { cwd: this.bare });
+        if (r.code !== 0) throw new CommitConflict((await this.refHead(branch)) ?? '');
+        return oid;
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    });
+  }
+}

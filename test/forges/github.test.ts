@@ -1,0 +1,194 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GitHubForge, githubForgeFromSettings } from '../../src/forges/github/index.js';
+import { ForgeError, RetryableError } from '../../src/forges/types.js';
+import type { Role } from '../../src/forges/types.js';
+import { BATON_LOGIN, FAST, emulatedGitHub } from '../emulators/github/harness.js';
+import type { EmulatedGitHub } from '../emulators/github/harness.js';
+import { forgeContract } from './contract.js';
+import { reviewsContract } from './reviews-contract.js';
+
+const emulators: EmulatedGitHub[] = [];
+
+/** The emulator must have seen nothing GitHub's API description would reject. */
+function expectNoViolations(gh: EmulatedGitHub): void {
+  expect(gh.emulator.violations).toEqual([]);
+}
+
+forgeContract('github (emulator held to the OpenAPI description and GraphQL schema)', async (seed) => {
+  const gh = await emulatedGitHub(seed);
+  const repo = gh.emulator.state.repo('acme', 'env');
+  if (!repo) throw new Error('no repo');
+  return {
+    forge: gh.forge,
+    repo: gh.repo,
+    branch: 'main',
+    externalCommit: (files, branch) => repo.testRepo.commit(files, 'external', branch),
+    headMessage: (branch = 'main') => repo.testRepo.message(branch),
+    cleanup: async () => {
+      expectNoViolations(gh);
+      await gh.emulator.close();
+    },
+  };
+});
+
+reviewsContract('github', async () => {
+  const gh = await emulatedGitHub({ 'README.md': '# env\n' });
+  const state = gh.emulator.state;
+  const repo = state.repo('acme', 'env');
+  if (!repo) throw new Error('no repo');
+  const toRole = (r: Role): 'admin' | 'maintain' | 'write' | 'triage' | 'read' | undefined => (r === 'none' ? undefined : r);
+  return {
+    forge: gh.forge as GitHubForge & { reviews: GitHubForge },
+    repo: gh.repo,
+    branch: 'main',
+    pageSize: 100,
+    maxCommentLength: 65_536,
+    postForeignComments: async (n, bodies) => gh.emulator.addComments(gh.repo, n, 'mallory', bodies).map(String),
+    comments: async (n) => repo.comments.filter((c) => c.issueNumber === n).map((c) => ({ id: String(c.id), body: c.body, author: c.user })),
+    reactions: async (_n, id) => repo.reactions.filter((r) => r.subject.kind === 'comment' && String(r.subject.id) === id).map((r) => r.content),
+    statuses: async (sha) =>
+      repo.statuses
+        .filter((s) => s.sha === sha)
+        .sort((a, b) => b.id - a.id)
+        .map((s) => ({ context: s.context, state: s.state, description: s.description ?? '' })),
+    grantRole: async (user, role) => {
+      const r = toRole(role);
+      if (r) gh.emulator.grant(gh.repo, user, r);
+      else state.users.add(user);
+    },
+    openMergeRequests: async (source) => repo.pulls.filter((p) => p.state === 'open' && p.head === source).map((p) => ({ number: p.number, title: p.title, body: p.body })),
+    cleanup: async () => {
+      expectNoViolations(gh);
+      await gh.emulator.close();
+    },
+  };
+});
+
+describe('github forge on the emulator', () => {
+  let gh: EmulatedGitHub;
+  beforeAll(async () => {
+    gh = await emulatedGitHub({ 'a.yaml': 'a: 1\n', 'dir/b.yaml': 'b: 2\n' });
+    emulators.push(gh);
+  });
+  afterEach(() => {
+    gh.emulator.faults.clear();
+  });
+  afterAll(async () => {
+    for (const e of emulators) await e.emulator.close();
+  });
+
+  it('reads files and head in one request and writes a changeset in one more', async () => {
+    gh.emulator.resetCounts();
+    const snap = await gh.forge.readFiles(gh.repo, 'main', ['a.yaml', 'dir/b.yaml', 'missing.yaml', 'dir']);
+    expect(snap.files).toEqual({ 'a.yaml': 'a: 1\n', 'dir/b.yaml': 'b: 2\n', 'missing.yaml': null, dir: null });
+    const result = await gh.forge.write(gh.repo, {
+      branch: 'main',
+      expectedHead: snap.head,
+      message: 'bump a\n\nBaton-Event: test\n',
+      changes: [
+        { type: 'write', path: 'a.yaml', contents: 'a: 2\n' },
+        { type: 'write', path: 'new/c.yaml', contents: 'c: ünïcödé ✓\n' },
+      ],
+    });
+    expect(result.status).toBe('committed');
+    expect(gh.emulator.requests.map((r) => r.route)).toEqual(['POST /graphql', 'POST /graphql']);
+    const after = await gh.forge.readFiles(gh.repo, 'main', ['new/c.yaml']);
+    expect(after.files['new/c.yaml']).toBe('c: ünïcödé ✓\n');
+    expectNoViolations(gh);
+  });
+
+  it('reads more paths than fit one query, all at the same commit', async () => {
+    const paths = Array.from({ length: 230 }, (_, i) => `many/${i}.txt`);
+    const snap = await gh.forge.readFiles(gh.repo, 'main', ['a.yaml', ...paths]);
+    expect(Object.values(snap.files).filter((v) => v === null)).toHaveLength(230);
+    expect(snap.files['a.yaml']).toBeTypeOf('string');
+    expectNoViolations(gh);
+  });
+
+  it('refuses hostile repository names, branch names and paths before any request', async () => {
+    gh.emulator.resetCounts();
+    await expect(gh.forge.readFiles('acme/env/../../x', 'main', ['a'])).rejects.toThrow(/invalid GitHub repository/);
+    await expect(gh.forge.readFiles(gh.repo, 'main..evil', ['a'])).rejects.toThrow(/invalid branch/);
+    await expect(gh.forge.headOf(gh.repo, '-x')).rejects.toThrow(/invalid branch/);
+    await expect(gh.forge.write(gh.repo, { branch: 'main', expectedHead: 'a'.repeat(40), message: 'x', changes: [{ type: 'delete', path: 'a/../../etc' }] })).rejects.toThrow(/unsafe path/);
+    expect(gh.emulator.requests).toHaveLength(0);
+  });
+
+  it('reports a missing branch as 404 and a missing repository as 404', async () => {
+    await expect(gh.forge.readFiles(gh.repo, 'nope', ['a.yaml'])).rejects.toMatchObject({ status: 404 });
+    await expect(gh.forge.readFiles('acme/other', 'main', ['a.yaml'])).rejects.toMatchObject({ status: 404 });
+    await expect(gh.forge.defaultBranch('acme/other')).rejects.toBeInstanceOf(ForgeError);
+  });
+
+  it('rides out 5xx and secondary rate limits (403/429 with Retry-After) through Octokit retry and throttling', async () => {
+    const head = (await gh.forge.headOf(gh.repo, 'main')) ?? '';
+    gh.emulator.faults.failNext(2, 502);
+    expect((await gh.forge.readFiles(gh.repo, 'main', ['a.yaml'])).head).toBe(head);
+    gh.emulator.faults.rateLimitNext(2, { status: 429, retryAfterS: 2 });
+    expect(await gh.forge.headOf(gh.repo, 'main')).toBe(head);
+    gh.emulator.faults.rateLimitNext(1, { status: 403, retryAfterS: 1 });
+    expect(await gh.forge.defaultBranch(gh.repo)).toBe('main');
+    expect(gh.emulator.requests.filter((r) => r.faulted).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('waits for a primary rate limit to reset (x-ratelimit-remaining: 0), then succeeds', async () => {
+    // The reset is a wall-clock time, so this client waits in real seconds.
+    const forge = githubForgeFromSettings({ GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.emulator.url }, { tuning: { ...FAST, timeUnitMs: 1000 } });
+    gh.emulator.faults.setRateLimit(0, 1);
+    const started = Date.now();
+    expect(await forge?.defaultBranch(gh.repo)).toBe('main');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('gives up with a RetryableError when the server keeps failing', async () => {
+    gh.emulator.faults.failNext(20, 503);
+    await expect(gh.forge.headOf(gh.repo, 'main')).rejects.toBeInstanceOf(RetryableError);
+  });
+
+  it('never puts the token in an error message', async () => {
+    gh.emulator.faults.failNext(20, 500);
+    const err = await gh.forge.defaultBranch(gh.repo).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(JSON.stringify({ m: (err as Error).message, s: (err as Error).stack })).not.toContain(gh.token);
+  });
+
+  it('rejects an unauthenticated client', async () => {
+    const stranger = githubForgeFromSettings({ GITHUB_TOKEN: 'ghp_not-a-real-token', GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
+    await expect(stranger?.headOf(gh.repo, 'main')).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('learns its own login from the token (so only its own comments are sticky)', async () => {
+    const forge = githubForgeFromSettings({ GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
+    expect(forge).toBeInstanceOf(GitHubForge);
+    const n = gh.emulator.openPull(gh.repo, { head: 'main', base: 'main', title: 't', user: 'alice' });
+    gh.emulator.addComments(gh.repo, n, 'alice', ['<!-- baton:x --> from alice']);
+    const r = await forge?.upsertComment(gh.repo, n, '<!-- baton:x -->', 'from baton');
+    const comments = gh.emulator.state.repo('acme', 'env')?.comments.filter((c) => c.issueNumber === n) ?? [];
+    expect(comments.map((c) => [c.user, c.body])).toEqual([
+      ['alice', '<!-- baton:x --> from alice'],
+      [BATON_LOGIN, '<!-- baton:x -->\nfrom baton'],
+    ]);
+    expect(r?.changed).toBe(true);
+    expectNoViolations(gh);
+  });
+});
+
+describe('github forge as a GitHub App', () => {
+  it('authenticates with an installation token from the App key and commits as <slug>[bot]', async () => {
+    const gh = await emulatedGitHub({ 'a.yaml': 'a: 1\n' });
+    const { privateKey } = gh.emulator.enableApp(4242, 'baton-test');
+    const forge = githubForgeFromSettings({ APP_ID: '4242', PRIVATE_KEY: privateKey, GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
+    expect(forge).toBeInstanceOf(GitHubForge);
+    const snap = await forge?.readFiles(gh.repo, 'main', ['a.yaml']);
+    const result = await forge?.write(gh.repo, { branch: 'main', expectedHead: snap?.head ?? '', message: 'as app\n', changes: [{ type: 'write', path: 'a.yaml', contents: 'a: 2\n' }] });
+    expect(result?.status).toBe('committed');
+    const repo = gh.emulator.state.repo('acme', 'env');
+    expect((await repo?.git.commitInfo(result?.status === 'committed' ? result.commit : ''))?.author).toBe('baton-test[bot]');
+    const n = gh.emulator.openPull(gh.repo, { head: 'main', base: 'main', title: 't', user: 'alice' });
+    gh.emulator.addComments(gh.repo, n, 'alice', ['<!-- baton:y --> quoted']);
+    await forge?.upsertComment(gh.repo, n, '<!-- baton:y -->', 'report');
+    expect(repo?.comments.filter((c) => c.issueNumber === n).map((c) => c.user)).toEqual(['alice', 'baton-test[bot]']);
+    expect(gh.emulator.violations).toEqual([]);
+    await gh.emulator.close();
+  });
+});
