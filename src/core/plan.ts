@@ -26,7 +26,9 @@ export function winners(intents: SetImage[]): { win: SetImage[]; superseded: Ski
   const groups = new Map<string, SetImage[]>();
   for (const i of intents) {
     const k = `${i.env}\u0000${i.image}`;
-    groups.set(k, [...(groups.get(k) ?? []), i]);
+    const group = groups.get(k);
+    if (group) group.push(i);
+    else groups.set(k, [i]);
   }
   const win: SetImage[] = [];
   const superseded: Skip[] = [];
