@@ -1,0 +1,461 @@
+/**
+ * The GitLab forge: REST v4 through @gitbeaker/rest, plus one GraphQL query to read many files at once.
+ * `repo` is the project's full path (`group/sub/name`), which GitLab accepts URL-encoded as the project id.
+ */
+
+import { Gitlab } from '@gitbeaker/rest';
+import { z } from 'zod';
+import type { FileChange } from '../../core/changeset.js';
+import type { CommitState, CommitStatus, Forge, MergeRequestRef, MergeRequestSpec, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
+import { ForgeError } from '../types.js';
+import type { RetryPolicy } from './http.js';
+import { DEFAULT_RETRY, GitlabApiError, gitbeakerRequester, requestWithRetry } from './http.js';
+
+export interface GitlabForgeOptions {
+  /** Instance URL, e.g. `https://gitlab.com` (no `/api/v4`). */
+  url: string;
+  token: string;
+  /** Username of the token's user; asked of `GET /user` once when not given. */
+  botUsername?: string;
+  retry?: Partial<RetryPolicy>;
+  /** Paths per GraphQL read; halved automatically if GitLab reports the query too complex. */
+  pathsPerQuery?: number;
+  now?: () => number;
+}
+
+/** GitLab note bodies are limited to 1,000,000 characters. */
+export const GITLAB_NOTE_LIMIT = 1_000_000;
+const PAGE = 100;
+const DEFAULT_BRANCH_TTL_MS = 5 * 60_000;
+const META_CACHE_LIMIT = 20_000;
+
+const SAFE_PATH = (p: string): boolean =>
+  p.length > 0 && p.length <= 4096 && !/[\0\n\r]/.test(p) && !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.' || s === '');
+const PROJECT_PATH = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*(\/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+$/;
+const USERNAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}$/;
+const SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
+
+function assertRepo(repo: string): void {
+  if (!PROJECT_PATH.test(repo) || repo.split('/').some((s) => s.endsWith('.git') || s.startsWith('.'))) throw new ForgeError(`invalid GitLab project path ${JSON.stringify(repo.slice(0, 200))}`, 422);
+}
+
+function assertBranch(branch: string): void {
+  // git check-ref-format rules that matter for an API call; GitLab checks the rest and answers 400.
+  if (branch === '' || branch.length > 255 || branch.startsWith('-') || branch.startsWith('/') || branch.endsWith('/') || branch.endsWith('.lock') || /\.\.|[\0-\x20\x7f~^:?*[\\]|@\{|\/\//.test(branch)) {
+    throw new ForgeError(`invalid branch name ${JSON.stringify(branch.slice(0, 200))}`, 422);
+  }
+}
+
+function assertPath(path: string): void {
+  if (!SAFE_PATH(path)) throw new ForgeError(`path ${JSON.stringify(path.slice(0, 200))} is not inside the repository`, 422);
+}
+
+const BranchSchema = z.object({ commit: z.object({ id: z.string().regex(SHA) }) });
+const ProjectSchema = z.object({ default_branch: z.string().nullish() });
+const CommitSchema = z.object({ id: z.string().regex(SHA), parent_ids: z.array(z.string()).optional(), web_url: z.string().optional() });
+const TreeSchema = z.array(z.object({ path: z.string(), type: z.string() }));
+const MergeRequestSchema = z.object({ iid: z.number().int(), web_url: z.string(), title: z.string(), description: z.string().nullish(), target_branch: z.string() });
+const NoteSchema = z.object({ id: z.number().int(), body: z.string(), system: z.boolean().optional(), author: z.object({ username: z.string() }).optional() });
+const StatusSchema = z.object({ name: z.string().nullish(), status: z.string(), description: z.string().nullish(), target_url: z.string().nullish() });
+const UserSchema = z.object({ id: z.number().int(), username: z.string(), state: z.string().optional() });
+const MemberSchema = z.object({ access_level: z.number().int(), state: z.string().optional() });
+
+const GraphqlReadSchema = z.object({
+  data: z
+    .object({
+      project: z
+        .object({
+          repository: z
+            .record(
+              z.string(),
+              z
+                .object({
+                  nodes: z.array(z.object({ path: z.string(), size: z.number().nullish(), rawTextBlob: z.string().nullish() }).nullable()).optional(),
+                  lastCommit: z.object({ sha: z.string() }).nullish(),
+                })
+                .nullable(),
+            )
+            .nullish(),
+        })
+        .nullish(),
+    })
+    .nullish(),
+  errors: z.array(z.object({ message: z.string() })).optional(),
+});
+
+interface PathMeta {
+  exists: boolean;
+  /** The last commit that touched the path, as of the read head: GitLab's `last_commit_id` guard. */
+  lastCommit?: string;
+  content?: string;
+}
+
+/** GitLab access levels onto Baton's roles (docs/gitlab.md explains the choice). */
+export function roleFromAccessLevel(level: number): Role {
+  if (level >= 50) return 'admin';
+  if (level >= 40) return 'maintain';
+  if (level >= 30) return 'write';
+  if (level >= 20) return 'triage';
+  if (level >= 5) return 'read';
+  return 'none';
+}
+
+/** The port's four states onto GitLab's commit status states. */
+export function gitlabState(state: CommitState): 'pending' | 'running' | 'success' | 'failed' | 'canceled' {
+  switch (state) {
+    case 'pending':
+      return 'pending';
+    case 'success':
+      return 'success';
+    // GitLab has no "error": Baton failing to act is a failure to the reader; `canceled` would say someone stopped it.
+    case 'failure':
+    case 'error':
+      return 'failed';
+  }
+}
+
+export function truncateNote(text: string, limit = GITLAB_NOTE_LIMIT): string {
+  // GitLab counts characters (Ruby String#length: code points), so measure the same way.
+  const chars = Array.from(text);
+  if (chars.length <= limit) return text;
+  const note = '\n\n…\n\n_Truncated: this report is longer than GitLab allows in one note._';
+  return chars.slice(0, limit - Array.from(note).length).join('') + note;
+}
+
+type GitlabClient = InstanceType<typeof Gitlab>;
+
+export class GitlabForge implements Forge {
+  readonly kind = 'gitlab' as const;
+  readonly reviews: ReviewPort;
+  readonly api: GitlabClient;
+  private readonly policy: RetryPolicy;
+  private readonly base: string;
+  private readonly meta = new Map<string, PathMeta>();
+  private readonly defaults = new Map<string, { branch: string; at: number }>();
+  private pathsPerQuery: number;
+  private readonly now: () => number;
+  private me: Promise<string> | undefined;
+
+  constructor(private readonly options: GitlabForgeOptions) {
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.base = options.url.replace(/\/+$/, '');
+    this.pathsPerQuery = options.pathsPerQuery ?? 50;
+    this.now = options.now ?? Date.now;
+    this.api = new Gitlab({ host: this.base, token: options.token, requesterFn: gitbeakerRequester(this.policy) });
+    this.reviews = new GitlabReviews(this);
+  }
+
+  /** Username of the token's user (notes Baton may edit are the ones it wrote). */
+  botUsername(): Promise<string> {
+    if (this.options.botUsername) return Promise.resolve(this.options.botUsername);
+    this.me ??= (async () => UserSchema.parse(await this.api.Users.showCurrentUser()).username)();
+    return this.me;
+  }
+
+  async headOf(repo: string, branch: string): Promise<string | undefined> {
+    assertRepo(repo);
+    assertBranch(branch);
+    try {
+      return BranchSchema.parse(await this.api.Branches.show(repo, branch)).commit.id;
+    } catch (e) {
+      if (e instanceof GitlabApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  private async requireHead(repo: string, branch: string): Promise<string> {
+    const head = await this.headOf(repo, branch);
+    if (!head) throw new ForgeError(`branch ${JSON.stringify(branch)} does not exist in ${repo}`, 404);
+    return head;
+  }
+
+  async defaultBranch(repo: string): Promise<string> {
+    assertRepo(repo);
+    const cached = this.defaults.get(repo);
+    if (cached && this.now() - cached.at < DEFAULT_BRANCH_TTL_MS) return cached.branch;
+    const branch = ProjectSchema.parse(await this.api.Projects.show(repo)).default_branch;
+    if (!branch) throw new ForgeError(`${repo} has no default branch (empty repository?)`, 409);
+    this.defaults.set(repo, { branch, at: this.now() });
+    return branch;
+  }
+
+  /**
+   * Two requests whatever the number of paths (up to `pathsPerQuery`): the branch head, then one
+   * GraphQL query at that immutable commit for every blob and each path's last commit. Reading at the
+   * sha, not the branch name, keeps the files and the head from the same moment.
+   */
+  async readFiles(repo: string, branch: string, paths: string[]): Promise<Snapshot> {
+    assertRepo(repo);
+    for (const p of paths) assertPath(p);
+    const head = await this.requireHead(repo, branch);
+    const metas = await this.pathMeta(repo, head, [...new Set(paths)], true);
+    const files: Record<string, string | null> = {};
+    for (const p of paths) files[p] = metas.get(p)?.exists ? (metas.get(p)?.content ?? null) : null;
+    return { head, files };
+  }
+
+  private metaKey(repo: string, commit: string, path: string): string {
+    return `${repo}\0${commit}\0${path}`;
+  }
+
+  private remember(key: string, meta: PathMeta): void {
+    // Only what write() needs is kept: whether the path exists and its last commit, not the contents.
+    this.meta.set(key, { exists: meta.exists, ...(meta.lastCommit && { lastCommit: meta.lastCommit }) });
+    if (this.meta.size > META_CACHE_LIMIT) {
+      const oldest = this.meta.keys().next().value;
+      if (oldest !== undefined) this.meta.delete(oldest);
+    }
+  }
+
+  /** Existence, last commit and (with `withContent`) contents of each path at `commit`. */
+  private async pathMeta(repo: string, commit: string, paths: string[], withContent: boolean): Promise<Map<string, PathMeta>> {
+    const out = new Map<string, PathMeta>();
+    const todo = withContent ? paths : paths.filter((p) => !this.meta.has(this.metaKey(repo, commit, p)));
+    for (const p of paths) {
+      const known = this.meta.get(this.metaKey(repo, commit, p));
+      if (!withContent && known) out.set(p, known);
+    }
+    for (let i = 0; i < todo.length; ) {
+      const chunk = todo.slice(i, i + this.pathsPerQuery);
+      let result: Map<string, PathMeta>;
+      try {
+        result = await this.queryPaths(repo, commit, chunk, withContent);
+      } catch (e) {
+        // GitLab scores each aliased `tree { lastCommit }`; past its complexity limit, ask for fewer at a time.
+        if (e instanceof GraphqlComplexityError && this.pathsPerQuery > 1) {
+          this.pathsPerQuery = Math.max(1, Math.floor(this.pathsPerQuery / 2));
+          continue;
+        }
+        throw e;
+      }
+      for (const [p, m] of result) {
+        out.set(p, m);
+        this.remember(this.metaKey(repo, commit, p), m);
+      }
+      i += chunk.length;
+    }
+    return out;
+  }
+
+  private async queryPaths(repo: string, commit: string, paths: string[], withContent: boolean): Promise<Map<string, PathMeta>> {
+    // Paths travel as variables, never spliced into the query text.
+    const vars: Record<string, unknown> = { fullPath: repo, ref: commit, paths };
+    const decls = ['$fullPath: ID!', '$ref: String!', '$paths: [String!]!'];
+    const trees: string[] = [];
+    paths.forEach((p, i) => {
+      vars[`p${i}`] = p;
+      decls.push(`$p${i}: String!`);
+      trees.push(`c${i}: tree(ref: $ref, path: $p${i}) { lastCommit { sha } }`);
+    });
+    const query = `query BatonRead(${decls.join(', ')}) { project(fullPath: $fullPath) { repository { blobs(ref: $ref, paths: $paths, first: ${PAGE}) { nodes { path size ${withContent ? 'rawTextBlob' : ''} } } ${trees.join(' ')} } } }`;
+    const res = await requestWithRetry(
+      new URL(`${this.base}/api/graphql`),
+      { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` }, body: JSON.stringify({ query, variables: vars }) },
+      this.policy,
+    );
+    const parsed = GraphqlReadSchema.safeParse(res.body);
+    if (!parsed.success) throw new ForgeError('GitLab GraphQL answered with an unexpected shape', 502);
+    const errors = parsed.data.errors ?? [];
+    if (errors.some((e) => /complexity|too many/i.test(e.message))) throw new GraphqlComplexityError(errors[0]?.message ?? '');
+    if (errors.length > 0) throw new ForgeError(`GitLab GraphQL: ${errors[0]?.message.slice(0, 300)}`, 502);
+    const repository = parsed.data.data?.project?.repository;
+    if (!repository) throw new ForgeError(`project ${repo} not found, or the token cannot read its repository`, 404);
+    const blobs = new Map<string, { size: number | null | undefined; text: string | null | undefined }>();
+    for (const n of repository['blobs']?.nodes ?? []) if (n) blobs.set(n.path, { size: n.size, text: n.rawTextBlob });
+    const out = new Map<string, PathMeta>();
+    paths.forEach((p, i) => {
+      const blob = blobs.get(p);
+      const lastCommit = repository[`c${i}`]?.lastCommit?.sha;
+      if (!blob) {
+        out.set(p, { exists: false });
+        return;
+      }
+      const meta: PathMeta = { exists: true, ...(lastCommit && { lastCommit }) };
+      if (withContent) {
+        if (blob.text === null || blob.text === undefined) throw new ForgeError(`${p} is not a text file`, 422);
+        // GitLab may cut large blobs short; writing back a truncated file would destroy it.
+        if (typeof blob.size === 'number' && Buffer.byteLength(blob.text, 'utf8') !== blob.size) throw new ForgeError(`${p} is too large to read through GitLab's GraphQL API`, 413);
+        meta.content = blob.text;
+      }
+      out.set(p, meta);
+    });
+    return out;
+  }
+
+  async listFiles(repo: string, branch: string, prefix?: string): Promise<{ head: string; paths: string[] }> {
+    assertRepo(repo);
+    const dir = prefix?.replace(/\/+$/, '');
+    if (dir) assertPath(dir);
+    const head = await this.requireHead(repo, branch);
+    let raw: unknown;
+    try {
+      raw = await this.api.Repositories.allRepositoryTrees(repo, { ref: head, recursive: true, perPage: PAGE, ...(dir && { path: dir }) });
+    } catch (e) {
+      if (e instanceof GitlabApiError && e.status === 404) return { head, paths: [] };
+      throw e;
+    }
+    const paths = TreeSchema.parse(raw)
+      .filter((e) => e.type === 'blob')
+      .map((e) => e.path)
+      .sort();
+    return { head, paths };
+  }
+
+  /**
+   * One commit through the Commits API. Each update and delete names the file's last commit as of the
+   * planned head (`last_commit_id`), and a create fails if the file appeared since: GitLab then answers
+   * 400 and nothing is written, which is reported as stale.
+   */
+  async write(repo: string, req: WriteRequest): Promise<WriteResult> {
+    assertRepo(repo);
+    assertBranch(req.branch);
+    if (!SHA.test(req.expectedHead)) throw new ForgeError('expectedHead must be a full commit id', 422);
+    const last = new Map<string, FileChange>();
+    for (const c of req.changes) {
+      assertPath(c.path);
+      last.set(c.path, c);
+    }
+    if (last.size === 0) return { status: 'committed', commit: req.expectedHead };
+    const metas = await this.pathMeta(repo, req.expectedHead, [...last.keys()], false);
+    const actions: { action: 'create' | 'update' | 'delete'; filePath: string; content?: string; lastCommitId?: string }[] = [];
+    for (const [path, c] of last) {
+      const m = metas.get(path) ?? { exists: false };
+      if (c.type === 'write') actions.push(m.exists ? { action: 'update', filePath: path, content: c.contents, ...(m.lastCommit && { lastCommitId: m.lastCommit }) } : { action: 'create', filePath: path, content: c.contents });
+      else if (m.exists) actions.push({ action: 'delete', filePath: path, ...(m.lastCommit && { lastCommitId: m.lastCommit }) });
+    }
+    if (actions.length === 0) return { status: 'committed', commit: req.expectedHead };
+    try {
+      const created = CommitSchema.parse(await this.api.Commits.create(repo, req.branch, req.message, actions));
+      return { status: 'committed', commit: created.id, ...(created.web_url && { url: created.web_url }) };
+    } catch (e) {
+      if (e instanceof GitlabApiError && e.status === 400) {
+        if (/has changed since you started editing it|already exists|doesn't exist|does not exist/i.test(e.gitlabMessage)) return { status: 'stale' };
+        if (/on a branch/i.test(e.gitlabMessage)) throw new ForgeError(`branch ${JSON.stringify(req.branch)} does not exist in ${repo}`, 404);
+      }
+      throw e;
+    }
+  }
+
+  async ensureBranch(repo: string, branch: string, from: string): Promise<string> {
+    const existing = await this.headOf(repo, branch);
+    if (existing) return existing;
+    if (!SHA.test(from)) assertBranch(from);
+    try {
+      return BranchSchema.parse(await this.api.Branches.create(repo, branch, from)).commit.id;
+    } catch (e) {
+      // Another writer created it between the two calls.
+      if (e instanceof GitlabApiError && e.status === 400 && /already exists/i.test(e.gitlabMessage)) return this.requireHead(repo, branch);
+      throw e;
+    }
+  }
+}
+
+class GraphqlComplexityError extends ForgeError {
+  constructor(message: string) {
+    super(`GitLab GraphQL: ${message.slice(0, 300)}`, 400);
+  }
+}
+
+class GitlabReviews implements ReviewPort {
+  constructor(private readonly forge: GitlabForge) {}
+
+  private get api(): GitlabClient {
+    return this.forge.api;
+  }
+
+  async ensureMergeRequest(repo: string, spec: MergeRequestSpec): Promise<MergeRequestRef> {
+    assertRepo(repo);
+    assertBranch(spec.sourceBranch);
+    assertBranch(spec.targetBranch);
+    // GitLab caps titles at 255 characters and descriptions at 1,048,576.
+    const title = Array.from(spec.title).slice(0, 255).join('');
+    const description = truncateNote(spec.body, GITLAB_NOTE_LIMIT);
+    const findOpen = async (): Promise<z.infer<typeof MergeRequestSchema> | undefined> => {
+      const raw = await this.api.MergeRequests.all({ projectId: repo, state: 'opened', sourceBranch: spec.sourceBranch, perPage: PAGE, maxPages: 1 });
+      return z.array(MergeRequestSchema).parse(raw)[0];
+    };
+    let open = await findOpen();
+    if (!open) {
+      try {
+        const created = MergeRequestSchema.parse(await this.api.MergeRequests.create(repo, spec.sourceBranch, spec.targetBranch, title, { description, removeSourceBranch: true }));
+        return { number: created.iid, url: created.web_url, created: true };
+      } catch (e) {
+        // 409 "Another open merge request already exists for this source branch": a concurrent writer won.
+        if (!(e instanceof GitlabApiError && e.status === 409)) throw e;
+        open = await findOpen();
+        if (!open) throw e;
+      }
+    }
+    if (open.title !== title || (open.description ?? '') !== description || open.target_branch !== spec.targetBranch) {
+      await this.api.MergeRequests.edit(repo, open.iid, { title, description, targetBranch: spec.targetBranch });
+    }
+    return { number: open.iid, url: open.web_url, created: false };
+  }
+
+  async upsertComment(repo: string, number: number, marker: string, body: string): Promise<{ id: string; changed: boolean }> {
+    assertRepo(repo);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid merge request number ${number}`, 422);
+    if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
+    const text = truncateNote(body.includes(marker) ? body : `${marker}\n${body}`);
+    const me = await this.forge.botUsername();
+    // gitbeaker follows every `Link: rel="next"` page: on a busy MR Baton's note can be far from the first 100.
+    const notes = z.array(NoteSchema).parse(await this.api.MergeRequestNotes.all(repo, number, { sort: 'asc', orderBy: 'created_at', perPage: PAGE }));
+    // Anyone can quote the marker; only a note Baton wrote is Baton's to edit.
+    const mine = notes.find((n) => !n.system && n.body.includes(marker) && n.author?.username === me);
+    if (mine) {
+      if (mine.body === text) return { id: String(mine.id), changed: false };
+      await this.api.MergeRequestNotes.edit(repo, number, mine.id, { body: text });
+      return { id: String(mine.id), changed: true };
+    }
+    const created = NoteSchema.parse(await this.api.MergeRequestNotes.create(repo, number, text));
+    return { id: String(created.id), changed: true };
+  }
+
+  async react(repo: string, commentId: string, reaction: Reaction, number?: number): Promise<void> {
+    assertRepo(repo);
+    if (number === undefined || !Number.isSafeInteger(number) || number <= 0) throw new ForgeError('GitLab needs the merge request number to react', 422);
+    try {
+      if (/^\d{1,20}$/.test(commentId)) await this.api.MergeRequestNoteAwardEmojis.award(repo, number, Number(commentId), reaction);
+      else if (commentId === '') await this.api.MergeRequestAwardEmojis.award(repo, number, reaction);
+      else throw new ForgeError(`invalid note id ${JSON.stringify(commentId.slice(0, 40))}`, 422);
+    } catch (e) {
+      // GitLab answers 404 "has already been taken" when the emoji is already there: the goal is met.
+      if (e instanceof GitlabApiError && e.status === 404 && /already been taken/i.test(e.gitlabMessage)) return;
+      throw e;
+    }
+  }
+
+  async setStatus(repo: string, status: CommitStatus): Promise<void> {
+    assertRepo(repo);
+    if (!SHA.test(status.sha)) throw new ForgeError('a status needs a full commit id', 422);
+    const state = gitlabState(status.state);
+    const description = Array.from(status.description).slice(0, 255).join('');
+    const targetUrl = status.targetUrl ?? null;
+    const raw = await this.api.Commits.allStatuses(repo, status.sha, { name: status.context });
+    const latest = z.array(StatusSchema).parse(raw).find((s) => s.name === status.context);
+    if (latest && latest.status === state && (latest.description ?? '') === description && (latest.target_url ?? null) === targetUrl) return;
+    try {
+      await this.api.Commits.editStatus(repo, status.sha, state, { name: status.context, description, ...(targetUrl !== null && { targetUrl }) });
+    } catch (e) {
+      // "Cannot transition status via :run from :running": the status is already in that state.
+      if (e instanceof GitlabApiError && e.status === 400 && /cannot transition status/i.test(e.gitlabMessage)) return;
+      throw e;
+    }
+  }
+
+  async roleOf(repo: string, user: string): Promise<Role> {
+    assertRepo(repo);
+    if (!USERNAME.test(user)) return 'none';
+    const users = z.array(UserSchema).parse(await this.api.Users.all({ username: user, maxPages: 1 }));
+    const found = users.find((u) => u.username.toLowerCase() === user.toLowerCase());
+    if (!found || (found.state !== undefined && found.state !== 'active')) return 'none';
+    try {
+      const member = MemberSchema.parse(await this.api.ProjectMembers.show(repo, found.id, { includeInherited: true }));
+      if (member.state !== undefined && member.state !== 'active') return 'none';
+      return roleFromAccessLevel(member.access_level);
+    } catch (e) {
+      if (e instanceof GitlabApiError && e.status === 404) return 'none';
+      throw e;
+    }
+  }
+}

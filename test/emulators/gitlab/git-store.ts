@@ -1,0 +1,186 @@
+/**
+ * The emulator's repositories: real git objects in a bare repository, changed with plumbing so every
+ * commit the adapter makes is a real commit that `git log` in the test can inspect.
+ */
+
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { git, runGit } from '../../../src/forges/git/run-git.js';
+import { tempDir } from '../../helpers/git-repo.js';
+
+/** A GitLab API refusal: status and the JSON body GitLab answers with. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(JSON.stringify(body));
+  }
+}
+
+export interface CommitAction {
+  action: string;
+  file_path: string;
+  content?: string;
+  encoding?: string;
+  last_commit_id?: string;
+}
+
+/** Serializes ref updates on one repository, as Gitaly does per repository. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** GitLab's API `file_path` validator: no traversal, no absolute paths, no control characters. */
+export function validFilePath(p: string): boolean {
+  return p.length > 0 && p.length <= 4096 && !p.startsWith('/') && !/[\0\n\r]/.test(p) && !p.split('/').some((s) => s === '..' || s === '.' || s === '');
+}
+
+export class GitStore {
+  private readonly lock = new Mutex();
+
+  constructor(
+    readonly bare: string,
+    private readonly author: { name: string; email: string },
+  ) {}
+
+  private run(args: string[], input?: string | Buffer, env?: Record<string, string>): Promise<string> {
+    return git(args, { cwd: this.bare, ...(input !== undefined && { input }), ...(env && { env }) });
+  }
+
+  async validBranchName(name: string): Promise<boolean> {
+    if (name.startsWith('-') || name.length > 255) return false;
+    return (await runGit(['check-ref-format', '--branch', name])).code === 0;
+  }
+
+  async head(branch: string): Promise<string | undefined> {
+    if (!(await this.validBranchName(branch))) return undefined;
+    const r = await runGit(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { cwd: this.bare });
+    return r.code === 0 ? r.stdout.toString('utf8').trim() : undefined;
+  }
+
+  /** A branch name or a commit sha, as GitLab's `ref` parameters accept. */
+  async resolve(ref: string): Promise<string | undefined> {
+    if (/^[0-9a-f]{40}$/.test(ref)) {
+      const r = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: this.bare });
+      return r.code === 0 ? r.stdout.toString('utf8').trim() : undefined;
+    }
+    return this.head(ref);
+  }
+
+  async branches(): Promise<string[]> {
+    const out = await this.run(['for-each-ref', '--format=%(refname:short)', 'refs/heads/']);
+    return out.split('\n').filter((l) => l !== '');
+  }
+
+  /** Blob at `commit:path`, or undefined when the path is absent or not a file. */
+  async blob(commit: string, path: string): Promise<{ oid: string; content: Buffer } | undefined> {
+    if (!validFilePath(path)) return undefined;
+    const t = await runGit(['cat-file', '-t', `${commit}:${path}`], { cwd: this.bare });
+    if (t.code !== 0 || t.stdout.toString('utf8').trim() !== 'blob') return undefined;
+    const oid = (await this.run(['rev-parse', `${commit}:${path}`])).trim();
+    const content = (await runGit(['cat-file', 'blob', oid], { cwd: this.bare })).stdout;
+    return { oid, content };
+  }
+
+  /** `Gitlab::Git::Commit.last_for_path`: the newest commit reachable from `ref` that touched `path`. */
+  async lastCommitFor(ref: string, path: string): Promise<string | undefined> {
+    const out = (await this.run(['--literal-pathspecs', 'log', '-1', '--format=%H', ref, '--', path])).trim();
+    return out === '' ? undefined : out;
+  }
+
+  /** Entries under `path` (`ls-tree -t`: trees and blobs), like `GET /repository/tree`. */
+  async tree(commit: string, path: string | undefined, recursive: boolean): Promise<{ id: string; name: string; type: string; path: string; mode: string }[]> {
+    const prefix = path ? path.replace(/\/+$/, '') : '';
+    const args = ['ls-tree', '-z', ...(recursive ? ['-r', '-t'] : []), prefix ? `${commit}:${prefix}` : commit];
+    const r = await runGit(args, { cwd: this.bare });
+    if (r.code !== 0) return [];
+    return r.stdout
+      .toString('utf8')
+      .split('\0')
+      .filter((l) => l !== '')
+      .map((line) => {
+        const [meta = '', name = ''] = line.split('\t');
+        const [mode = '', type = '', id = ''] = meta.split(' ');
+        const full = prefix ? `${prefix}/${name}` : name;
+        return { id, name: full.split('/').pop() ?? full, type, path: full, mode };
+      });
+  }
+
+  async message(commit: string): Promise<string> {
+    return this.run(['log', '-1', '--format=%B', commit]);
+  }
+
+  async parents(commit: string): Promise<string[]> {
+    return (await this.run(['log', '-1', '--format=%P', commit])).trim().split(' ').filter((p) => p !== '');
+  }
+
+  async createBranch(name: string, ref: string): Promise<string> {
+    return this.lock.run(async () => {
+      if (!(await this.validBranchName(name))) throw new ApiError(400, { message: 'Branch name is invalid' });
+      if (await this.head(name)) throw new ApiError(400, { message: 'Branch already exists' });
+      const sha = await this.resolve(ref);
+      if (!sha) throw new ApiError(400, { message: `Invalid reference name: ${ref}` });
+      await this.run(['update-ref', `refs/heads/${name}`, sha, '0'.repeat(40)]);
+      return sha;
+    });
+  }
+
+  /**
+   * `POST /repository/commits`: the checks GitLab's Files::MultiService and Gitaly's UserCommitFiles
+   * make, with their messages, then one commit on the branch head.
+   */
+  async commit(branch: string, message: string, actions: CommitAction[], author?: { name?: string; email?: string }): Promise<{ sha: string; parent: string }> {
+    return this.lock.run(async () => {
+      const head = await this.head(branch);
+      if (!head) throw new ApiError(400, { message: 'You can only create or edit files when you are on a branch' });
+      for (const a of actions) {
+        if (['update', 'move', 'delete'].includes(a.action) && a.last_commit_id) {
+          const last = await this.lastCommitFor(head, a.file_path);
+          if (last && last !== a.last_commit_id) throw new ApiError(400, { message: `The file has changed since you started editing it: ${a.file_path}` });
+        }
+      }
+      const index = join(await tempDir('gl-emu-index-'), 'index');
+      const env = { GIT_INDEX_FILE: index };
+      try {
+        await this.run(['read-tree', head], undefined, env);
+        for (const a of actions) {
+          const exists = (await this.blob(head, a.file_path)) !== undefined;
+          if (a.action === 'create' || a.action === 'update') {
+            if (a.action === 'create' && exists) throw new ApiError(400, { message: 'A file with this name already exists' });
+            if (a.action === 'update' && !exists) throw new ApiError(400, { message: "A file with this name doesn't exist" });
+            const bytes = a.encoding === 'base64' ? Buffer.from(a.content ?? '', 'base64') : Buffer.from(a.content ?? '', 'utf8');
+            const oid = (await this.run(['hash-object', '-w', '--stdin'], bytes)).trim();
+            await this.run(['update-index', '--add', '--cacheinfo', `100644,${oid},${a.file_path}`], undefined, env);
+          } else if (a.action === 'delete') {
+            if (!exists) throw new ApiError(400, { message: "A file with this name doesn't exist" });
+            // `--force-remove` wants a work tree; a mode-0 `--index-info` line removes the entry without one.
+            await this.run(['update-index', '--index-info'], `0 ${'0'.repeat(40)}\t${a.file_path}\n`, env);
+          } else {
+            throw new ApiError(400, { error: 'actions[action] does not have a valid value' });
+          }
+        }
+        const tree = (await this.run(['write-tree'], undefined, env)).trim();
+        const name = author?.name ?? this.author.name;
+        const email = author?.email ?? this.author.email;
+        const sha = (
+          await this.run(['commit-tree', tree, '-p', head, '-F', '-'], message, {
+            GIT_AUTHOR_NAME: name,
+            GIT_AUTHOR_EMAIL: email,
+            GIT_COMMITTER_NAME: this.author.name,
+            GIT_COMMITTER_EMAIL: this.author.email,
+          })
+        ).trim();
+        await this.run(['update-ref', `refs/heads/${branch}`, sha, head]);
+        return { sha, parent: head };
+      } finally {
+        await rm(join(index, '..'), { recursive: true, force: true });
+      }
+    });
+  }
+}

@@ -1,0 +1,489 @@
+/**
+ * A stateful GitLab emulator: the REST v4 and GraphQL endpoints Baton's GitLab adapter uses, over real
+ * bare git repositories, answering with GitLab's status codes and messages where GitLab refuses.
+ * It counts requests (for the bench), injects failures and enforces a rate limit on demand.
+ */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBareRepo } from '../../helpers/git-repo.js';
+import type { TestRepo } from '../../helpers/git-repo.js';
+import type { CommitAction } from './git-store.js';
+import { ApiError, GitStore, validFilePath } from './git-store.js';
+import { executeGraphql } from './graphql.js';
+
+export const NOTE_LIMIT = 1_000_000;
+
+interface Note {
+  id: number;
+  body: string;
+  author: string;
+  system: boolean;
+  createdAt: number;
+  emoji: { name: string; user: string }[];
+}
+
+interface MergeRequest {
+  iid: number;
+  id: number;
+  title: string;
+  description: string;
+  source_branch: string;
+  target_branch: string;
+  state: 'opened' | 'closed' | 'merged';
+  author: string;
+  notes: Note[];
+  emoji: { name: string; user: string }[];
+}
+
+interface Status {
+  id: number;
+  sha: string;
+  name: string;
+  status: string;
+  description: string;
+  target_url: string | null;
+}
+
+export interface EmulatedProject {
+  id: number;
+  path: string;
+  defaultBranch: string;
+  repo: TestRepo;
+  store: GitStore;
+  mergeRequests: MergeRequest[];
+  statuses: Status[];
+  /** username → access level (10 Guest … 50 Owner). */
+  members: Map<string, number>;
+}
+
+export interface RequestRecord {
+  method: string;
+  /** Path with the project id replaced by `:id`, e.g. `POST /projects/:id/repository/commits`. */
+  route: string;
+  status: number;
+}
+
+/** Deterministic PRNG so a "random" failure pattern replays exactly from its seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const STATUS_EVENT: Record<string, string> = { pending: 'enqueue', running: 'run', success: 'success', failed: 'drop', canceled: 'cancel' };
+
+export interface GitlabEmulatorOptions {
+  /** The token the adapter must send as `PRIVATE-TOKEN` (or `Authorization: Bearer`). */
+  token?: string;
+  /** Username of the token's user: the author of notes and emoji the adapter creates. */
+  botUsername?: string;
+}
+
+export class GitlabEmulator {
+  readonly token: string;
+  readonly botUsername: string;
+  url = '';
+  readonly requests: RequestRecord[] = [];
+  /** Exceptions behind 500 answers the emulator did not mean to give: a test can assert there were none. */
+  readonly errors: Error[] = [];
+  private readonly projects = new Map<string, EmulatedProject>();
+  private readonly users = new Map<string, number>();
+  private readonly server = createServer((req, res) => void this.handle(req, res));
+  private nextId = 1000;
+  private failures: { remaining: number; status: number } = { remaining: 0, status: 502 };
+  private randomFailure: { fraction: number; next: () => number; status: number } | undefined;
+  private rate: { limit: number; windowMs: number; used: number; windowStart: number } | undefined;
+
+  constructor(options: GitlabEmulatorOptions = {}) {
+    this.token = options.token ?? 'glpat-emulator-token';
+    this.botUsername = options.botUsername ?? 'baton-bot';
+    this.users.set(this.botUsername, this.nextId++);
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const p of this.projects.values()) await p.repo.cleanup();
+  }
+
+  async addProject(path: string, seed: Record<string, string>, defaultBranch = 'main'): Promise<EmulatedProject> {
+    const repo = await createBareRepo(seed, defaultBranch);
+    const project: EmulatedProject = {
+      id: this.nextId++,
+      path,
+      defaultBranch,
+      repo,
+      store: new GitStore(repo.bare, { name: 'GitLab Emulator', email: 'noreply@gitlab.example' }),
+      mergeRequests: [],
+      statuses: [],
+      members: new Map([[this.botUsername, 40]]),
+    };
+    this.projects.set(path, project);
+    return project;
+  }
+
+  project(path: string): EmulatedProject {
+    const p = this.projects.get(path);
+    if (!p) throw new Error(`no emulated project ${path}`);
+    return p;
+  }
+
+  addMember(projectPath: string, username: string, accessLevel: number): void {
+    if (!this.users.has(username)) this.users.set(username, this.nextId++);
+    this.project(projectPath).members.set(username, accessLevel);
+  }
+
+  /** A note written by someone else (e.g. a user quoting Baton's marker). */
+  addNote(projectPath: string, iid: number, author: string, body: string): number {
+    const mr = this.project(projectPath).mergeRequests.find((m) => m.iid === iid);
+    if (!mr) throw new Error(`no merge request !${iid}`);
+    const id = this.nextId++;
+    mr.notes.push({ id, body, author, system: false, createdAt: id, emoji: [] });
+    return id;
+  }
+
+  /** The next `n` requests fail with `status` (5xx by default). */
+  failNext(n: number, status = 502): void {
+    this.failures = { remaining: n, status };
+  }
+
+  /** Fail a seeded random `fraction` of requests from now on (0 turns it off). */
+  failRandomly(fraction: number, seed: number, status = 500): void {
+    this.randomFailure = fraction > 0 ? { fraction, next: mulberry32(seed), status } : undefined;
+  }
+
+  /** At most `limit` requests per `windowMs`; beyond that, 429 with `Retry-After`. */
+  rateLimit(limit: number, windowMs = 60_000): void {
+    this.rate = { limit, windowMs, used: 0, windowStart: Date.now() };
+  }
+
+  resetCounts(): void {
+    this.requests.length = 0;
+  }
+
+  /** Requests per route since the last reset, e.g. `{"GET /projects/:id/repository/branches/:branch": 1}`. */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.requests) out[`${r.method} ${r.route}`] = (out[`${r.method} ${r.route}`] ?? 0) + 1;
+    return out;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const record: RequestRecord = { method: req.method ?? 'GET', route: '?', status: 0 };
+    this.requests.push(record);
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      record.status = status;
+      const text = typeof body === 'string' ? body : JSON.stringify(body);
+      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', ...this.rateHeaders(), ...headers });
+      res.end(text);
+    };
+    try {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const url = new URL(req.url ?? '/', 'http://emulator');
+      const segments = url.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+      record.route = this.routeName(segments);
+
+      if (this.rate) {
+        const now = Date.now();
+        if (now - this.rate.windowStart >= this.rate.windowMs) Object.assign(this.rate, { used: 0, windowStart: now });
+        this.rate.used += 1;
+        if (this.rate.used > this.rate.limit) {
+          const retryAfter = Math.max(1, Math.ceil((this.rate.windowStart + this.rate.windowMs - now) / 1000));
+          return send(429, 'Retry later\n', { 'retry-after': String(retryAfter) });
+        }
+      }
+      if (this.failures.remaining > 0) {
+        this.failures.remaining -= 1;
+        return send(this.failures.status, { message: `${this.failures.status} Emulated failure` });
+      }
+      if (this.randomFailure && this.randomFailure.next() < this.randomFailure.fraction) return send(this.randomFailure.status, { message: `${this.randomFailure.status} Emulated failure` });
+
+      const auth = req.headers['private-token'] ?? req.headers['authorization']?.replace(/^Bearer\s+/i, '');
+      if (auth !== this.token) return send(401, { message: '401 Unauthorized' });
+
+      let body: Record<string, unknown> = {};
+      if (raw !== '') {
+        try {
+          body = JSON.parse(raw) as Record<string, unknown>;
+        } catch {
+          return send(400, { error: 'body is not valid JSON' });
+        }
+      }
+      const [status, payload, headers] = await this.dispatch(req.method ?? 'GET', segments, url, body);
+      send(status, payload, headers);
+    } catch (e) {
+      if (e instanceof ApiError) return send(e.status, e.body);
+      this.errors.push(e as Error);
+      if (process.env['GL_EMU_DEBUG']) console.error(e);
+      send(500, { message: '500 Internal Server Error' });
+    }
+  }
+
+  private award(emoji: { name: string; user: string }[], method: string, body: Record<string, unknown>): [number, unknown] {
+    if (method === 'GET') return [200, emoji.map((e, i) => ({ id: i + 1, name: e.name, user: { username: e.user } }))];
+    if (method !== 'POST') return [404, { error: '404 Not Found' }];
+    const name = typeof body['name'] === 'string' ? body['name'] : '';
+    if (!/^[a-z0-9_+-]{1,64}$/.test(name)) return [400, { error: 'name is invalid' }];
+    if (emoji.some((e) => e.name === name && e.user === this.botUsername)) return [404, { message: '404 Award Emoji Name has already been taken Not Found' }];
+    emoji.push({ name, user: this.botUsername });
+    return [201, { id: emoji.length, name, user: { username: this.botUsername } }];
+  }
+
+  private rateHeaders(): Record<string, string> {
+    if (!this.rate) return {};
+    return {
+      'ratelimit-limit': String(this.rate.limit),
+      'ratelimit-observed': String(this.rate.used),
+      'ratelimit-remaining': String(Math.max(0, this.rate.limit - this.rate.used)),
+      'ratelimit-reset': String(Math.ceil((this.rate.windowStart + this.rate.windowMs) / 1000)),
+    };
+  }
+
+  private routeName(segments: string[]): string {
+    if (segments[0] === 'api' && segments[1] === 'graphql') return '/graphql';
+    const rest = segments.slice(2);
+    if (rest[0] === 'projects' && rest.length > 1) {
+      const named = ['projects', ':id', ...rest.slice(2)];
+      return '/' + named.map((s, i) => (i > 2 && /^\d+$/.test(s) ? ':n' : i > 2 && (named[i - 1] === 'branches' || named[i - 1] === 'statuses') ? ':ref' : s)).join('/');
+    }
+    return '/' + rest.map((s, i) => (i > 0 && /^\d+$/.test(s) ? ':n' : s)).join('/');
+  }
+
+  /** GitLab's offset pagination: `x-page`, `x-next-page` and a `Link: <…>; rel="next"` header (what gitbeaker follows). */
+  private paginate<T>(items: T[], url: URL): [T[], Record<string, string>] {
+    const query = url.searchParams;
+    const perPage = Math.min(Math.max(Number(query.get('per_page') ?? 20) || 20, 1), 100);
+    const page = Math.max(Number(query.get('page') ?? 1) || 1, 1);
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    const headers: Record<string, string> = { 'x-page': String(page), 'x-per-page': String(perPage), 'x-next-page': '' };
+    if (page * perPage < items.length) {
+      headers['x-next-page'] = String(page + 1);
+      const next = new URL(url.pathname + url.search, this.url);
+      next.searchParams.set('page', String(page + 1));
+      next.searchParams.set('per_page', String(perPage));
+      headers['link'] = `<${next.href}>; rel="next"`;
+    }
+    return [slice, headers];
+  }
+
+  private async dispatch(method: string, seg: string[], url: URL, body: Record<string, unknown>): Promise<[number, unknown, Record<string, string>?]> {
+    const query = url.searchParams;
+    if (seg[0] === 'api' && seg[1] === 'graphql' && method === 'POST') {
+      const result = await executeGraphql(
+        (fullPath) => {
+          const p = this.projects.get(fullPath);
+          return p && { store: p.store, defaultBranch: p.defaultBranch };
+        },
+        typeof body['query'] === 'string' ? body['query'] : '',
+        typeof body['variables'] === 'object' && body['variables'] !== null ? (body['variables'] as Record<string, unknown>) : undefined,
+      );
+      return [200, result];
+    }
+    if (seg[0] !== 'api' || seg[1] !== 'v4') return [404, { error: '404 Not Found' }];
+    const s = seg.slice(2);
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+    if (s[0] === 'user' && s.length === 1 && method === 'GET') return [200, { id: this.users.get(this.botUsername), username: this.botUsername, state: 'active' }];
+    if (s[0] === 'users' && s.length === 1 && method === 'GET') {
+      const username = query.get('username') ?? '';
+      const id = this.users.get(username);
+      return [200, id === undefined ? [] : [{ id, username, state: 'active' }]];
+    }
+    if (s[0] !== 'projects' || s[1] === undefined) return [404, { error: '404 Not Found' }];
+    const p = this.projects.get(s[1]);
+    if (!p) return [404, { message: '404 Project Not Found' }];
+    const r = s.slice(2);
+    const webUrl = `${this.url}/${p.path}`;
+
+    if (r.length === 0 && method === 'GET') return [200, { id: p.id, path_with_namespace: p.path, default_branch: p.defaultBranch, web_url: webUrl }];
+
+    // Branches
+    if (r[0] === 'repository' && r[1] === 'branches') {
+      if (r.length === 3 && method === 'GET') {
+        const sha = await p.store.head(r[2] ?? '');
+        if (!sha) return [404, { message: '404 Branch Not Found' }];
+        return [200, { name: r[2], commit: { id: sha }, default: r[2] === p.defaultBranch, protected: false }];
+      }
+      if (r.length === 2 && method === 'POST') {
+        const branch = query.get('branch') ?? str(body['branch']);
+        const ref = query.get('ref') ?? str(body['ref']);
+        if (!branch) return [400, { error: 'branch is missing' }];
+        if (!ref) return [400, { error: 'ref is missing' }];
+        const sha = await p.store.createBranch(branch, ref);
+        return [201, { name: branch, commit: { id: sha }, default: false, protected: false }];
+      }
+    }
+
+    // Tree listing
+    if (r[0] === 'repository' && r[1] === 'tree' && r.length === 2 && method === 'GET') {
+      const ref = query.get('ref') ?? p.defaultBranch;
+      const commit = await p.store.resolve(ref);
+      if (!commit) return [404, { message: '404 Tree Not Found' }];
+      const path = query.get('path') ?? undefined;
+      const entries = await p.store.tree(commit, path, query.get('recursive') === 'true');
+      if (path && entries.length === 0) return [404, { message: '404 Tree Not Found' }];
+      const [page, headers] = this.paginate(entries, url);
+      return [200, page, headers];
+    }
+
+    // Commits API
+    if (r[0] === 'repository' && r[1] === 'commits' && r.length === 2 && method === 'POST') {
+      const branch = str(body['branch']);
+      const message = str(body['commit_message']);
+      if (!branch) return [400, { error: 'branch is missing' }];
+      if (!message) return [400, { error: 'commit_message is missing' }];
+      if (body['start_sha'] !== undefined || body['force'] !== undefined) return [400, { error: 'the emulator does not implement start_sha/force; the adapter must not use them' }];
+      const rawActions = body['actions'];
+      if (!Array.isArray(rawActions) || rawActions.length === 0) return [400, { error: 'actions is missing' }];
+      const actions: CommitAction[] = [];
+      for (const [i, a] of rawActions.entries()) {
+        const o = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
+        const action = str(o['action']) ?? '';
+        if (!['create', 'update', 'delete', 'move', 'chmod'].includes(action)) return [400, { error: `actions[${i}][action] does not have a valid value` }];
+        const filePath = str(o['file_path']) ?? '';
+        if (!validFilePath(filePath)) return [400, { error: `actions[${i}][file_path] should be a valid file path` }];
+        const content = str(o['content']);
+        const encoding = str(o['encoding']);
+        const last = str(o['last_commit_id']);
+        actions.push({ action, file_path: filePath, ...(content !== undefined && { content }), ...(encoding && { encoding }), ...(last && { last_commit_id: last }) });
+      }
+      const author = { ...(str(body['author_name']) && { name: str(body['author_name']) }), ...(str(body['author_email']) && { email: str(body['author_email']) }) };
+      const { sha, parent } = await p.store.commit(branch, message, actions, author);
+      return [201, { id: sha, short_id: sha.slice(0, 8), title: message.split('\n')[0], message, parent_ids: [parent], web_url: `${webUrl}/-/commit/${sha}` }];
+    }
+
+    // Commit statuses
+    if (r[0] === 'statuses' && r.length === 2 && method === 'POST') {
+      const sha = r[1] ?? '';
+      if (!(await p.store.resolve(sha))) return [404, { message: '404 References for commit Not Found' }];
+      const state = str(body['state']) ?? '';
+      if (!STATUS_EVENT[state]) return [400, { error: 'state does not have a valid value' }];
+      const name = str(body['name']) ?? str(body['context']) ?? 'default';
+      // Like GitLab, only a running or pending status moves to the next state; a finished one is followed by a new entry.
+      const open = p.statuses.find((x) => x.sha === sha && x.name === name && (x.status === 'pending' || x.status === 'running'));
+      if (open && open.status === state) return [400, { message: `Cannot transition status via :${STATUS_EVENT[state]} from :${state}` }];
+      const fields = { sha, name, status: state, description: str(body['description']) ?? '', target_url: str(body['target_url']) ?? null };
+      if (open) {
+        Object.assign(open, fields);
+        return [201, open];
+      }
+      const status: Status = { id: this.nextId++, ...fields };
+      p.statuses.push(status);
+      return [201, status];
+    }
+    if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'statuses' && method === 'GET') {
+      const name = query.get('name');
+      // Newest first, as GitLab lists them.
+      return [200, p.statuses.filter((x) => x.sha === r[2] && (!name || x.name === name)).reverse()];
+    }
+
+    // Members
+    if (r[0] === 'members' && r[1] === 'all' && r.length === 3 && method === 'GET') {
+      const id = Number(r[2]);
+      const username = [...this.users.entries()].find(([, uid]) => uid === id)?.[0];
+      const level = username === undefined ? undefined : p.members.get(username);
+      if (username === undefined || level === undefined) return [404, { message: '404 Not found' }];
+      return [200, { id, username, access_level: level, state: 'active' }];
+    }
+
+    // Merge requests
+    if (r[0] === 'merge_requests') {
+      const present = (mr: MergeRequest): Record<string, unknown> => ({
+        id: mr.id,
+        iid: mr.iid,
+        title: mr.title,
+        description: mr.description,
+        source_branch: mr.source_branch,
+        target_branch: mr.target_branch,
+        state: mr.state,
+        author: { username: mr.author },
+        web_url: `${webUrl}/-/merge_requests/${mr.iid}`,
+      });
+      if (r.length === 1 && method === 'GET') {
+        let list = p.mergeRequests;
+        const state = query.get('state');
+        if (state && state !== 'all') list = list.filter((m) => m.state === state);
+        const sb = query.get('source_branch');
+        if (sb) list = list.filter((m) => m.source_branch === sb);
+        const tb = query.get('target_branch');
+        if (tb) list = list.filter((m) => m.target_branch === tb);
+        const [page, headers] = this.paginate([...list].reverse(), url);
+        return [200, page.map(present), headers];
+      }
+      if (r.length === 1 && method === 'POST') {
+        const source = str(body['source_branch']);
+        const target = str(body['target_branch']);
+        const title = str(body['title']);
+        if (!source || !target || !title) return [400, { error: 'source_branch, target_branch and title are required' }];
+        if (!(await p.store.head(source))) return [400, { message: [`Source branch "${source}" does not exist`] }];
+        if (!(await p.store.head(target))) return [400, { message: [`Target branch "${target}" does not exist`] }];
+        const dup = p.mergeRequests.find((m) => m.state === 'opened' && m.source_branch === source && m.target_branch === target);
+        if (dup) return [409, { message: [`Another open merge request already exists for this source branch: !${dup.iid}`] }];
+        const mr: MergeRequest = { iid: p.mergeRequests.length + 1, id: this.nextId++, title, description: str(body['description']) ?? '', source_branch: source, target_branch: target, state: 'opened', author: this.botUsername, notes: [], emoji: [] };
+        p.mergeRequests.push(mr);
+        return [201, present(mr)];
+      }
+      const mr = p.mergeRequests.find((m) => m.iid === Number(r[1]));
+      if (!mr) return [404, { message: '404 Not found' }];
+      if (r.length === 2 && method === 'GET') return [200, present(mr)];
+      if (r.length === 2 && method === 'PUT') {
+        if (str(body['title']) !== undefined) mr.title = str(body['title']) ?? mr.title;
+        if (str(body['description']) !== undefined) mr.description = str(body['description']) ?? mr.description;
+        if (body['state_event'] === 'close') mr.state = 'closed';
+        return [200, present(mr)];
+      }
+      if (r[2] === 'award_emoji' && r.length === 3) return this.award(mr.emoji, method, body);
+      if (r[2] === 'notes') {
+        const presentNote = (n: Note): Record<string, unknown> => ({ id: n.id, body: n.body, author: { username: n.author }, system: n.system, noteable_type: 'MergeRequest', noteable_iid: mr.iid });
+        if (r.length === 3 && method === 'GET') {
+          // GitLab lists notes newest first unless told otherwise.
+          const asc = query.get('sort') === 'asc';
+          const sorted = [...mr.notes].sort((a, b) => (asc ? a.createdAt - b.createdAt : b.createdAt - a.createdAt));
+          const [page, headers] = this.paginate(sorted, url);
+          return [200, page.map(presentNote), headers];
+        }
+        const text = str(body['body']);
+        if (r.length === 3 && method === 'POST') {
+          if (!text) return [400, { error: 'body is missing' }];
+          if (text.length > NOTE_LIMIT) return [400, { message: { note: [`is too long (maximum is ${NOTE_LIMIT} characters)`] } }];
+          const note: Note = { id: this.nextId++, body: text, author: this.botUsername, system: false, createdAt: this.nextId, emoji: [] };
+          mr.notes.push(note);
+          return [201, presentNote(note)];
+        }
+        const note = mr.notes.find((n) => n.id === Number(r[3]));
+        if (!note) return [404, { message: '404 Note Not Found' }];
+        if (r.length === 4 && method === 'PUT') {
+          if (note.author !== this.botUsername) return [403, { message: '403 Forbidden' }];
+          if (!text) return [400, { error: 'body is missing' }];
+          if (text.length > NOTE_LIMIT) return [400, { message: { note: [`is too long (maximum is ${NOTE_LIMIT} characters)`] } }];
+          note.body = text;
+          return [200, presentNote(note)];
+        }
+        if (r[4] === 'award_emoji' && r.length === 5) return this.award(note.emoji, method, body);
+      }
+    }
+    return [404, { error: '404 Not Found' }];
+  }
+}
+
+export async function startGitlabEmulator(options?: GitlabEmulatorOptions): Promise<GitlabEmulator> {
+  const emu = new GitlabEmulator(options);
+  await emu.start();
+  return emu;
+}

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GitlabForge } from '../../src/forges/gitlab/gitlab-forge.js';
+import { RetryableError } from '../../src/forges/types.js';
+import type { GitlabEmulator } from '../emulators/gitlab/server.js';
+import { startGitlabEmulator } from '../emulators/gitlab/server.js';
+import { forgeContract } from './contract.js';
+
+const noSleep = { sleep: () => Promise.resolve() };
+
+forgeContract('gitlab (emulator)', async (seed) => {
+  const emu = await startGitlabEmulator();
+  const project = await emu.addProject('acme/platform/env', seed);
+  return {
+    forge: new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep }),
+    repo: 'acme/platform/env',
+    branch: 'main',
+    externalCommit: (files, branch) => project.repo.commit(files, 'external', branch),
+    headMessage: async (branch = 'main') => project.repo.message(branch),
+    cleanup: () => emu.close(),
+  };
+});
+
+describe('gitlab forge', () => {
+  let emu: GitlabEmulator;
+  let forge: GitlabForge;
+  const repo = 'acme/env';
+  beforeAll(async () => {
+    emu = await startGitlabEmulator();
+    await emu.addProject(repo, { 'a.yaml': 'a: 1\n', 'b.yaml': 'b: 1\n', 'dir/c.yaml': 'c: 1\n' });
+    forge = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep });
+  });
+  afterAll(async () => {
+    await emu?.close();
+  });
+
+  it('reads any number of files in two requests: the branch head, then one GraphQL query at that commit', async () => {
+    emu.resetCounts();
+    const snap = await forge.readFiles(repo, 'main', ['a.yaml', 'b.yaml', 'dir/c.yaml', 'missing.yaml']);
+    expect(snap.files).toEqual({ 'a.yaml': 'a: 1\n', 'b.yaml': 'b: 1\n', 'dir/c.yaml': 'c: 1\n', 'missing.yaml': null });
+    expect(emu.counts()).toEqual({ 'GET /projects/:id/repository/branches/:ref': 1, 'POST /graphql': 1 });
+  });
+
+  it('writes a read file as one Commits API call, with create/update/delete chosen per path', async () => {
+    const snap = await forge.readFiles(repo, 'main', ['a.yaml', 'b.yaml', 'new.yaml']);
+    emu.resetCounts();
+    const r = await forge.write(repo, {
+      branch: 'main',
+      expectedHead: snap.head,
+      message: 'bump\n\nBaton-Event: t\n',
+      changes: [
+        { type: 'write', path: 'a.yaml', contents: 'a: 2\n' },
+        { type: 'write', path: 'new.yaml', contents: 'n: 1\n' },
+        { type: 'delete', path: 'b.yaml' },
+      ],
+    });
+    expect(emu.errors).toEqual([]);
+    expect(r.status).toBe('committed');
+    expect(emu.counts()).toEqual({ 'POST /projects/:id/repository/commits': 1 });
+    const p = emu.project(repo);
+    expect(r.status === 'committed' && (await p.store.parents(r.commit))).toEqual([snap.head]);
+    expect(await p.repo.show('main', 'a.yaml')).toBe('a: 2\n');
+    expect(await p.repo.show('main', 'new.yaml')).toBe('n: 1\n');
+    await expect(p.repo.show('main', 'b.yaml')).rejects.toThrow();
+  });
+
+  it('a file created by someone else since the read makes the write stale (create of an existing file)', async () => {
+    const snap = await forge.readFiles(repo, 'main', ['late.yaml']);
+    await emu.project(repo).repo.commit({ 'late.yaml': 'someone: else\n' });
+    const r = await forge.write(repo, { branch: 'main', expectedHead: snap.head, message: 'x\n', changes: [{ type: 'write', path: 'late.yaml', contents: 'mine\n' }] });
+    expect(r).toEqual({ status: 'stale' });
+    expect(await emu.project(repo).repo.show('main', 'late.yaml')).toBe('someone: else\n');
+  });
+
+  it('a write to an unknown branch fails and is not reported as stale', async () => {
+    const head = (await forge.headOf(repo, 'main')) ?? '';
+    await expect(forge.write(repo, { branch: 'nope', expectedHead: head, message: 'x\n', changes: [{ type: 'write', path: 'a.yaml', contents: 'x' }] })).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('retries 5xx and honours Retry-After on 429', async () => {
+    const waits: number[] = [];
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 1_500)));
+    const patient = new GitlabForge({ url: emu.url, token: emu.token, retry: { baseDelayMs: 1, sleep: (ms) => (waits.push(ms), sleep(ms)) } });
+    emu.failNext(2, 502);
+    expect(await patient.headOf(repo, 'main')).toMatch(/^[0-9a-f]{40}$/);
+    emu.rateLimit(1, 1_000);
+    await patient.headOf(repo, 'main');
+    expect(await patient.headOf(repo, 'main')).toMatch(/^[0-9a-f]{40}$/);
+    emu.rateLimit(1_000_000);
+    expect(waits).toHaveLength(3);
+    expect(waits.slice(0, 2).every((w) => w < 100)).toBe(true);
+    // The 429's Retry-After (whole seconds), not the backoff schedule.
+    expect(waits[2]).toBe(1_000);
+  });
+
+  it('gives up with RetryableError after its attempts, or at once when Retry-After is too long', async () => {
+    emu.failNext(10, 503);
+    await expect(forge.headOf(repo, 'main')).rejects.toBeInstanceOf(RetryableError);
+    emu.failNext(0);
+    emu.rateLimit(0, 120_000);
+    emu.resetCounts();
+    const err = await forge.headOf(repo, 'main').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).retryAfterMs).toBeGreaterThan(30_000);
+    expect(emu.requests).toHaveLength(1);
+    emu.rateLimit(1_000_000);
+  });
+
+  it('survives a seeded random fraction of failures', async () => {
+    emu.failRandomly(0.3, 42);
+    const snap = await forge.readFiles(repo, 'main', ['a.yaml']);
+    expect(snap.files['a.yaml']).toBe('a: 2\n');
+    emu.failRandomly(0, 0);
+  });
+
+  it('lists files under a prefix across pages and an absent prefix as empty', async () => {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 130; i++) many[`many/f${String(i).padStart(3, '0')}.yaml`] = `i: ${i}\n`;
+    await emu.project(repo).repo.commit(many);
+    const listed = await forge.listFiles(repo, 'main', 'many');
+    expect(listed.paths).toHaveLength(130);
+    expect(listed.paths[0]).toBe('many/f000.yaml');
+    expect((await forge.listFiles(repo, 'main', 'nowhere')).paths).toEqual([]);
+  });
+
+  it('refuses hostile project paths, branch names and file paths before any request', async () => {
+    emu.resetCounts();
+    await expect(forge.headOf('../../etc', 'main')).rejects.toThrow(/invalid GitLab project path/);
+    await expect(forge.headOf(repo, 'a..b')).rejects.toThrow(/invalid branch/);
+    await expect(forge.readFiles(repo, 'main', ['/etc/passwd'])).rejects.toThrow(/not inside/);
+    expect(emu.requests).toHaveLength(0);
+  });
+
+  it('never puts the token in an error message', async () => {
+    const bad = new GitlabForge({ url: emu.url, token: 'glpat-SECRET-VALUE', retry: noSleep });
+    const err = await bad.headOf(repo, 'main').catch((e: Error) => e);
+    expect(String(err)).toMatch(/401/);
+    expect(String(err)).not.toContain('SECRET');
+  });
+});
