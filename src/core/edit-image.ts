@@ -148,7 +148,9 @@ function applyInsertions(src: YamlSource, insertions: Insertion[], change: Image
     added.push({ doc: ins.doc, mapPath: ins.mapPath, key: ins.key, value });
   }
   let text = src.text;
-  for (const s of splices.sort((a, b) => b.at - a.at)) text = text.slice(0, s.at) + s.text + text.slice(s.at);
+  // Bottom-up so offsets hold; at one spot, later keys first so they end up in the order listed (newTag, then digest).
+  const order = splices.map((s, i) => ({ ...s, i })).sort((a, b) => b.at - a.at || b.i - a.i);
+  for (const s of order) text = text.slice(0, s.at) + s.text + text.slice(s.at);
   return { text, added };
 }
 
@@ -333,11 +335,21 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
     if (slot.node.type === 'BLOCK_LITERAL' || slot.node.type === 'BLOCK_FOLDED') {
       return { status: 'refused', message: `${describe(path)} is a block scalar; rewriting it would restyle the file` };
     }
+    if (!slot.node.srcToken || slot.node.range?.[0] === slot.node.range?.[1]) {
+      // `digest:` with nothing after it: there are no value bytes to replace, and adding some means restyling the line.
+      return { status: 'refused', message: `${describe(path)} has no value to replace; write "" there first` };
+    }
     edits.set(slot.node, { value, path, doc: slot.doc });
   }
   if (edits.size === 0 && insertions.length === 0) return { status: 'unchanged', from };
 
-  const out = setScalars(src, [...edits].map(([node, e]) => ({ node, value: e.value })));
+  let out: string;
+  try {
+    out = setScalars(src, [...edits].map(([node, e]) => ({ node, value: e.value })));
+  } catch (e) {
+    // The planner must never crash on a strange file: whatever the CST cannot do is a refusal.
+    return { status: 'refused', message: `the edit could not be made: ${(e as Error).message}` };
+  }
   const values: ExpectedValue[] = [...edits.values()]
     .filter((e) => !added.some((k) => k.doc === e.doc && e.path.length === k.mapPath.length + 1 && pathStartsWith(e.path, k.mapPath) && e.path[e.path.length - 1] === k.key))
     .map((e) => ({ doc: e.doc, path: e.path, value: e.value }));

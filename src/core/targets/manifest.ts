@@ -8,7 +8,7 @@ import { isMap, isPair, isSeq } from 'yaml';
 import type { Document, Node } from 'yaml';
 import { resolveNode } from '../yaml/source.js';
 import type { YamlSource } from '../yaml/source.js';
-import { refSlotOf } from './slots.js';
+import { getMerged, refSlotOf } from './slots.js';
 import type { Found, ImageSelector, TargetKind } from './types.js';
 import { emptyFound } from './types.js';
 
@@ -39,7 +39,7 @@ export const manifest: TargetKind = {
         for (const item of list.items) {
           const container = resolveNode(doc, item);
           if (!isMap(container)) continue;
-          const slot = refSlotOf('manifest', doc, d, container.get('image', true), want.repository);
+          const slot = refSlotOf('manifest', doc, d, getMerged(doc, container, 'image'), want.repository);
           if (slot) found.slots.push(slot);
         }
       });

@@ -1,7 +1,7 @@
 /** Helpers the target kinds share: turning nodes into slots, following aliases, matching references. */
 
-import { isScalar } from 'yaml';
-import type { Document } from 'yaml';
+import { isMap, isScalar, isSeq } from 'yaml';
+import type { Document, YAMLMap } from 'yaml';
 import { parseImageRef, sameRepository } from '../image-ref.js';
 import { resolveNode, scalarText } from '../yaml/source.js';
 import type { Slot, SlotRole } from './types.js';
@@ -39,4 +39,21 @@ export function splitKeyPath(key: string): string[] {
   }
   parts.push(cur);
   return parts;
+}
+
+/**
+ * `map.get(key)`, also looking through YAML merge keys (`<<: *defaults`), which Kubernetes manifests
+ * use to share container settings; the map's own key wins, as in YAML 1.1.
+ */
+export function getMerged(doc: Document.Parsed, map: YAMLMap, key: string, depth = 0): unknown {
+  if (map.has(key)) return map.get(key, true);
+  if (depth > 8) return undefined;
+  const merge = resolveNode(doc, map.get('<<', true));
+  const sources = isSeq(merge) ? merge.items.map((i) => resolveNode(doc, i)) : [merge];
+  for (const source of sources) {
+    if (!isMap(source)) continue;
+    const found = getMerged(doc, source, key, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
