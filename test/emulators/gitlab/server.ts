@@ -260,7 +260,13 @@ export class GitlabEmulator {
     const rest = segments.slice(2);
     if (rest[0] === 'projects' && rest.length > 1) {
       const named = ['projects', ':id', ...rest.slice(2)];
-      return '/' + named.map((s, i) => (i > 2 && /^\d+$/.test(s) ? ':n' : i > 2 && (named[i - 1] === 'branches' || named[i - 1] === 'statuses') ? ':ref' : s)).join('/');
+      const generic = (seg: string, i: number): string => {
+        if (i <= 2) return seg;
+        if (/^[0-9a-f]{40}$/.test(seg)) return ':sha';
+        if (/^\d+$/.test(seg)) return ':n';
+        return named[i - 1] === 'branches' ? ':ref' : seg;
+      };
+      return '/' + named.map(generic).join('/');
     }
     return '/' + rest.map((s, i) => (i > 0 && /^\d+$/.test(s) ? ':n' : s)).join('/');
   }
