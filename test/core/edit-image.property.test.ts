@@ -6,7 +6,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { Document, parseAllDocuments } from 'yaml';
 import { editImage } from '../../src/core/edit-image.js';
 
 const REPO = 'registry.example.com/team/web';
@@ -201,6 +201,39 @@ describe('editImage on generated Helm values', () => {
         expect(after.split('\n').length).toBe(before.split('\n').length + added);
         expect(after.split(v.eol).length).toBe(before.split(v.eol).length + added);
         expect(editImage(after, selector, change).status).toBe('unchanged');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('editImage inside arbitrary surrounding YAML', () => {
+  it('only the reference changes, whatever else the document holds and however the library laid it out', () => {
+    const extraArb = fc.dictionary(fc.stringMatching(/^x[a-z]{0,6}$/), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 });
+    const layoutArb = fc.record({
+      indent: fc.constantFrom(2, 4),
+      defaultStringType: fc.constantFrom<'PLAIN' | 'QUOTE_DOUBLE' | 'QUOTE_SINGLE'>('PLAIN', 'QUOTE_DOUBLE', 'QUOTE_SINGLE'),
+      collectionStyle: fc.constantFrom<'any' | 'block' | 'flow'>('any', 'block', 'flow'),
+      crlf: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(extraArb, extraArb, layoutArb, fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,10}$/), changeArb, (head, tail, layout, oldTag, change) => {
+        const oldRef = `${REPO}:${oldTag}`;
+        const doc = new Document({ ...head, spec: { containers: [{ name: 'web', image: oldRef }] }, ...tail });
+        let before = doc.toString({ indent: layout.indent, defaultStringType: layout.defaultStringType, collectionStyle: layout.collectionStyle });
+        if (layout.crlf) before = before.replace(/\n/g, '\r\n');
+        fc.pre(before.split(oldRef).length === 2);
+        const newRef = `${REPO}:${change.tag}${change.digestMode === 'pin' ? `@${change.digest}` : ''}`;
+        const out = editImage(before, web, change);
+        if (newRef === oldRef) {
+          expect(out.status).toBe('unchanged');
+          return;
+        }
+        expect(out.status).toBe('changed');
+        if (out.status !== 'changed') return;
+        // The reference's bytes are the only ones that differ.
+        expect(out.text).toBe(before.split(oldRef).join(newRef));
+        expect(editImage(out.text, web, change).status).toBe('unchanged');
       }),
       { numRuns: 300 },
     );
