@@ -65,7 +65,8 @@ export function parseGitHubPackageEvent(body: unknown, deliveryId: string): Pars
   const version = pkg.package_version;
   const tag = version?.container_metadata?.tag?.name ?? '';
   if (e.action !== 'published' && e.action !== 'updated') result.ignore(`${e.action.slice(0, 40)} action`);
-  else if (!CONTAINER_TYPES.has(type)) result.ignore(`${type.slice(0, 40) || 'unknown'} package, not a container image`);
+  // container_metadata is what a container version carries; package_type alone is unreliable in GitHub's own examples.
+  else if (!version?.container_metadata && !CONTAINER_TYPES.has(type)) result.ignore(`${type.slice(0, 40) || 'unknown'} package, not a container image`);
   else if (!version) result.ignore('event without a package version');
   else if (tag === '') result.ignore('untagged version (a platform manifest of a multi-arch push)');
   else {
