@@ -27,6 +27,7 @@ export interface TestBatonOptions {
   env?: Record<string, string>;
   envRepo?: EnvRepo;
   sources?: StartOptions['sources'];
+  logger?: StartOptions['logger'];
 }
 
 export async function startTestBaton(options: TestBatonOptions = {}): Promise<TestBaton> {
@@ -49,6 +50,7 @@ export async function startTestBaton(options: TestBatonOptions = {}): Promise<Te
     env,
     ...(options.envRepo && { envRepo: options.envRepo }),
     ...(options.sources && { sources: options.sources }),
+    ...(options.logger && { logger: options.logger }),
     onOutcome: (o) => {
       outcomes.push(o);
     },

@@ -1,0 +1,39 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { TEST_TOKEN, kustomization, oneImageConfig, startTestBaton } from '../helpers/baton.js';
+
+const REPO = 'registry.example.com/team/web';
+
+describe('request logs', () => {
+  it('are JSON lines with a request id, and never contain a token, however it was sent', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = pino({ level: 'debug' }, sink);
+    const t = await startTestBaton({ seed: { '.baton.yml': oneImageConfig(REPO), 'envs/staging/kustomization.yaml': kustomization(REPO, '1.0.0') }, logger });
+    try {
+      const event = { events: [{ id: 'log-1', action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'team/web', tag: '1.1.0' }, request: { host: 'registry.example.com' } }] };
+      await t.post('/webhooks/registry/distribution', event, { authorization: `Bearer ${TEST_TOKEN}`, 'x-request-id': 'req-42' });
+      await t.post('/webhooks/registry/distribution?token=leaky-query-token', event, { authorization: 'Bearer wrong-but-secret-token' });
+      await t.post('/webhooks/registry/distribution', event, { authorization: `Basic ${Buffer.from(`user:${TEST_TOKEN}`).toString('base64')}` });
+      await t.idle();
+    } finally {
+      await t.close();
+    }
+    const all = lines.join('\n');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const l of lines) expect(() => JSON.parse(l) as unknown).not.toThrow();
+    expect(all).not.toContain(TEST_TOKEN);
+    expect(all).not.toContain('leaky-query-token');
+    expect(all).not.toContain('wrong-but-secret-token');
+    expect(all).not.toContain(Buffer.from(`user:${TEST_TOKEN}`).toString('base64'));
+    const webhook = lines.map((l) => JSON.parse(l) as { msg: string; req?: { id: string; path: string } }).find((l) => l.msg === 'webhook');
+    expect(webhook?.req).toEqual({ id: 'req-42', method: 'POST', path: '/webhooks/registry/distribution' });
+    expect(all).toContain('"msg":"committed"');
+  });
+});
