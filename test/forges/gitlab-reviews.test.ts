@@ -1,16 +1,55 @@
 /**
- * GitLab's review side (merge requests, sticky note, award emoji, commit statuses, roles) on the emulator.
- * Written here because the forge-neutral reviews contract did not exist yet when this adapter landed.
+ * GitLab's review side (merge requests, sticky note, award emoji, commit statuses, roles) on the emulator:
+ * the forge-neutral reviews contract, then what is particular to GitLab.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGitlabForge, GitlabForge, roleFromAccessLevel } from '../../src/forges/gitlab/index.js';
-import type { ReviewPort } from '../../src/forges/types.js';
+import type { ReviewPort, Role } from '../../src/forges/types.js';
 import type { GitlabEmulator } from '../emulators/gitlab/server.js';
 import { NOTE_LIMIT, startGitlabEmulator } from '../emulators/gitlab/server.js';
+import { reviewsContract } from './reviews-contract.js';
 
 const repo = 'acme/platform/env';
 const MARKER = '<!-- baton:report -->';
+
+/** The access level GitLab gives the role Baton reads back (docs/gitlab.md has the mapping). */
+const LEVEL: Record<Exclude<Role, 'none'>, number> = { read: 10, triage: 20, write: 30, maintain: 40, admin: 50 };
+
+reviewsContract('gitlab', async () => {
+  const emu = await startGitlabEmulator();
+  const project = await emu.addProject('acme/env', { 'README.md': '# env\n' });
+  const forge = new GitlabForge({ url: emu.url, token: emu.token, retry: { sleep: () => Promise.resolve() } });
+  const mrOf = (n: number) => {
+    const mr = project.mergeRequests.find((m) => m.iid === n);
+    if (!mr) throw new Error(`no MR !${n}`);
+    return mr;
+  };
+  return {
+    forge,
+    repo: 'acme/env',
+    branch: 'main',
+    pageSize: 100,
+    maxCommentLength: NOTE_LIMIT,
+    postForeignComments: async (n, bodies) => bodies.map((b) => String(emu.addNote('acme/env', n, 'mallory', b))),
+    comments: async (n) => [...mrOf(n).notes].sort((a, b) => a.createdAt - b.createdAt).map((c) => ({ id: String(c.id), body: c.body, author: c.author })),
+    reactions: async (n, id) => mrOf(n).notes.find((c) => String(c.id) === id)?.emoji.map((e) => e.name) ?? [],
+    statuses: async (sha) =>
+      project.statusLog
+        .filter((s) => s.sha === sha)
+        .reverse()
+        .map((s) => ({ context: s.name, state: s.status, description: s.description })),
+    grantRole: async (user, role) => {
+      emu.addMember('acme/env', user, role === 'none' ? 0 : LEVEL[role]);
+      if (role === 'none') project.members.delete(user);
+    },
+    openMergeRequests: async (source) => project.mergeRequests.filter((m) => m.state === 'opened' && m.source_branch === source).map((m) => ({ number: m.iid, title: m.title, body: m.description })),
+    cleanup: async () => {
+      expect(emu.errors).toEqual([]);
+      await emu.close();
+    },
+  };
+});
 
 describe('gitlab reviews', () => {
   let emu: GitlabEmulator;

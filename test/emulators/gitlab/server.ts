@@ -53,7 +53,10 @@ export interface EmulatedProject {
   repo: TestRepo;
   store: GitStore;
   mergeRequests: MergeRequest[];
+  /** Current statuses, one per job as GitLab keeps them (a pending one moves on to its final state). */
   statuses: Status[];
+  /** Every status POST GitLab accepted, oldest first. */
+  statusLog: Status[];
   /** username → access level (10 Guest … 50 Owner). */
   members: Map<string, number>;
 }
@@ -130,6 +133,7 @@ export class GitlabEmulator {
       store: new GitStore(repo.bare, { name: 'GitLab Emulator', email: 'noreply@gitlab.example' }),
       mergeRequests: [],
       statuses: [],
+      statusLog: [],
       members: new Map([[this.botUsername, 40]]),
     };
     this.projects.set(path, project);
@@ -387,10 +391,12 @@ export class GitlabEmulator {
       const fields = { sha, name, status: state, description: str(body['description']) ?? '', target_url: str(body['target_url']) ?? null };
       if (open) {
         Object.assign(open, fields);
+        p.statusLog.push({ ...open });
         return [201, open];
       }
       const status: Status = { id: this.nextId++, ...fields };
       p.statuses.push(status);
+      p.statusLog.push({ ...status });
       return [201, status];
     }
     if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'statuses' && method === 'GET') {
