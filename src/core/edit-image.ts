@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util'; // pure: structural equality, no I/O
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Node, Scalar } from 'yaml';
-import { formatImageRef, parseImageRef } from './image-ref.js';
+import { formatImageRef, isValidDigest, isValidTag, parseImageRef } from './image-ref.js';
 import { targetKinds } from './targets/index.js';
 import type { Found, ImageSelector, Insertion, Slot } from './targets/types.js';
 import { columnOf, endOfLine, eolOf, lineStarts, parseYamlSource, pathKey, plainIsSafe, scalarsOf, setScalars } from './yaml/source.js';
@@ -294,6 +294,9 @@ export function verifyEdit(before: string | YamlSource, after: string, values: E
 }
 
 export function editImage(text: string, want: ImageSelector, change: ImageChange): EditOutcome {
+  // Tags and digests arrive in webhook payloads: only well-formed ones are ever written.
+  if (!isValidTag(change.tag)) return { status: 'refused', message: `${JSON.stringify(change.tag)} is not a valid image tag` };
+  if (change.digest !== undefined && !isValidDigest(change.digest)) return { status: 'refused', message: `${JSON.stringify(change.digest)} is not a valid digest` };
   const first = parseYamlSource(text);
   if (first.errors.length > 0) return { status: 'refused', message: `not valid YAML: ${first.errors[0] ?? ''}` };
   const found = findAll(first, want);

@@ -53,12 +53,13 @@ export function parseImageRef(ref: string): ImageRef | undefined {
  * `docker.io/library/nginx` compare equal.
  */
 export function normalizeRepository(name: string): string {
-  const lower = name.trim();
-  const slash = lower.indexOf('/');
-  const first = slash >= 0 ? lower.slice(0, slash) : '';
+  const trimmed = name.trim();
+  const slash = trimmed.indexOf('/');
+  const first = slash >= 0 ? trimmed.slice(0, slash) : '';
   const hasHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
-  let host = hasHost ? first : 'docker.io';
-  let path = hasHost ? lower.slice(slash + 1) : lower;
+  // Host names are case-insensitive (DNS); repository paths are not.
+  let host = hasHost ? first.toLowerCase() : 'docker.io';
+  let path = hasHost ? trimmed.slice(slash + 1) : trimmed;
   if (host === 'index.docker.io' || host === 'registry-1.docker.io') host = 'docker.io';
   if (host === 'docker.io' && !path.includes('/')) path = `library/${path}`;
   return `${host}/${path}`;

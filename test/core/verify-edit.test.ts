@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { editImage, readImageVersion, verifyEdit } from '../../src/core/edit-image.js';
+import { sameRepository } from '../../src/core/image-ref.js';
 import { parseMarker } from '../../src/core/targets/markers.js';
 
 const web = { image: 'web', repository: 'registry.example.com/team/web' };
@@ -82,5 +83,26 @@ describe('parseMarker', () => {
     ['# image: web', undefined],
   ])('%s', (comment, marker) => {
     expect(parseMarker(comment)).toEqual(marker);
+  });
+});
+
+describe('editImage writes only well-formed tags and digests', () => {
+  it.each([
+    ['1.5.0\n    evil: true', undefined],
+    ['-leading-dash', undefined],
+    ['1.5.0', 'sha256:short'],
+  ])('refuses tag %j with digest %j', (tag, badDigest) => {
+    const out = editImage(before, web, { tag, ...(badDigest !== undefined && { digest: badDigest }), digestMode: badDigest !== undefined ? 'pin' : 'ignore' });
+    expect(out.status).toBe('refused');
+  });
+});
+
+describe('image references', () => {
+  it('treats Docker Hub spellings and host case as the same repository, paths and ports as different', () => {
+    expect(sameRepository('nginx', 'docker.io/library/nginx')).toBe(true);
+    expect(sameRepository('library/nginx', 'index.docker.io/library/nginx')).toBe(true);
+    expect(sameRepository('Registry.Example.com/team/web', 'registry.example.com/team/web')).toBe(true);
+    expect(sameRepository('localhost:5000/team/web', 'localhost:5001/team/web')).toBe(false);
+    expect(sameRepository('bitnami/nginx', 'nginx')).toBe(false);
   });
 });
