@@ -23,6 +23,11 @@ export interface PipelineDeps {
   sleep: (ms: number) => Promise<void>;
   configTtlMs?: number;
   skipCi?: boolean;
+  /**
+   * Resolves `repository:tag` to the digest the registry serves (the index digest for multi-arch
+   * images). Used for `digest: pin` images whose event carried no digest.
+   */
+  resolveDigest?: (repository: string, tag: string) => Promise<string>;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -63,8 +68,33 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return { routed: groupByDestination(result.intents), notes: result.notes };
   }
 
-  async function flush(destination: Destination, intents: SetImage[]): Promise<Outcome> {
+  /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
+  async function withDigests(intents: SetImage[]): Promise<SetImage[]> {
+    const resolve = deps.resolveDigest;
+    if (!resolve) return intents;
+    const cache = new Map<string, Promise<string | undefined>>();
+    return Promise.all(
+      intents.map(async (i) => {
+        if (i.digestMode !== 'pin' || i.digest !== undefined) return i;
+        const key = `${i.repository}:${i.tag}`;
+        if (!cache.has(key)) {
+          cache.set(
+            key,
+            resolve(i.repository, i.tag).catch((err: unknown) => {
+              log.warn({ image: i.image, tag: i.tag, err: (err as Error).message }, 'could not resolve the digest to pin');
+              return undefined;
+            }),
+          );
+        }
+        const digest = await cache.get(key);
+        return digest ? { ...i, digest } : i;
+      }),
+    );
+  }
+
+  async function flush(destination: Destination, batch: SetImage[]): Promise<Outcome> {
     const started = deps.now();
+    const intents = await withDigests(batch);
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const summary = {

@@ -19,6 +19,8 @@ import type { Forge } from '../forges/types.js';
 import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue } from '../queue/memory.js';
+import { HttpOciClient, registryClientOptions } from '../registry/index.js';
+import type { OciClient } from '../registry/index.js';
 import { demoToken, ensureEmbeddedRepo } from './embedded.js';
 import { registrySecretsFrom } from './settings.js';
 import type { Settings } from './settings.js';
@@ -61,12 +63,15 @@ export interface StartOptions {
   envRepo?: EnvRepo;
   sources?: HttpDeps['sources'];
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
+  /** Registry client for digest resolution and resync (default: HTTP, credentials from settings). */
+  registry?: OciClient;
   /** Keep the queue journal on disk (default true). */
   journal?: boolean;
 }
 
 export interface RunningBaton {
   url: string;
+  registry: OciClient;
   pipeline: Pipeline;
   envRepo: EnvRepo;
   /** The demo registry token, when running on the embedded default without BATON_REGISTRY_TOKEN. */
@@ -83,6 +88,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const envRepo = options.envRepo ?? (await resolveEnvRepo(settings));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
+  const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({
     debounceMs: settings.BATON_DEBOUNCE_MS,
     ...(options.journal !== false && { journalPath: join(settings.dataDir, 'queue', 'journal.jsonl') }),
@@ -103,6 +109,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     random: Math.random,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     configTtlMs: settings.BATON_CONFIG_TTL_MS,
+    resolveDigest: (repository, tag) => registry.resolveDigest(repository, tag),
     ...(settings.BATON_SKIP_CI === 'true' || settings.BATON_SKIP_CI === '1' ? { skipCi: true } : {}),
     ...(options.onOutcome && { onOutcome: options.onOutcome }),
   });
@@ -136,6 +143,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   let closing: Promise<void> | undefined;
   return {
     url,
+    registry,
     pipeline,
     envRepo,
     ...(token && { demoToken: token }),

@@ -28,6 +28,7 @@ export interface TestBatonOptions {
   envRepo?: EnvRepo;
   sources?: StartOptions['sources'];
   logger?: StartOptions['logger'];
+  registry?: StartOptions['registry'];
 }
 
 export async function startTestBaton(options: TestBatonOptions = {}): Promise<TestBaton> {
@@ -51,6 +52,7 @@ export async function startTestBaton(options: TestBatonOptions = {}): Promise<Te
     ...(options.envRepo && { envRepo: options.envRepo }),
     ...(options.sources && { sources: options.sources }),
     ...(options.logger && { logger: options.logger }),
+    ...(options.registry && { registry: options.registry }),
     onOutcome: (o) => {
       outcomes.push(o);
     },
