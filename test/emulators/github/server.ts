@@ -54,6 +54,8 @@ export interface FaultControls {
   failRandomly(rate: number, seed: number, statuses?: number[]): void;
   /** The next `n` requests hit a secondary rate limit (`status` 403 or 429 with Retry-After). */
   rateLimitNext(n: number, options?: { status?: 403 | 429; retryAfterS?: number }): void;
+  /** A seeded fraction of requests is carried out, then answered 502 as if the response was lost on the way. */
+  loseResponses(rate: number, seed: number): void;
   /** Primary rate limit: `remaining` requests left in the window, which resets in `resetInS`. */
   setRateLimit(remaining: number, resetInS?: number): void;
   clear(): void;
@@ -115,6 +117,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
   let failQueue: number[] = [];
   let random: { rate: number; next: () => number; statuses: number[] } | undefined;
   let limitQueue: { status: number; retryAfterS: number }[] = [];
+  let lose: { rate: number; next: () => number } | undefined;
   const rate = { limit: 5000, remaining: 5000, reset: Math.floor(Date.now() / 1000) + 3600, resource: 'core' };
 
   let baseUrl = '';
@@ -400,6 +403,10 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     const isGraphql = url.pathname === '/graphql' || url.pathname === '/api/graphql';
     rate.resource = isGraphql ? 'graphql' : 'core';
     const reply = (r: Reply): void => {
+      if (lose && r.status < 300 && lose.next() < lose.rate) {
+        record.faulted = true;
+        r = { status: 502, body: { message: 'Server Error' } };
+      }
       record.status = r.status;
       send(res, r, rate);
     };
@@ -489,6 +496,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     faults: {
       failNext: (n, status = 502) => (failQueue = [...failQueue, ...Array.from({ length: n }, () => status)]),
       failRandomly: (r, seed, statuses = [500, 502, 503, 429]) => (random = { rate: r, next: seeded(seed), statuses }),
+      loseResponses: (r, seed) => (lose = { rate: r, next: seeded(seed) }),
       rateLimitNext: (n, o = {}) => (limitQueue = [...limitQueue, ...Array.from({ length: n }, () => ({ status: o.status ?? 429, retryAfterS: o.retryAfterS ?? 1 }))]),
       setRateLimit: (remaining, resetInS = 1) => {
         rate.remaining = remaining;
@@ -498,6 +506,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         failQueue = [];
         limitQueue = [];
         random = undefined;
+        lose = undefined;
         rate.remaining = rate.limit;
       },
     },
