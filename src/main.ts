@@ -12,12 +12,30 @@ import { validateFile } from './cli/validate.js';
 import { createPipeline } from './app/pipeline.js';
 import { MemoryQueue } from './queue/memory.js';
 import { resolveEnvRepo } from './cli/serve.js';
+import type { EnvRepo } from './cli/serve.js';
+import type { Settings } from './cli/settings.js';
+import { findResyncSelections } from './app/resync.js';
+import { HttpOciClient, registryClientOptions } from './registry/index.js';
+
+/** A pipeline that writes immediately (no debounce, no journal), for one-shot commands. */
+function oneShotPipeline(settings: Settings, envRepo: EnvRepo) {
+  const logger = createLogger(process.env['LOG_LEVEL'] ?? 'warn');
+  const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: (fn, ms) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; } });
+  const registry = new HttpOciClient(registryClientOptions(process.env));
+  const pipeline = createPipeline({
+    forge: envRepo.forge, repo: envRepo.repo, queue, logger, now: () => Date.now(), random: Math.random,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)), configTtlMs: settings.BATON_CONFIG_TTL_MS,
+    resolveDigest: (repository, tag) => registry.resolveDigest(repository, tag),
+  });
+  return { pipeline, registry };
+}
 
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
   baton validate [FILE]               check a .baton.yml (default ./.baton.yml)
   baton replay --source registry:<kind> --event FILE [--header K=V …] [--dry-run]
                                       run one stored delivery through Baton and print the plan
+  baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
   baton schema [--out FILE]           print the JSON Schema of .baton.yml`;
 
 async function serve(): Promise<void> {
@@ -99,16 +117,32 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const settings = loadSettings(process.env);
-      const logger = createLogger(process.env['LOG_LEVEL'] ?? 'warn');
       const envRepo = await resolveEnvRepo(settings);
-      const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: (fn, ms) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; } });
-      const pipeline = createPipeline({ forge: envRepo.forge, repo: envRepo.repo, queue, logger, now: () => Date.now(), random: Math.random, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+      const { pipeline } = oneShotPipeline(settings, envRepo);
       const { delivery, body } = await readDelivery(values.event, values.header ?? [], new Date());
       const report = await replay(source, delivery, body, pipeline, envRepo.forge, envRepo.repo, values['dry-run'] === true);
       for (const n of report.notes) console.error(`note: ${n}`);
       process.stdout.write(report.diff);
       for (const s of report.summary) console.error(s);
       return 0;
+    }
+    case 'resync': {
+      const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } } });
+      const settings = loadSettings(process.env);
+      const envRepo = await resolveEnvRepo(settings);
+      const { pipeline, registry } = oneShotPipeline(settings, envRepo);
+      const run = await findResyncSelections(pipeline.config, registry, new Date().toISOString());
+      for (const n of run.notes) console.error(`${n.image}: ${n.message}`);
+      for (const e of run.selections) {
+        console.log(`${e.registry}/${e.repository}: newest accepted tag ${e.tag}${e.digest ? `@${e.digest}` : ''}`);
+        const done = await pipeline.runNow(e, { dryRun: values['dry-run'] === true });
+        for (const n of done.notes) console.error(`  note: ${n}`);
+        for (const o of done.outcomes) {
+          const what = o.status === 'committed' ? `committed ${o.commit}` : o.status === 'failed' ? `failed: ${o.error}` : 'already up to date';
+          console.log(`  ${o.branch}: ${what}${o.bumps.length ? ` (${o.bumps.map((b) => `${b.image} ${b.from ?? '∅'} → ${b.to} in ${b.env}`).join(', ')})` : ''}`);
+        }
+      }
+      return run.notes.some((n) => n.message.startsWith('registry error')) ? 1 : 0;
     }
     case 'help':
     case '--help':

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createMetrics } from '../app/metrics.js';
 import { createPipeline } from '../app/pipeline.js';
+import { findResyncSelections, parseInterval } from '../app/resync.js';
 import type { Pipeline } from '../app/pipeline.js';
 import type { Outcome } from '../core/outcome.js';
 import { parseRepoRef } from '../core/event.js';
@@ -122,6 +123,21 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     logger.error({ err }, 'could not read .baton.yml from the env repository yet');
   }
 
+  // The safety net for a missed webhook: periodically ask the registries, through the same queue.
+  const resyncEvery = parseInterval(settings.BATON_RESYNC_INTERVAL);
+  let resyncTimer: NodeJS.Timeout | undefined;
+  if (resyncEvery) {
+    resyncTimer = setInterval(() => {
+      void findResyncSelections(pipeline.config, registry, new Date().toISOString())
+        .then(async (run) => {
+          for (const n of run.notes) logger.warn({ image: n.image, note: n.message }, 'resync');
+          for (const e of run.selections) if (!draining) await queue.enqueue(e);
+        })
+        .catch((err: unknown) => logger.error({ err }, 'resync failed'));
+    }, resyncEvery);
+    resyncTimer.unref();
+  }
+
   const app = createHttpApp({
     logger,
     metrics,
@@ -151,6 +167,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     close() {
       closing ??= (async () => {
         draining = true;
+        if (resyncTimer) clearInterval(resyncTimer);
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         await queue.drain();

@@ -17,6 +17,7 @@ const SettingsSchema = z.object({
   BATON_SKIP_CI: z.enum(['true', 'false', '1', '0']).optional(),
   BATON_GIT_AUTHOR_NAME: z.string().default('Baton'),
   BATON_GIT_AUTHOR_EMAIL: z.string().default('baton@localhost'),
+  BATON_RESYNC_INTERVAL: z.string().optional(),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
