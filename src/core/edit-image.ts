@@ -313,7 +313,8 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
   const broken = found.slots.find((s) => s.role === 'ref' && !refOf(s));
   if (broken) return { status: 'refused', message: `${broken.current} is marked as the ${want.image} image but is not an image reference` };
 
-  const insertions = neededInsertions(found, pathIndex(first), change);
+  const firstPaths = pathIndex(first);
+  const insertions = found.insertions.length > 0 ? neededInsertions(found, firstPaths, change) : [];
   let src = first;
   let added: ExpectedKey[] = [];
   if (insertions.length > 0) {
@@ -324,7 +325,7 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
     if (src.errors.length > 0) return { status: 'refused', message: 'adding a key would break the file' };
   }
   const slots = src === first ? found.slots : findAll(src, want).slots;
-  const paths = pathIndex(src);
+  const paths = src === first ? firstPaths : pathIndex(src);
 
   // Several kinds (or aliases) can name the same scalar; it is edited once, and must agree with itself.
   const edits = new Map<Scalar, { value: string; path: YamlPath; doc: number }>();
