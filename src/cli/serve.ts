@@ -24,7 +24,7 @@ import { HttpOciClient, registryClientOptions } from '../registry/index.js';
 import type { OciClient } from '../registry/index.js';
 import { demoToken, ensureEmbeddedRepo } from './embedded.js';
 import { registrySecretsFrom } from './settings.js';
-import type { Settings } from './settings.js';
+import type { Env, Settings } from './settings.js';
 
 export interface EnvRepo {
   forge: Forge;
@@ -58,7 +58,7 @@ export async function resolveEnvRepo(settings: Settings): Promise<EnvRepo> {
 
 export interface StartOptions {
   settings: Settings;
-  env: NodeJS.ProcessEnv;
+  env: Env;
   logger?: Logger;
   /** Use this forge instead of the one BATON_ENV_REPO names (tests: emulators). */
   envRepo?: EnvRepo;
@@ -89,7 +89,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const envRepo = options.envRepo ?? (await resolveEnvRepo(settings));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
-  const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
+  const registry = options.registry ?? new HttpOciClient(registryClientOptions(env as NodeJS.ProcessEnv));
   const queue = new MemoryQueue({
     debounceMs: settings.BATON_DEBOUNCE_MS,
     ...(options.journal !== false && { journalPath: join(settings.dataDir, 'queue', 'journal.jsonl') }),

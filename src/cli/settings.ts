@@ -26,7 +26,10 @@ export type Settings = z.output<typeof SettingsSchema> & { dataDir: string };
 
 export class SettingsError extends Error {}
 
-export function loadSettings(env: NodeJS.ProcessEnv): Settings {
+/** The process environment as plain strings (probot narrows NodeJS.ProcessEnv's types globally). */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadSettings(env: Env): Settings {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') clean[k] = v;
   const parsed = SettingsSchema.safeParse(clean);
@@ -37,7 +40,7 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
 }
 
 /** Shared registry token plus `BATON_REGISTRY_TOKEN_<KIND>` for one kind, for rotation and per-registry secrets. */
-export function registrySecretsFrom(env: NodeJS.ProcessEnv, kind: string, demoToken?: string): string[] {
+export function registrySecretsFrom(env: Env, kind: string, demoToken?: string): string[] {
   const out: string[] = [];
   const shared = env['BATON_REGISTRY_TOKEN'];
   if (shared) out.push(...shared.split(',').map((s) => s.trim()).filter(Boolean));
