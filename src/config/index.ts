@@ -11,6 +11,7 @@ export function targetSpec(t: string | TargetSpec): TargetSpec {
 
 export class ConfigIndex implements RoutingTable {
   private readonly byRepository = new Map<string, ImageRoute[]>();
+  private readonly bySource = new Map<string, ImageRoute[]>();
 
   /**
    * @param defaultBranch the branch `.baton.yml` was read from; environments without `branch` live there.
@@ -43,10 +44,16 @@ export class ConfigIndex implements RoutingTable {
         }),
       };
       this.byRepository.set(repository, [...(this.byRepository.get(repository) ?? []), route]);
+      // Forge paths are case-insensitive on GitHub: `github:Acme/Web` and `github:acme/web` are one repo.
+      if (img.source) this.bySource.set(img.source.toLowerCase(), [...(this.bySource.get(img.source.toLowerCase()) ?? []), route]);
     }
   }
 
   imagesByRepository(repository: string): ImageRoute[] {
     return this.byRepository.get(normalizeRepository(repository)) ?? [];
+  }
+
+  imagesBySource(source: string): ImageRoute[] {
+    return this.bySource.get(source.toLowerCase()) ?? [];
   }
 }

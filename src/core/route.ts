@@ -1,6 +1,7 @@
 /** route(event, table) → Intent[]: which environments an event should change. Pure. */
 
-import type { Event, ImagePushed } from './event.js';
+import type { CiCompleted, Event, ImagePushed } from './event.js';
+import { formatRepoRef } from './event.js';
 import { isValidDigest, isValidTag, normalizeRepository } from './image-ref.js';
 import type { Destination, SetImage, TargetSpec } from './intent.js';
 import { accepts } from './policy.js';
@@ -26,6 +27,8 @@ export interface ImageRoute {
 /** What routing needs to know of the configuration; `src/config` builds it from `.baton.yml`. */
 export interface RoutingTable {
   imagesByRepository(repository: string): ImageRoute[];
+  /** Images built from an app repo (`images.<name>.source`, e.g. `github:acme/web`), for CI-completed events. */
+  imagesBySource?(source: string): ImageRoute[];
 }
 
 /** Why an event led to no intent, for logs and the "ignored" reply. */
@@ -72,10 +75,53 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
   return { intents, notes };
 }
 
+/**
+ * CI succeeded on the default branch of an app repo: images with `policy: sha` built from it move
+ * to that commit's tag — the short sha, or the full sha when the image's pattern wants that.
+ */
+function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
+  if (e.conclusion !== 'success') return { intents: [], notes: [`CI on ${formatRepoRef(e.repo)} ended ${e.conclusion}`] };
+  if (e.branch !== e.defaultBranch) return { intents: [], notes: [`CI ran on ${e.branch.slice(0, 100)}, not the default branch ${e.defaultBranch}`] };
+  if (!/^[0-9a-f]{40}$/.test(e.sha)) return { intents: [], notes: ['the commit id is not a full sha'] };
+  const images = (table.imagesBySource?.(formatRepoRef(e.repo)) ?? []).filter((img) => img.policy.policy === 'sha');
+  if (images.length === 0) return { intents: [], notes: [`no image with policy: sha has source ${formatRepoRef(e.repo)}`] };
+  const result: RouteResult = { intents: [], notes: [] };
+  for (const img of images) {
+    const tag = [e.sha.slice(0, 7), e.sha].find((t) => accepts(img.policy, t).ok);
+    if (tag === undefined) {
+      result.notes.push(`${img.image}: its pattern needs more than the commit sha; send registry events instead`);
+      continue;
+    }
+    const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, 7)}` };
+    for (const env of img.envs) {
+      if (env.paused) {
+        result.notes.push(`${img.image}: ${env.env} is paused`);
+        continue;
+      }
+      result.intents.push({
+        type: 'set-image',
+        destination: env.destination,
+        env: env.env,
+        image: img.image,
+        repository: img.repository,
+        tag,
+        digestMode: img.digestMode,
+        mode: 'upgrade',
+        policy: img.policy,
+        targets: env.targets,
+        cause,
+      });
+    }
+  }
+  return result;
+}
+
 export function route(event: Event, table: RoutingTable): RouteResult {
   switch (event.type) {
     case 'image-pushed':
       return routeImagePushed(event, table);
+    case 'ci-completed':
+      return routeCiCompleted(event, table);
     default:
       return { intents: [], notes: [`${event.type} events do not change environments yet`] };
   }
