@@ -112,6 +112,20 @@ describe('gitlab forge', () => {
     emu.failRandomly(0, 0);
   });
 
+  it('asks for fewer paths per query when GitLab reports the query too complex', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) files[`cx/f${i}.yaml`] = `i: ${i}\n`;
+    await emu.project(repo).repo.commit(files);
+    const small = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep, pathsPerQuery: 50 });
+    emu.limitGraphqlTrees(12);
+    emu.resetCounts();
+    const snap = await small.readFiles(repo, 'main', Object.keys(files));
+    emu.limitGraphqlTrees(undefined);
+    expect(Object.values(snap.files)).toEqual(Object.values(files));
+    // 50 → refused, 25 → refused, 12 → three queries of 12, 12 and 6.
+    expect(emu.counts()['POST /graphql']).toBe(5);
+  });
+
   it('lists files under a prefix across pages and an absent prefix as empty', async () => {
     const many: Record<string, string> = {};
     for (let i = 0; i < 130; i++) many[`many/f${String(i).padStart(3, '0')}.yaml`] = `i: ${i}\n`;

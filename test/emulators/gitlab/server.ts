@@ -103,6 +103,7 @@ export class GitlabEmulator {
   private failures: { remaining: number; status: number } = { remaining: 0, status: 502 };
   private randomFailure: { fraction: number; next: () => number; status: number } | undefined;
   private rate: { limit: number; windowMs: number; used: number; windowStart: number } | undefined;
+  private maxTreeFields: number | undefined;
 
   constructor(options: GitlabEmulatorOptions = {}) {
     this.token = options.token ?? 'glpat-emulator-token';
@@ -168,6 +169,14 @@ export class GitlabEmulator {
   /** Fail a seeded random `fraction` of requests from now on (0 turns it off). */
   failRandomly(fraction: number, seed: number, status = 500): void {
     this.randomFailure = fraction > 0 ? { fraction, next: mulberry32(seed), status } : undefined;
+  }
+
+  /**
+   * Refuse GraphQL queries with more than `n` `tree` fields, the way GitLab refuses a query over its
+   * complexity limit (the real score is not reproduced, only the refusal and its message).
+   */
+  limitGraphqlTrees(n: number | undefined): void {
+    this.maxTreeFields = n;
   }
 
   /** At most `limit` requests per `windowMs`; beyond that, 429 with `Retry-After`. */
@@ -295,6 +304,11 @@ export class GitlabEmulator {
   private async dispatch(method: string, seg: string[], url: URL, body: Record<string, unknown>): Promise<[number, unknown, Record<string, string>?]> {
     const query = url.searchParams;
     if (seg[0] === 'api' && seg[1] === 'graphql' && method === 'POST') {
+      const trees = typeof body['query'] === 'string' ? (body['query'].match(/\btree\s*\(/g) ?? []).length : 0;
+      if (this.maxTreeFields !== undefined && trees > this.maxTreeFields) {
+        const score = trees * 5;
+        return [200, { errors: [{ message: `Query has complexity of ${score}, which exceeds max complexity of ${this.maxTreeFields * 5}` }] }];
+      }
       const result = await executeGraphql(
         (fullPath) => {
           const p = this.projects.get(fullPath);
