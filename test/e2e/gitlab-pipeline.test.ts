@@ -25,6 +25,9 @@ environments:
   staging:
     branch: main
     write: commit
+  production:
+    branch: main
+    write: merge-request
 images:
   web:
     repository: ${IMAGE}
@@ -34,6 +37,8 @@ images:
     targets:
       staging:
         - envs/staging/kustomization.yaml
+      production:
+        - envs/production/kustomization.yaml
 `;
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/gitlab');
@@ -52,7 +57,7 @@ describe('GitLab end to end: Pipeline Hook → commit in the env repo on GitLab'
   let baton: TestBaton;
   beforeAll(async () => {
     emu = await startGitlabEmulator({ botUsername: 'baton-bot' });
-    await emu.addProject(ENV, { '.baton.yml': CONFIG, 'envs/staging/kustomization.yaml': kustomization(IMAGE, 'aaaaaaa') });
+    await emu.addProject(ENV, { '.baton.yml': CONFIG, 'envs/staging/kustomization.yaml': kustomization(IMAGE, 'aaaaaaa'), 'envs/production/kustomization.yaml': kustomization(IMAGE, 'aaaaaaa') });
     const forge = new GitlabForge({ url: emu.url, token: emu.token, botUsername: 'baton-bot' });
     baton = await startTestBaton({
       envRepo: { forge, repo: ENV, label: `gitlab:${ENV}`, embedded: false },
@@ -111,5 +116,20 @@ describe('GitLab end to end: Pipeline Hook → commit in the env repo on GitLab'
     const message = await project.repo.message('main');
     expect(message).toContain(`Baton-Event: gitlab ${key}`);
     expect(await project.repo.subjects()).toHaveLength(2);
+    // Production goes through one rolling merge request from baton/production.
+    expect(await project.repo.show('baton/production', 'envs/production/kustomization.yaml')).toBe(kustomization(IMAGE, SHA.slice(0, 7)));
+    expect(project.mergeRequests.map((m) => [m.source_branch, m.target_branch, m.state])).toEqual([['baton/production', 'main', 'opened']]);
+  });
+
+  it('the next successful pipeline updates the same merge request instead of opening another', async () => {
+    const project = emu.project(ENV);
+    const next = 'beef0000000000000000000000000000000000aa';
+    expect((await post(pipelineHook('success', next))).status).toBe(202);
+    await baton.idle();
+    expect(await project.repo.show('main', 'envs/staging/kustomization.yaml')).toBe(kustomization(IMAGE, next.slice(0, 7)));
+    expect(await project.repo.show('baton/production', 'envs/production/kustomization.yaml')).toBe(kustomization(IMAGE, next.slice(0, 7)));
+    expect(project.mergeRequests).toHaveLength(1);
+    expect(project.mergeRequests[0]?.description).toContain(next.slice(0, 7));
+    expect(emu.errors).toEqual([]);
   });
 });

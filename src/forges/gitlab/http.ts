@@ -15,6 +15,8 @@ export interface RetryPolicy {
   /** Backoff base when the server gives no `Retry-After`. */
   baseDelayMs: number;
   sleep: (ms: number) => Promise<void>;
+  /** Jitter source in [0, 1); injected so tests and the bench replay exactly. */
+  random: () => number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -22,6 +24,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxWaitMs: 30_000,
   baseDelayMs: 250,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
 };
 
 /** A refusal from GitLab, with the message from its body (`message` or `error`), never the request's headers. */
@@ -95,7 +98,7 @@ export async function requestWithRetry(url: URL, init: RequestInit, policy: Retr
       const wait = retryAfterMs(headers['retry-after']);
       if (wait !== undefined && wait > policy.maxWaitMs) throw new RetryableError(`GitLab ${method} ${path}: ${res.status}, retry after ${wait} ms`, res.status, wait);
       if (attempt >= policy.attempts) throw new RetryableError(`GitLab ${method} ${path}: ${res.status} after ${attempt} attempts`, res.status, wait);
-      await policy.sleep(wait ?? policy.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      await policy.sleep(wait ?? policy.baseDelayMs * 2 ** (attempt - 1) * (0.5 + policy.random() / 2));
       continue;
     }
     if (attempt >= policy.attempts) throw new RetryableError(`GitLab ${method} ${path}: ${last} after ${attempt} attempts`, 503);

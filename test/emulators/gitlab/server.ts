@@ -80,6 +80,13 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/** GitLab (Ruby) measures note length in characters, not UTF-16 units. */
+function charCount(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 const STATUS_EVENT: Record<string, string> = { pending: 'enqueue', running: 'run', success: 'success', failed: 'drop', canceled: 'cancel' };
 
 export interface GitlabEmulatorOptions {
@@ -487,7 +494,7 @@ export class GitlabEmulator {
         const text = str(body['body']);
         if (r.length === 3 && method === 'POST') {
           if (!text) return [400, { error: 'body is missing' }];
-          if (text.length > NOTE_LIMIT) return [400, { message: { note: [`is too long (maximum is ${NOTE_LIMIT} characters)`] } }];
+          if (charCount(text) > NOTE_LIMIT) return [400, { message: { note: [`is too long (maximum is ${NOTE_LIMIT} characters)`] } }];
           const note: Note = { id: this.nextId++, body: text, author: this.botUsername, system: false, createdAt: this.nextId, emoji: [] };
           mr.notes.push(note);
           return [201, presentNote(note)];
@@ -497,7 +504,7 @@ export class GitlabEmulator {
         if (r.length === 4 && method === 'PUT') {
           if (note.author !== this.botUsername) return [403, { message: '403 Forbidden' }];
           if (!text) return [400, { error: 'body is missing' }];
-          if (text.length > NOTE_LIMIT) return [400, { message: { note: [`is too long (maximum is ${NOTE_LIMIT} characters)`] } }];
+          if (charCount(text) > NOTE_LIMIT) return [400, { message: { note: [`is too long (maximum is ${NOTE_LIMIT} characters)`] } }];
           note.body = text;
           return [200, presentNote(note)];
         }
