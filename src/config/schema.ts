@@ -4,6 +4,7 @@ import semver from 'semver';
 import { z } from 'zod';
 import { isValidRepository } from '../core/image-ref.js';
 import { parseRepoRef } from '../core/event.js';
+import { compilePattern } from '../core/policy.js';
 
 export const ROLES = ['admin', 'maintain', 'write', 'triage', 'read'] as const;
 
@@ -56,7 +57,8 @@ export const ImageSchema = z
     }
     if (img.pattern !== undefined) {
       try {
-        new RegExp(img.pattern);
+        // Flux-style `(?P<name>…)` groups are accepted, as the policy accepts them.
+        compilePattern(img.pattern);
       } catch (e) {
         ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid regular expression: ${(e as Error).message}` });
       }

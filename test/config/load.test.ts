@@ -58,6 +58,12 @@ describe('.baton.yml', () => {
     expect(all).toMatch(/\.baton\.yml:9:11: images\.web\.targets\.qa: unknown environment qa/);
   });
 
+  it('accepts Flux-style named groups in patterns and rejects broken ones', () => {
+    const base = 'version: 1\nenvironments:\n  staging: {}\nimages:\n  web:\n    repository: r.example.com/web\n    policy: numerical\n    targets:\n      staging: [k.yaml]\n';
+    expect(messages(base + "    pattern: '^main-[a-f0-9]+-(?P<ts>\\d+)$'\n    extract: '$ts'\n")).toEqual([]);
+    expect(messages(base + "    pattern: '^main-(['\n")[0]).toMatch(/images\.web\.pattern: not a valid regular expression/);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     expect(messages('version: 1\nenvironments: [\n')[0]).toMatch(/^\.baton\.yml:\d+:\d+: /);
     expect(messages('version: 1\nversion: 1\nenvironments: {}\n')[0]).toMatch(/^\.baton\.yml:2:1: .*[Mm]ap keys must be unique/);
