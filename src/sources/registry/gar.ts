@@ -51,7 +51,6 @@ const EnvelopeSchema = z.object({
     publishTime: Str.optional(),
     publish_time: Str.optional(),
   }),
-  subscription: Str.optional(),
 });
 
 const MessageSchema = z.object({ action: Str, digest: Str.optional(), tag: Str.optional() });
@@ -66,7 +65,7 @@ function messageIdOf(rawBody: Buffer): string | undefined {
 }
 
 function bearer(delivery: Delivery): string | undefined {
-  const m = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(delivery.headers['authorization']?.trim() ?? '');
+  const m = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(delivery.headers['authorization']?.trim() ?? '');
   return m?.[1];
 }
 
@@ -99,7 +98,7 @@ export async function verifyPubSubPush(delivery: Delivery, options: GarOptions, 
 
 export function parsePubSubPush(body: unknown): Parsed {
   const env = EnvelopeSchema.safeParse(body);
-  if (!env.success) throw new MalformedPayload('expected a Pub/Sub push envelope {message: {data, messageId}, subscription}');
+  if (!env.success) throw new MalformedPayload('expected a Pub/Sub push envelope {message: {data, messageId}}');
   const m = env.data.message;
   const messageId = m.messageId ?? m.message_id;
   if (!messageId) throw new MalformedPayload('the Pub/Sub message has no messageId');

@@ -17,14 +17,11 @@ const Str = z.string().max(2048);
 
 const PackageSchema = z.object({
   name: Str,
-  namespace: Str.optional(),
   package_type: Str.optional(),
   ecosystem: Str.optional(),
   owner: z.object({ login: Str.optional() }).nullish(),
   package_version: z
     .object({
-      name: Str.optional(),
-      version: Str.optional(),
       package_url: Str.optional(),
       created_at: Str.nullish(),
       updated_at: Str.nullish(),
