@@ -188,6 +188,11 @@ describe('github forge as a GitHub App', () => {
     gh.emulator.addComments(gh.repo, n, 'alice', ['<!-- baton:y --> quoted']);
     await forge?.upsertComment(gh.repo, n, '<!-- baton:y -->', 'report');
     expect(repo?.comments.filter((c) => c.issueNumber === n).map((c) => c.user)).toEqual(['alice', 'baton-test[bot]']);
+    // The installation client carries the same retry tuning: two 5xx cost milliseconds, not Octokit's default seconds.
+    gh.emulator.faults.failNext(2, 502);
+    const started = Date.now();
+    expect(await forge?.headOf(gh.repo, 'main')).toMatch(/^[0-9a-f]{40}$/);
+    expect(Date.now() - started).toBeLessThan(1_000);
     expect(gh.emulator.violations).toEqual([]);
     await gh.emulator.close();
   });
