@@ -89,8 +89,8 @@ class Normalizer {
       defaultBranch: p.project.default_branch ?? '',
       before: p.before,
       after: p.after,
-      // GitLab lists at most 20 commits; with more, the path list would be incomplete, so say nothing.
-      ...(p.commits && p.commits.length < 20 && { paths: [...paths].sort() }),
+      // GitLab lists at most 20 of `total_commits_count` commits; a partial list would miss paths, so say nothing then.
+      ...(p.commits && (p.total_commits_count ?? p.commits.length) <= p.commits.length && { paths: [...paths].sort() }),
     };
     return { kind: 'events', events: [event] };
   }

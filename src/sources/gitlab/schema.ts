@@ -25,6 +25,7 @@ export const PushSchema = z.object({
   ref: Str,
   user_username: Str.nullish(),
   project: ProjectSchema,
+  total_commits_count: z.number().int().nonnegative().nullish(),
   commits: z
     .array(
       z.object({

@@ -85,7 +85,10 @@ describe('GitLab source: delivery ids', () => {
 
 describe('GitLab source: push hooks', () => {
   it('normalizes the documented Push Hook', () => {
-    const [e] = events<Pushed>(parse('Push Hook', fixture('push.json')));
+    // The example lists 2 of `total_commits_count: 4` commits: paths would be incomplete, so none are given.
+    const [partial] = events<Pushed>(parse('Push Hook', fixture('push.json')));
+    expect(partial?.paths).toBeUndefined();
+    const [e] = events<Pushed>(parse('Push Hook', { ...fixture('push.json'), total_commits_count: 2 }));
     expect(e).toEqual({
       type: 'push',
       source: 'gitlab',
