@@ -160,6 +160,7 @@ describe('github forge on the emulator', () => {
   it('learns its own login from the token (so only its own comments are sticky)', async () => {
     const forge = githubForgeFromSettings({ GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
     expect(forge).toBeInstanceOf(GitHubForge);
+    expect(await forge?.selfLogin()).toBe(BATON_LOGIN);
     const n = gh.emulator.openPull(gh.repo, { head: 'main', base: 'main', title: 't', user: 'alice' });
     gh.emulator.addComments(gh.repo, n, 'alice', ['<!-- baton:x --> from alice']);
     const r = await forge?.upsertComment(gh.repo, n, '<!-- baton:x -->', 'from baton');
@@ -179,6 +180,7 @@ describe('github forge as a GitHub App', () => {
     const { privateKey } = gh.emulator.enableApp(4242, 'baton-test');
     const forge = githubForgeFromSettings({ APP_ID: '4242', PRIVATE_KEY: privateKey, GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
     expect(forge).toBeInstanceOf(GitHubForge);
+    expect(await forge?.selfLogin()).toBe('baton-test[bot]');
     const snap = await forge?.readFiles(gh.repo, 'main', ['a.yaml']);
     const result = await forge?.write(gh.repo, { branch: 'main', expectedHead: snap?.head ?? '', message: 'as app\n', changes: [{ type: 'write', path: 'a.yaml', contents: 'a: 2\n' }] });
     expect(result?.status).toBe('committed');

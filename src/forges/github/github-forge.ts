@@ -32,7 +32,7 @@ export interface GitHubForgeOptions {
   /** The client for a repository (token mode: always the same; App mode: that repo's installation). */
   client(repo: RepoName): Promise<GitHubApi>;
   /** Baton's own login (`baton[bot]`, a machine user): only its comments are ever edited. */
-  botLogin(repo: RepoName): Promise<string | undefined>;
+  botLogin(): Promise<string | undefined>;
 }
 
 const BlobSchema = z.object({ oid: z.string(), text: z.string().nullable(), isBinary: z.boolean().nullable(), isTruncated: z.boolean() });
@@ -125,6 +125,11 @@ export class GitHubForge implements Forge, ReviewPort {
   readonly reviews: ReviewPort = this;
 
   constructor(private readonly options: GitHubForgeOptions) {}
+
+  /** The login Baton acts as (configured, or asked of GitHub once), for the webhook source's loop safety. */
+  selfLogin(): Promise<string | undefined> {
+    return this.options.botLogin();
+  }
 
   private async call<T>(repo: RepoName, what: string, fn: (api: GitHubApi) => Promise<T>): Promise<T> {
     const api = await this.options.client(repo);
@@ -307,7 +312,7 @@ export class GitHubForge implements Forge, ReviewPort {
     if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid pull request number ${number}`, 422);
     if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
     const text = truncateComment(body.includes(marker) ? body : `${marker}\n${body}`);
-    const me = await this.options.botLogin(repo);
+    const me = await this.options.botLogin();
     let mine: z.infer<typeof CommentSchema> | undefined;
     // Every page: on a busy PR Baton's comment can be far from the first 100.
     for (let page = 1; !mine; page++) {

@@ -88,9 +88,14 @@ export function githubWebhookSecrets(settings: GitHubSourceSettings): string[] {
 }
 
 /**
- * The entry for the HTTP server's `sources` map: `sources: { github: githubWebhookRoute(env) }`.
+ * The entry for the HTTP server's `sources` map: `sources: { github: githubWebhookRoute(env, [await forge.selfLogin()]) }`.
+ * `discoveredLogins`: the login the GitHub forge found for itself (App `<slug>[bot]`, token user).
  * The shared handler then gives GitHub the same replies as every source (202/200/400/401/413/415).
  */
-export function githubWebhookRoute(settings: GitHubSourceSettings): { source: Source; secrets: () => string[]; maxBytes: number } {
-  return { source: githubSource({ selfLogins: githubSelfLogins(settings) }), secrets: () => githubWebhookSecrets(settings), maxBytes: GITHUB_MAX_PAYLOAD_BYTES };
+export function githubWebhookRoute(settings: GitHubSourceSettings, discoveredLogins: readonly (string | undefined)[] = []): { source: Source; secrets: () => string[]; maxBytes: number } {
+  return {
+    source: githubSource({ selfLogins: [...githubSelfLogins(settings), ...discoveredLogins.filter((l): l is string => typeof l === 'string')] }),
+    secrets: () => githubWebhookSecrets(settings),
+    maxBytes: GITHUB_MAX_PAYLOAD_BYTES,
+  };
 }

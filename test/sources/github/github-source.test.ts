@@ -252,6 +252,11 @@ describe('GitHub source: loop safety and hostile input', () => {
     const run = example('workflow_run', (p) => p.action === 'completed');
     (run['workflow_run'] as Record<string, unknown>)['actor'] = { login: 'baton[bot]' };
     expect(ignored('workflow_run', run)).toMatch(/caused by Baton itself/);
+    // The login the forge discovered for itself (GET /app → <slug>[bot]) counts too.
+    const discovered = githubWebhookRoute({ WEBHOOK_SECRET: SECRET }, ['baton-app[bot]', undefined]).source;
+    push['sender'] = { login: 'baton-app[bot]', type: 'Bot' };
+    const fromApp = discovered.parse(push, delivery('push', push));
+    expect(fromApp.kind === 'ignored' && fromApp.reason).toMatch(/caused by Baton itself/);
     // Someone else's login that merely contains Baton's is not Baton.
     comment['sender'] = { login: 'not-baton-bot' };
     expect(events('issue_comment', comment)).toHaveLength(1);
