@@ -220,6 +220,15 @@ describe('acr', () => {
   it('ignores delete events', () => {
     expect(ignoredReason(parse('acr', fixture('acr-delete.json')))).toBe('delete event');
   });
+
+  it('keeps only the tagged index when each platform manifest is reported too', () => {
+    const push = fixture('acr-push.json') as { id: string; target: Record<string, unknown> };
+    const platform = (id: string) => ({ ...push, id, target: { ...push.target, tag: undefined } });
+    const index = { ...push, id: 'idx', target: { ...push.target, mediaType: 'application/vnd.oci.image.index.v1+json', digest: IDX, tag: '2.0.0' } };
+    const { pushed, reasons } = burst('acr', [platform('p1'), platform('p2'), index]);
+    expect(pushed.map((e) => [e.deliveryId, e.tag, e.digest])).toEqual([['idx', '2.0.0', IDX]]);
+    expect(reasons).toEqual(['manifest pushed by digest only', 'manifest pushed by digest only']);
+  });
 });
 
 describe('gar (Pub/Sub push of Artifact Registry notifications)', () => {
@@ -248,6 +257,11 @@ describe('gar (Pub/Sub push of Artifact Registry notifications)', () => {
     const data = Buffer.from(JSON.stringify({ action: 'INSERT', digest: `europe-west1-docker.pkg.dev/acme-prod/apps/other@${ONE}`, tag: 'europe-west1-docker.pkg.dev/acme-prod/apps/web:1.4.0' })).toString('base64');
     const [e] = events(parse('gar', { message: { data, messageId: '1' } }));
     expect(e?.digest).toBeUndefined();
+  });
+
+  it('ignores a tag reference that does not parse', () => {
+    const data = Buffer.from(JSON.stringify({ action: 'INSERT', tag: 'europe-west1-docker.pkg.dev/acme-prod/apps/web:1.4.0 ; rm -rf /' })).toString('base64');
+    expect(ignoredReason(parse('gar', { message: { data, messageId: '2' } }))).toBe('tag is not an image reference');
   });
 
   it('refuses data that is not base64 JSON', () => {
