@@ -117,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const settings = loadSettings(process.env);
-      const envRepo = await resolveEnvRepo(settings);
+      const envRepo = await resolveEnvRepo(settings, process.env);
       const { pipeline } = oneShotPipeline(settings, envRepo);
       const { delivery, body } = await readDelivery(values.event, values.header ?? [], new Date());
       const report = await replay(source, delivery, body, pipeline, envRepo.forge, envRepo.repo, values['dry-run'] === true);
@@ -129,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
     case 'resync': {
       const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } } });
       const settings = loadSettings(process.env);
-      const envRepo = await resolveEnvRepo(settings);
+      const envRepo = await resolveEnvRepo(settings, process.env);
       const { pipeline, registry } = oneShotPipeline(settings, envRepo);
       const run = await findResyncSelections(pipeline.config, registry, new Date().toISOString());
       for (const n of run.notes) console.error(`${n.image}: ${n.message}`);

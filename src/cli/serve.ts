@@ -20,6 +20,9 @@ import type { Forge } from '../forges/types.js';
 import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue } from '../queue/memory.js';
+import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
+import { createGitlabSource, parseGitlabSecrets } from '../sources/gitlab/index.js';
+import { BurstFilter, registrySourcesFromEnv } from '../sources/registry/index.js';
 import { HttpOciClient, registryClientOptions } from '../registry/index.js';
 import type { OciClient } from '../registry/index.js';
 import { demoToken, ensureEmbeddedRepo } from './embedded.js';
@@ -43,7 +46,7 @@ export function createLogger(level: string): Logger {
 }
 
 /** BATON_ENV_REPO → the forge that writes it. Unset: the embedded local repo. */
-export async function resolveEnvRepo(settings: Settings): Promise<EnvRepo> {
+export async function resolveEnvRepo(settings: Settings, env: Env = {}): Promise<EnvRepo> {
   const git = new GitForge({ cacheDir: join(settings.dataDir, 'git'), author: { name: settings.BATON_GIT_AUTHOR_NAME, email: settings.BATON_GIT_AUTHOR_EMAIL } });
   const value = settings.BATON_ENV_REPO;
   if (!value) {
@@ -51,6 +54,10 @@ export async function resolveEnvRepo(settings: Settings): Promise<EnvRepo> {
     return { forge: git, repo: path, label: `embedded ${path}`, embedded: true };
   }
   const ref = parseRepoRef(value);
+  if (ref?.forge === 'gitlab') {
+    const forge = createGitlabForge({ GITLAB_URL: env['GITLAB_URL'], GITLAB_TOKEN: env['GITLAB_TOKEN'], BATON_GITLAB_BOT_USERNAME: env['BATON_GITLAB_BOT_USERNAME'] });
+    return { forge, repo: ref.path, label: `gitlab:${ref.path}`, embedded: false };
+  }
   if (ref && ref.forge !== 'git') throw new Error(`BATON_ENV_REPO=${ref.forge}:… needs the ${ref.forge} adapter, which this build does not include yet`);
   const repo = ref?.forge === 'git' ? ref.path : value;
   return { forge: git, repo, label: redactUrl(repo), embedded: false };
@@ -86,7 +93,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const { settings, env } = options;
   const logger = options.logger ?? createLogger(settings.LOG_LEVEL);
   if (settings.REDIS_URL) throw new Error('REDIS_URL is set, but this build has only the embedded single-process queue; unset REDIS_URL and run one replica');
-  const envRepo = options.envRepo ?? (await resolveEnvRepo(settings));
+  const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
   const registry = options.registry ?? new HttpOciClient(registryClientOptions(env as NodeJS.ProcessEnv));
@@ -138,12 +145,27 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     resyncTimer.unref();
   }
 
+  // GitLab hooks: Baton's own notes and pushes are recognised by its username (asked of the API when unset).
+  let gitlabBot = env['BATON_GITLAB_BOT_USERNAME']?.trim();
+  if (!gitlabBot && envRepo.forge instanceof GitlabForge) gitlabBot = await envRepo.forge.botUsername().catch(() => undefined);
+  const gitlabSecrets = parseGitlabSecrets(env['GITLAB_WEBHOOK_SECRET']);
+  const sources: NonNullable<HttpDeps['sources']> = {
+    gitlab: { source: createGitlabSource(gitlabBot ? { botUsername: gitlabBot } : {}), secrets: () => gitlabSecrets },
+    ...options.sources,
+  };
+
+  // Same repository, tag and digest within the window: one push, however many calls announced it.
+  // Events without a digest are not folded: their content is unknown, and batching folds them anyway.
+  const bursts = new BurstFilter(5 * 60_000);
+
   const app = createHttpApp({
+    registrySources: registrySourcesFromEnv(env as NodeJS.ProcessEnv),
+    admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
     logger,
     metrics,
     queue,
     registrySecrets: (kind) => registrySecretsFrom(env, kind, token),
-    ...(options.sources && { sources: options.sources }),
+    sources,
     isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined),
     maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
   });

@@ -5,6 +5,8 @@ import type { Bump } from './changeset.js';
 const SUBJECT_MAX = 72;
 
 function arrow(b: Bump): string {
+  // The same tag pushed again with new content: say so, rather than "1.1.0 → 1.1.0".
+  if (b.from === b.to && b.digest) return `${b.to} re-pinned to ${b.digest.slice(0, 19)}`;
   return b.from !== undefined ? `${b.from} → ${b.to}` : `→ ${b.to}`;
 }
 

@@ -7,9 +7,10 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Metrics } from '../app/metrics.js';
 import type { Queue } from '../queue/types.js';
-import { registrySources } from '../sources/registry/index.js';
+import { registrySources as defaultRegistrySources } from '../sources/registry/index.js';
 import type { Delivery, Source } from '../sources/types.js';
 import { handleDelivery } from './webhook.js';
+import type { Admit } from './webhook.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -17,6 +18,10 @@ export interface HttpDeps {
   queue: Queue;
   /** Secrets accepted for a registry kind (shared token plus per-kind ones). */
   registrySecrets(kind: string): string[];
+  /** Registry sources by kind (default: without per-kind settings, so `gar` refuses everything). */
+  registrySources?: Readonly<Record<string, Source>>;
+  /** Folds repeated pushes of the same content (Docker Hub's several calls per push, GHCR via two paths). */
+  admit?: Admit;
   /** Extra webhook sources mounted at `/webhooks/<name>` (github, gitlab, argocd, flux). */
   sources?: Record<string, { source: Source; secrets: () => string[]; maxBytes?: number }>;
   /** Ready to take traffic (config loaded, not draining). */
@@ -45,6 +50,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.set('query parser', false);
   const now = deps.now ?? (() => new Date());
   const limit = deps.maxBodyBytes ?? 1024 * 1024;
+  const registrySources = deps.registrySources ?? defaultRegistrySources;
 
   app.use(
     pinoHttp({
@@ -73,7 +79,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       receivedAt: now().toISOString(),
     };
-    const reply = await handleDelivery(source, secrets, delivery, deps.queue);
+    const reply = await handleDelivery(source, secrets, delivery, deps.queue, deps.admit);
     deps.metrics.webhooks.inc({ source: label, result: reply.result });
     if (reply.status >= 400) req.log.warn({ source: label, status: reply.status, reason: reply.body['reason'] }, 'webhook refused');
     else req.log.info({ source: label, result: reply.result, ...(reply.body['deliveries'] ? { deliveries: reply.body['deliveries'] } : { reason: reply.body['reason'] }) }, 'webhook');

@@ -3,6 +3,7 @@
  * schema, then the queue. Returns the SPEC §3 reply; never throws for anything a sender controls.
  */
 
+import type { Event } from '../core/event.js';
 import type { Queue } from '../queue/types.js';
 import type { Delivery, Source } from '../sources/types.js';
 import { MalformedPayload } from '../sources/types.js';
@@ -20,7 +21,10 @@ function isJsonType(contentType: string | undefined): boolean {
   return type === 'application/json' || type.endsWith('+json') || type === 'text/json';
 }
 
-export async function handleDelivery(source: Source, secrets: readonly string[], delivery: Delivery, queue: Queue): Promise<Reply> {
+/** Decides whether an event is new content (false: the same push arrived again by another call or path). */
+export type Admit = (event: Event) => boolean;
+
+export async function handleDelivery(source: Source, secrets: readonly string[], delivery: Delivery, queue: Queue, admit: Admit = () => true): Promise<Reply> {
   const verdict = await source.verify(delivery, secrets);
   if (!verdict.ok) return { status: 401, result: 'unauthorized', body: { error: 'unauthorized', reason: verdict.reason } };
   if (!isJsonType(delivery.headers['content-type'])) {
@@ -42,6 +46,10 @@ export async function handleDelivery(source: Source, secrets: readonly string[],
   if (parsed.kind === 'ignored') return { status: 200, result: 'ignored', body: { status: 'ignored', reason: parsed.reason } };
   const deliveries = [];
   for (const event of parsed.events) {
+    if (!admit(event)) {
+      deliveries.push({ id: event.deliveryId, duplicate: true, reason: 'the same push (repository, tag, digest) was just received' });
+      continue;
+    }
     const queued = await queue.enqueue(event);
     deliveries.push({ id: event.deliveryId, ...(queued === 'duplicate' && { duplicate: true }) });
   }

@@ -137,3 +137,27 @@ describe('coalescing', () => {
     }
   });
 });
+
+describe('one push announced several times', () => {
+  it('folds the same repository, tag and digest under other delivery ids into one, and keeps a new digest for the same tag', async () => {
+    const t = await startTestBaton({ seed: { '.baton.yml': oneImageConfig(REPO, '    digest: pin\n'), [KUSTOMIZATION]: kustomization(REPO, '1.0.0') } });
+    try {
+      const event = (id: string, digest: string) => ({ events: [{ id, action: 'push', target: { mediaType: 'application/vnd.oci.image.index.v1+json', repository: 'team/web', tag: '1.1.0', digest }, request: { host: '127.0.0.1:5055' } }] });
+      const first = `sha256:${'1'.repeat(64)}`;
+      expect((await t.post('/webhooks/registry/distribution', event('call-1', first), auth)).json).toMatchObject({ deliveries: [{ id: 'call-1' }] });
+      const again = await t.post('/webhooks/registry/distribution', event('call-2', first), auth);
+      expect(again.status).toBe(202);
+      expect(again.json).toMatchObject({ deliveries: [{ id: 'call-2', duplicate: true }] });
+      await t.idle();
+      expect(t.outcomes).toHaveLength(1);
+      // The tag re-pushed with new content is a new push.
+      const second = `sha256:${'2'.repeat(64)}`;
+      expect((await t.post('/webhooks/registry/distribution', event('call-3', second), auth)).json).toMatchObject({ deliveries: [{ id: 'call-3' }] });
+      await t.idle();
+      expect(await t.repo!.show('main', KUSTOMIZATION)).toContain(second);
+      expect(await t.repo!.subjects()).toEqual(['web 1.1.0 re-pinned to sha256:222222222222 in staging', 'web 1.0.0 → 1.1.0 in staging', 'seed']);
+    } finally {
+      await t.close();
+    }
+  });
+});
