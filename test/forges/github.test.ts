@@ -152,6 +152,20 @@ describe('github forge on the emulator', () => {
     expect(JSON.stringify({ m: (err as Error).message, s: (err as Error).stack })).not.toContain(gh.token);
   });
 
+  it('reports a GraphQL permission error as a non-retryable 403, after one attempt', async () => {
+    const reader = gh.emulator.addUser('reader');
+    gh.emulator.grant(gh.repo, 'reader', 'read');
+    const forge = githubForgeFromSettings({ GITHUB_TOKEN: reader, GITHUB_API_URL: gh.emulator.url, BATON_BOT_LOGIN: 'reader' }, { tuning: FAST });
+    const snap = await forge?.readFiles(gh.repo, 'main', ['a.yaml']);
+    gh.emulator.resetCounts();
+    const err = await forge?.write(gh.repo, { branch: 'main', expectedHead: snap?.head ?? '', message: 'x\n', changes: [{ type: 'write', path: 'a.yaml', contents: 'a: 9\n' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ForgeError);
+    expect(err).not.toBeInstanceOf(RetryableError);
+    expect(err).toMatchObject({ status: 403 });
+    expect(gh.emulator.requests).toHaveLength(1);
+    await expect(gh.forge.write(gh.repo, { branch: 'gone', expectedHead: snap?.head ?? '', message: 'x\n', changes: [{ type: 'write', path: 'a.yaml', contents: 'a' }] })).rejects.toMatchObject({ status: 404 });
+  });
+
   it('rejects an unauthenticated client', async () => {
     const stranger = githubForgeFromSettings({ GITHUB_TOKEN: 'ghp_not-a-real-token', GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
     await expect(stranger?.headOf(gh.repo, 'main')).rejects.toMatchObject({ status: 401 });
@@ -160,6 +174,10 @@ describe('github forge on the emulator', () => {
   it('learns its own login from the token (so only its own comments are sticky)', async () => {
     const forge = githubForgeFromSettings({ GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
     expect(forge).toBeInstanceOf(GitHubForge);
+    // A failing GET /user is not an answer: it is asked again, never guessed and remembered.
+    gh.emulator.faults.failNext(20, 500);
+    await expect(forge?.selfLogin()).rejects.toBeInstanceOf(RetryableError);
+    gh.emulator.faults.clear();
     expect(await forge?.selfLogin()).toBe(BATON_LOGIN);
     const n = gh.emulator.openPull(gh.repo, { head: 'main', base: 'main', title: 't', user: 'alice' });
     gh.emulator.addComments(gh.repo, n, 'alice', ['<!-- baton:x --> from alice']);

@@ -311,7 +311,8 @@ export class GitHubForge implements Forge, ReviewPort {
     const repo = parseRepo(repoText);
     if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid pull request number ${number}`, 422);
     if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
-    const text = truncateComment(body.includes(marker) ? body : `${marker}\n${body}`);
+    // The marker leads, so truncation can never cut it off and orphan the comment.
+    const text = truncateComment(body.startsWith(marker) ? body : `${marker}\n${body}`);
     const me = await this.options.botLogin();
     let mine: z.infer<typeof CommentSchema> | undefined;
     // Every page: on a busy PR Baton's comment can be far from the first 100.

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Probot, ProbotOctokit } from 'probot';
 import type { Logger } from 'pino';
-import { ForgeError } from '../types.js';
+import { ForgeError, RetryableError } from '../types.js';
 import type { ClientTuning, GitHubApi } from './client.js';
-import { asGitHubApi, createTokenClient, octokitTuningOptions } from './client.js';
+import { asGitHubApi, createTokenClient, octokitTuningOptions, toForgeError } from './client.js';
 import { GitHubForge } from './github-forge.js';
 import type { RepoName } from './names.js';
 import { isValidLogin } from './names.js';
@@ -74,13 +74,16 @@ function tokenForge(settings: GitHubSettings & { GITHUB_TOKEN: string }, options
   });
   const login = memo(async () => {
     if (settings.BATON_BOT_LOGIN) return settings.BATON_BOT_LOGIN;
-    // A token belongs to a user (or a machine user); GITHUB_TOKEN in Actions has no /user and is `github-actions[bot]`.
+    // A token belongs to a user (or a machine user); Actions' GITHUB_TOKEN has no /user (403) and acts as `github-actions[bot]`.
     try {
       const res = await api.request('GET /user');
       const data = res.data as { login?: unknown };
       return typeof data.login === 'string' && isValidLogin(data.login) ? data.login : undefined;
-    } catch {
-      return 'github-actions[bot]';
+    } catch (e) {
+      const error = toForgeError('GET /user', e);
+      if (error.status === 403 && !(error instanceof RetryableError)) return 'github-actions[bot]';
+      // Anything else (5xx, network) is not an answer: fail now, ask again next time.
+      throw error;
     }
   });
   return new GitHubForge({ client: async () => api, botLogin: () => login('') });
