@@ -99,9 +99,13 @@ describe('github forge on the emulator', () => {
 
   it('reads more paths than fit one query, all at the same commit', async () => {
     const paths = Array.from({ length: 230 }, (_, i) => `many/${i}.txt`);
-    const snap = await gh.forge.readFiles(gh.repo, 'main', ['a.yaml', ...paths]);
+    gh.emulator.resetCounts();
+    const snap = await gh.forge.readFiles(gh.repo, 'main', ['a.yaml', ...paths, 'dir/b.yaml']);
     expect(Object.values(snap.files).filter((v) => v === null)).toHaveLength(230);
     expect(snap.files['a.yaml']).toBeTypeOf('string');
+    // The third chunk is read by commit id, not by branch: same commit even if the branch moved.
+    expect(snap.files['dir/b.yaml']).toBe('b: 2\n');
+    expect(gh.emulator.requests).toHaveLength(3);
     expectNoViolations(gh);
   });
 
