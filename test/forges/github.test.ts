@@ -170,6 +170,15 @@ describe('github forge on the emulator', () => {
     await expect(gh.forge.write(gh.repo, { branch: 'gone', expectedHead: snap?.head ?? '', message: 'x\n', changes: [{ type: 'write', path: 'a.yaml', contents: 'a' }] })).rejects.toMatchObject({ status: 404 });
   });
 
+  it('works against a GitHub Enterprise Server address (REST under /api/v3, GraphQL at /api/graphql)', async () => {
+    const forge = githubForgeFromSettings({ GITHUB_TOKEN: gh.token, GITHUB_API_URL: `${gh.emulator.url}/api/v3` }, { tuning: FAST });
+    gh.emulator.resetCounts();
+    const snap = await forge?.readFiles(gh.repo, 'main', ['a.yaml']);
+    expect(await forge?.headOf(gh.repo, 'main')).toBe(snap?.head);
+    expect(gh.emulator.requests.map((r) => r.path)).toEqual(['/api/graphql', '/api/v3/repos/acme/env/git/ref/heads%2Fmain']);
+    expectNoViolations(gh);
+  });
+
   it('rejects an unauthenticated client', async () => {
     const stranger = githubForgeFromSettings({ GITHUB_TOKEN: 'ghp_not-a-real-token', GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
     await expect(stranger?.headOf(gh.repo, 'main')).rejects.toMatchObject({ status: 401 });

@@ -394,11 +394,14 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
+    const receivedPath = url.pathname;
+    // GitHub Enterprise Server serves REST under /api/v3 and GraphQL at /api/graphql.
+    if (url.pathname.startsWith('/api/v3/')) url.pathname = url.pathname.slice('/api/v3'.length);
     const method = (req.method ?? 'GET').toUpperCase();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
-    const record: RequestRecord = { method, path: url.pathname, route: `${method} ${url.pathname}`, status: 0, faulted: false };
+    const record: RequestRecord = { method, path: receivedPath, route: `${method} ${url.pathname}`, status: 0, faulted: false };
     requests.push(record);
     const isGraphql = url.pathname === '/graphql' || url.pathname === '/api/graphql';
     rate.resource = isGraphql ? 'graphql' : 'core';
