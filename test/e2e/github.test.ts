@@ -161,3 +161,62 @@ describe('GitHub end to end: webhooks → commit in the env repo on GitHub', () 
     expect(gh.emulator.violations).toEqual([]);
   });
 });
+
+describe('GitHub end to end: write: merge-request keeps one rolling pull request per environment', () => {
+  let gh: EmulatedGitHub;
+  let baton: TestBaton;
+  const post = (event: string, body: object) => {
+    const raw = JSON.stringify(body);
+    return baton.post('/webhooks/github', raw, {
+      'x-github-event': event,
+      'x-github-delivery': randomUUID(),
+      'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`,
+    });
+  };
+
+  beforeAll(async () => {
+    gh = await emulatedGitHub({
+      '.baton.yml': `version: 1
+environments:
+  production:
+    branch: main
+    write: merge-request
+images:
+  web:
+    repository: ${WEB}
+    policy: semver
+    digest: ignore
+    targets:
+      production:
+        - envs/production/web/kustomization.yaml
+`,
+      'envs/production/web/kustomization.yaml': kustomization(WEB, '1.4.2'),
+    });
+    baton = await startTestBaton({
+      envRepo: { forge: gh.forge, repo: gh.repo, label: `github:${gh.repo}`, embedded: false },
+      sources: { github: githubWebhookRoute({ WEBHOOK_SECRET: SECRET, BATON_BOT_LOGIN: 'baton-bot' }) },
+    });
+  });
+  afterAll(async () => {
+    await baton?.close();
+    await gh?.emulator.close();
+  });
+
+  it('opens baton/production once, then moves it forward in place', async () => {
+    const repo = gh.emulator.state.repo('acme', 'env');
+    if (!repo) throw new Error('no env repo');
+    const main = await repo.testRepo.head();
+    expect((await post('package', packageEvent('1.5.0'))).status).toBe(202);
+    await baton.idle();
+    expect((await post('package', packageEvent('1.6.0'))).status).toBe(202);
+    await baton.idle();
+    const open = repo.pulls.filter((p) => p.state === 'open');
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ head: 'baton/production', base: 'main', user: 'baton-bot' });
+    expect(open[0]?.body).toContain('1.6.0');
+    expect(await repo.testRepo.show('baton/production', 'envs/production/web/kustomization.yaml')).toContain('newTag: "1.6.0"');
+    // main is untouched until someone merges.
+    expect(await repo.testRepo.head()).toBe(main);
+    expect(gh.emulator.violations).toEqual([]);
+  });
+});
