@@ -109,6 +109,24 @@ describe('github forge on the emulator', () => {
     expectNoViolations(gh);
   });
 
+  it('fetches blobs GraphQL truncates or leaves out (large, binary) through the REST blob API', async () => {
+    const repo = gh.emulator.state.repo('acme', 'env');
+    if (!repo) throw new Error('no repo');
+    const big = `${'x: 1\n'.repeat(40)}`;
+    await repo.testRepo.commit({ 'big.yaml': big, 'bin.dat': 'a\u0000b' });
+    repo.blobTextLimit = 64;
+    try {
+      gh.emulator.resetCounts();
+      const snap = await gh.forge.readFiles(gh.repo, 'main', ['big.yaml', 'bin.dat', 'a.yaml']);
+      expect(snap.files['big.yaml']).toBe(big);
+      expect(snap.files['bin.dat']).toBe('a\u0000b');
+      expect(gh.emulator.requests.map((r) => r.route)).toEqual(['POST /graphql', 'GET /repos/{owner}/{repo}/git/blobs/{file_sha}', 'GET /repos/{owner}/{repo}/git/blobs/{file_sha}']);
+    } finally {
+      repo.blobTextLimit = 512 * 1024;
+    }
+    expectNoViolations(gh);
+  });
+
   it('refuses hostile repository names, branch names and paths before any request', async () => {
     gh.emulator.resetCounts();
     await expect(gh.forge.readFiles('acme/env/../../x', 'main', ['a'])).rejects.toThrow(/invalid GitHub repository/);

@@ -160,14 +160,14 @@ export class GitHubForge implements Forge, ReviewPort {
     const files: Record<string, string | null> = {};
     for (const p of paths) files[p] = null;
     const wanted = [...new Set(paths.filter(isSafePath))];
-    let head: string | undefined;
     // The first query resolves the branch; later chunks (rare) are pinned to that same commit.
-    for (let start = 0; start === 0 || start < wanted.length; start += PATHS_PER_QUERY) {
-      const chunk = wanted.slice(start, start + PATHS_PER_QUERY);
-      const vars: Record<string, unknown> = { owner: repo.owner, name: repo.name };
+    const chunks: string[][] = [];
+    for (let i = 0; i < wanted.length; i += PATHS_PER_QUERY) chunks.push(wanted.slice(i, i + PATHS_PER_QUERY));
+    if (chunks.length === 0) chunks.push([]);
+    let head: string | undefined;
+    for (const chunk of chunks) {
+      const vars: Record<string, unknown> = { owner: repo.owner, name: repo.name, ...(head === undefined ? { ref: `refs/heads/${branch}` } : { oid: head }) };
       chunk.forEach((p, i) => (vars[`p${i}`] = p));
-      if (head === undefined) vars['ref'] = `refs/heads/${branch}`;
-      else vars['oid'] = head;
       let raw: unknown;
       try {
         raw = await (await this.options.client(repo)).graphql(readQuery(chunk.length, head === undefined), vars);
@@ -187,7 +187,6 @@ export class GitHubForge implements Forge, ReviewPort {
         if (!blob?.success) continue;
         files[p] = blob.data.text !== null && !blob.data.isTruncated ? blob.data.text : await this.blobText(repo, blob.data.oid);
       }
-      if (wanted.length === 0) break;
     }
     if (head === undefined) throw new ForgeError(`branch ${branch} does not exist`, 404);
     return { head, files };

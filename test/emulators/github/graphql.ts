@@ -40,7 +40,9 @@ export interface GraphqlOutcome {
 async function blobObject(repo: EmuRepo, oid: string): Promise<Record<string, unknown>> {
   const bytes = await repo.git.blob(oid);
   const binary = bytes.includes(0);
-  return { __typename: 'Blob', oid, byteSize: bytes.length, isBinary: binary, isTruncated: false, text: binary ? null : bytes.toString('utf8'), abbreviatedOid: oid.slice(0, 7) };
+  const truncated = bytes.length > repo.blobTextLimit;
+  const text = binary ? null : bytes.subarray(0, repo.blobTextLimit).toString('utf8');
+  return { __typename: 'Blob', oid, byteSize: bytes.length, isBinary: binary, isTruncated: truncated, text, abbreviatedOid: oid.slice(0, 7) };
 }
 
 function treeObject(oid: string): Record<string, unknown> {

@@ -58,6 +58,8 @@ export interface EmuRepo {
   statuses: EmuStatus[];
   collaborators: Map<string, EmuRole>;
   installationId: number;
+  /** Blobs above this many bytes come back from GraphQL with `isTruncated` (GitHub does the same for large files). */
+  blobTextLimit: number;
 }
 
 export class EmulatorState {
@@ -98,6 +100,7 @@ export class EmulatorState {
       statuses: [],
       collaborators: new Map(),
       installationId: this.id(),
+      blobTextLimit: 512 * 1024,
     };
     this.repos.set(fullName.toLowerCase(), repo);
     this.users.add(owner);
