@@ -153,6 +153,14 @@ describe('github forge on the emulator', () => {
     expect(gh.emulator.requests.filter((r) => r.faulted).length).toBeGreaterThanOrEqual(5);
   });
 
+  it('waits out a GraphQL RATE_LIMITED answer (HTTP 200 with an error) through the throttling plugin', async () => {
+    gh.emulator.faults.graphqlRateLimitNext(2);
+    gh.emulator.resetCounts();
+    const snap = await gh.forge.readFiles(gh.repo, 'main', ['a.yaml']);
+    expect(snap.files['a.yaml']).toBeTypeOf('string');
+    expect(gh.emulator.requests.filter((r) => r.faulted)).toHaveLength(2);
+  });
+
   it('waits for a primary rate limit to reset (x-ratelimit-remaining: 0), then succeeds', async () => {
     // The reset is a wall-clock time, so this client waits in real seconds.
     const forge = githubForgeFromSettings({ GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.emulator.url }, { tuning: { ...FAST, timeUnitMs: 1000 } });

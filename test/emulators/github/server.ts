@@ -54,6 +54,8 @@ export interface FaultControls {
   failRandomly(rate: number, seed: number, statuses?: number[]): void;
   /** The next `n` requests hit a secondary rate limit (`status` 403 or 429 with Retry-After). */
   rateLimitNext(n: number, options?: { status?: 403 | 429; retryAfterS?: number }): void;
+  /** The next `n` GraphQL requests answer 200 with a `RATE_LIMITED` error, as GitHub's GraphQL limit does. */
+  graphqlRateLimitNext(n: number): void;
   /** A seeded fraction of requests is carried out, then answered 502 as if the response was lost on the way. */
   loseResponses(rate: number, seed: number): void;
   /** Primary rate limit: `remaining` requests left in the window, which resets in `resetInS`. */
@@ -118,6 +120,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
   let random: { rate: number; next: () => number; statuses: number[] } | undefined;
   let limitQueue: { status: number; retryAfterS: number }[] = [];
   let lose: { rate: number; next: () => number } | undefined;
+  let graphqlLimited = 0;
   const rate = { limit: 5000, remaining: 5000, reset: Math.floor(Date.now() / 1000) + 3600, resource: 'core' };
 
   let baseUrl = '';
@@ -471,6 +474,15 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     const who = authenticate(req);
     if (!who) return reply({ status: 401, body: { message: 'Bad credentials' } });
 
+    if (isGraphql && graphqlLimited > 0) {
+      graphqlLimited--;
+      record.faulted = true;
+      return reply({
+        status: 200,
+        headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 1) },
+        body: { errors: [{ type: 'RATE_LIMITED', message: 'API rate limit exceeded for installation.' }] },
+      });
+    }
     if (isGraphql) {
       if (!('login' in who)) return reply({ status: 401, body: { message: 'A JSON web token cannot be used for GraphQL' } });
       const out = await runGraphql(body, { login: who.login, state });
@@ -499,6 +511,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     faults: {
       failNext: (n, status = 502) => (failQueue = [...failQueue, ...Array.from({ length: n }, () => status)]),
       failRandomly: (r, seed, statuses = [500, 502, 503, 429]) => (random = { rate: r, next: seeded(seed), statuses }),
+      graphqlRateLimitNext: (n) => (graphqlLimited += n),
       loseResponses: (r, seed) => (lose = { rate: r, next: seeded(seed) }),
       rateLimitNext: (n, o = {}) => (limitQueue = [...limitQueue, ...Array.from({ length: n }, () => ({ status: o.status ?? 429, retryAfterS: o.retryAfterS ?? 1 }))]),
       setRateLimit: (remaining, resetInS = 1) => {
@@ -510,6 +523,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         limitQueue = [];
         random = undefined;
         lose = undefined;
+        graphqlLimited = 0;
         rate.remaining = rate.limit;
       },
     },
