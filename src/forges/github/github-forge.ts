@@ -58,6 +58,20 @@ const StatusSchema = z.object({ context: z.string(), state: z.string(), descript
 const PermissionSchema = z.object({ permission: z.string(), role_name: z.string().optional() });
 const BlobRestSchema = z.object({ content: z.string(), encoding: z.string() });
 
+/** The REST responses the adapter reads, by route: tests hold these to GitHub's response schemas. */
+export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  'GET /repos/{owner}/{repo}/git/ref/{ref}': RefSchema,
+  'GET /repos/{owner}/{repo}': RepoSchema,
+  'GET /repos/{owner}/{repo}/git/trees/{tree_sha}': TreeSchema,
+  'GET /repos/{owner}/{repo}/git/blobs/{file_sha}': BlobRestSchema,
+  'GET /repos/{owner}/{repo}/pulls': z.array(PullSchema),
+  'POST /repos/{owner}/{repo}/pulls': PullSchema,
+  'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': z.array(CommentSchema),
+  'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': CommentSchema,
+  'GET /repos/{owner}/{repo}/commits/{ref}/statuses': z.array(StatusSchema),
+  'GET /repos/{owner}/{repo}/collaborators/{username}/permission': PermissionSchema,
+};
+
 function readQuery(count: number, byRef: boolean): string {
   const vars = Array.from({ length: count }, (_, i) => `$p${i}: String!`).join(', ');
   const files = Array.from({ length: count }, (_, i) => `f${i}: file(path: $p${i}) { object { ... on Blob { oid text isBinary isTruncated } } }`).join('\n          ');

@@ -106,6 +106,24 @@ export class OpenApiValidator {
     }
   }
 
+  /** The JSON Schema of the first 2xx JSON response of `METHOD /template`, refs inlined. */
+  responseSchema(route: string): Json | undefined {
+    const [method = '', template = ''] = route.split(' ');
+    const paths = this.doc['paths'];
+    const item = isObject(paths) ? paths[template] : undefined;
+    const op = isObject(item) ? item[method.toLowerCase()] : undefined;
+    const responses = isObject(op) ? op['responses'] : undefined;
+    if (!isObject(responses)) return undefined;
+    for (const [code, response] of Object.entries(responses)) {
+      if (!code.startsWith('2')) continue;
+      const resolved = this.resolve(response);
+      const content = isObject(resolved) ? resolved['content'] : undefined;
+      const json = isObject(content) ? content['application/json'] : undefined;
+      if (isObject(json) && json['schema'] !== undefined) return this.toJsonSchema(json['schema']);
+    }
+    return undefined;
+  }
+
   /** Follow a local `$ref` (`#/components/...`). */
   private resolve(node: Json): Json {
     if (!isObject(node) || typeof node['$ref'] !== 'string') return node;
