@@ -185,7 +185,8 @@ describe('github forge on the emulator', () => {
   it('reports a GraphQL permission error as a non-retryable 403, after one attempt', async () => {
     const reader = gh.emulator.addUser('reader');
     gh.emulator.grant(gh.repo, 'reader', 'read');
-    const forge = githubForgeFromSettings({ GITHUB_TOKEN: reader, GITHUB_API_URL: gh.emulator.url, BATON_BOT_LOGIN: 'reader' }, { tuning: FAST });
+    const forge = githubForgeFromSettings({ GITHUB_TOKEN: reader, GITHUB_API_URL: gh.emulator.url, BATON_BOT_LOGIN: 'reader, old-bot' }, { tuning: FAST });
+    expect(await forge?.selfLogin()).toBe('reader');
     const snap = await forge?.readFiles(gh.repo, 'main', ['a.yaml']);
     gh.emulator.resetCounts();
     const err = await forge?.write(gh.repo, { branch: 'main', expectedHead: snap?.head ?? '', message: 'x\n', changes: [{ type: 'write', path: 'a.yaml', contents: 'a: 9\n' }] }).catch((e: unknown) => e);

@@ -26,7 +26,7 @@ export interface GitHubSettings {
   PRIVATE_KEY?: string | undefined;
   PRIVATE_KEY_PATH?: string | undefined;
   GITHUB_API_URL?: string | undefined;
-  /** Baton's own login, when it cannot be asked of GitHub (or to skip asking). */
+  /** Baton's own login, when it cannot be asked of GitHub (or to skip asking). With a comma list, the first is the one Baton acts as. */
   BATON_BOT_LOGIN?: string | undefined;
 }
 
@@ -66,14 +66,21 @@ function memo<T>(fn: (key: string) => Promise<T>): (key: string) => Promise<T> {
   };
 }
 
+/** The first login of BATON_BOT_LOGIN (the webhook source accepts a comma list of them). */
+function configuredLogin(settings: GitHubSettings): string | undefined {
+  const first = settings.BATON_BOT_LOGIN?.split(',')[0]?.trim();
+  return first && isValidLogin(first) ? first : undefined;
+}
+
 function tokenForge(settings: GitHubSettings & { GITHUB_TOKEN: string }, options: GitHubFactoryOptions): GitHubForge {
+  const configured = configuredLogin(settings);
   const api = createTokenClient({
     token: settings.GITHUB_TOKEN,
     ...(settings.GITHUB_API_URL && { baseUrl: settings.GITHUB_API_URL }),
     ...(options.tuning && { tuning: options.tuning }),
   });
   const login = memo(async () => {
-    if (settings.BATON_BOT_LOGIN) return settings.BATON_BOT_LOGIN;
+    if (configured) return configured;
     // A token belongs to a user (or a machine user); Actions' GITHUB_TOKEN has no /user (403) and acts as `github-actions[bot]`.
     try {
       const res = await api.request('GET /user');
@@ -90,6 +97,7 @@ function tokenForge(settings: GitHubSettings & { GITHUB_TOKEN: string }, options
 }
 
 function appForge(settings: GitHubSettings & { APP_ID: string }, options: GitHubFactoryOptions): GitHubForge {
+  const configured = configuredLogin(settings);
   const tuning = octokitTuningOptions(options.tuning, `app-${settings.APP_ID}`);
   const probot = new Probot({
     appId: settings.APP_ID,
@@ -107,7 +115,7 @@ function appForge(settings: GitHubSettings & { APP_ID: string }, options: GitHub
     return asGitHubApi(await probot.auth(installation.data.id));
   });
   const login = memo(async () => {
-    if (settings.BATON_BOT_LOGIN) return settings.BATON_BOT_LOGIN;
+    if (configured) return configured;
     const app = await appClient('');
     const res = await app.request('GET /app');
     const slug = res.data?.slug;
