@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GitHubForge, githubForgeFromSettings } from '../../src/forges/github/index.js';
+import { GitHubForge, githubAuthMode, githubForgeFromSettings, privateKeyFrom } from '../../src/forges/github/index.js';
 import { ForgeError, RetryableError } from '../../src/forges/types.js';
 import type { Role } from '../../src/forges/types.js';
 import { BATON_LOGIN, FAST, emulatedGitHub } from '../emulators/github/harness.js';
@@ -229,6 +229,33 @@ describe('github forge on the emulator', () => {
     ]);
     expect(r?.changed).toBe(true);
     expectNoViolations(gh);
+  });
+});
+
+describe('github forge settings', () => {
+  const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n';
+  it('accepts the App key as PEM, PEM with literal \\n, base64, or a file path', () => {
+    expect(privateKeyFrom({ PRIVATE_KEY: pem })).toBe(pem);
+    expect(privateKeyFrom({ PRIVATE_KEY: pem.replaceAll('\n', '\\n') })).toBe(pem);
+    expect(privateKeyFrom({ PRIVATE_KEY: Buffer.from(pem).toString('base64') })).toBe(pem);
+    expect(privateKeyFrom({ PRIVATE_KEY_PATH: '/keys/app.pem' }, (p) => (p === '/keys/app.pem' ? pem : ''))).toBe(pem);
+    const err = (() => {
+      try {
+        privateKeyFrom({ PRIVATE_KEY: 'not-a-key-but-a-secret-value' });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(err?.message).toMatch(/not a PEM private key/);
+    expect(err?.message).not.toContain('not-a-key-but-a-secret-value');
+  });
+
+  it('prefers the App over a token, and configures nothing without either', () => {
+    expect(githubAuthMode({ APP_ID: '1', PRIVATE_KEY: pem, GITHUB_TOKEN: 't' })).toBe('app');
+    expect(githubAuthMode({ GITHUB_TOKEN: 't' })).toBe('token');
+    expect(githubAuthMode({ APP_ID: '1' })).toBe('none');
+    expect(githubForgeFromSettings({})).toBeUndefined();
   });
 });
 
