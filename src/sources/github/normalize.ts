@@ -53,6 +53,22 @@ const Run = z.object({ head_branch: Str.nullable(), head_sha: Str, conclusion: S
 const CheckSuiteSchema = z.object({ action: Str, repository: Repository, sender: Login.optional(), check_suite: Run });
 const WorkflowRunSchema = z.object({ action: Str, repository: Repository, sender: Login.optional(), workflow_run: Run.extend({ actor: Login.nullable().optional() }) });
 
+/** The payload schemas Baton reads, by GitHub's webhook key (`x-webhooks` in its OpenAPI description), for drift tests. */
+export const WEBHOOK_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  push: PushSchema,
+  'pull-request-opened': PullRequestSchema,
+  'pull-request-synchronize': PullRequestSchema,
+  'pull-request-reopened': PullRequestSchema,
+  'pull-request-closed': PullRequestSchema,
+  'pull-request-labeled': PullRequestSchema,
+  'pull-request-unlabeled': PullRequestSchema,
+  'pull-request-edited': PullRequestSchema,
+  'issue-comment-created': IssueCommentSchema,
+  'issue-comment-edited': IssueCommentSchema,
+  'check-suite-completed': CheckSuiteSchema,
+  'workflow-run-completed': WorkflowRunSchema,
+};
+
 function parseOr<T>(schema: z.ZodType<T>, body: unknown, event: string): T {
   const r = schema.safeParse(body);
   if (!r.success) {

@@ -124,6 +124,17 @@ export class OpenApiValidator {
     return undefined;
   }
 
+  /** The payload schema GitHub publishes for a webhook (`x-webhooks`, e.g. `pull-request-opened`), refs inlined. */
+  webhookSchema(key: string): Json | undefined {
+    const hooks = this.doc['x-webhooks'];
+    const item = isObject(hooks) ? hooks[key] : undefined;
+    const post = isObject(item) ? item['post'] : undefined;
+    const body = isObject(post) ? this.resolve(post['requestBody'] ?? null) : undefined;
+    const content = isObject(body) ? body['content'] : undefined;
+    const json = isObject(content) ? content['application/json'] : undefined;
+    return isObject(json) && json['schema'] !== undefined ? this.toJsonSchema(json['schema']) : undefined;
+  }
+
   /** Follow a local `$ref` (`#/components/...`). */
   private resolve(node: Json): Json {
     if (!isObject(node) || typeof node['$ref'] !== 'string') return node;
