@@ -5,6 +5,7 @@
  */
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,9 +22,13 @@ const kustomization = (n: number): string =>
   `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base/svc-${n}\nimages:\n  - name: ${IMAGE}\n    newTag: "1.4.2"\n`;
 
 function seedFor(files: number): Record<string, string> {
-  // Some unrelated content, as a real env repo has: a clone pays for it, an API write does not.
+  // Unrelated content, as a real env repo has (200 files of ~1 KiB, varied so it does not compress
+  // to nothing): a clone pays for it, an API write does not.
   const seed: Record<string, string> = { '.baton.yml': 'version: 1\n' };
-  for (let n = 0; n < 200; n++) seed[`apps/app-${n}/values.yaml`] = `replicas: 2\nimage:\n  tag: "1.0.${n}"\n`.repeat(20);
+  for (let n = 0; n < 200; n++) {
+    const lines = Array.from({ length: 24 }, (_, i) => `  key${i}: "${createHash('sha256').update(`${n}:${i}`).digest('hex').slice(0, 32)}"`);
+    seed[`apps/app-${n}/values.yaml`] = `app: app-${n}\nvalues:\n${lines.join('\n')}\n`;
+  }
   for (let n = 0; n < files; n++) seed[`envs/staging/svc-${n}/kustomization.yaml`] = kustomization(n);
   return seed;
 }
@@ -44,7 +49,7 @@ function intentFor(files: number, destination: Destination): SetImage {
   };
 }
 
-async function apiRun(files: number, destination: Destination, failFraction = 0): Promise<{ requests: number; routes: string; status: string; violations: number }> {
+async function apiRun(files: number, destination: Destination, failFraction = 0): Promise<{ requests: number; routes: string; status: string; violations: number; kib: string }> {
   const gh = await emulatedGitHub(seedFor(files));
   try {
     if (failFraction > 0) gh.emulator.faults.failRandomly(failFraction, 7);
@@ -53,19 +58,21 @@ async function apiRun(files: number, destination: Destination, failFraction = 0)
     const counts = new Map<string, number>();
     for (const r of gh.emulator.requests) counts.set(r.route, (counts.get(r.route) ?? 0) + 1);
     const routes = [...counts].map(([k, v]) => `${k} ×${v}`).join(', ');
-    return { requests: gh.emulator.requests.length, routes, status: outcome.status, violations: gh.emulator.violations.length };
+    const kib = (gh.emulator.requests.reduce((n, r) => n + r.bytes, 0) / 1024).toFixed(1);
+    return { requests: gh.emulator.requests.length, routes, status: outcome.status, violations: gh.emulator.violations.length, kib };
   } finally {
     await gh.emulator.close();
   }
 }
 
-/** A smart-HTTP git server (git http-backend as CGI) that counts requests and bytes served. */
+/** A smart-HTTP git server (git http-backend as CGI) that counts requests and bytes both ways. */
 async function gitHttpServer(root: string): Promise<{ url: string; requests: string[]; bytes: () => number; close(): Promise<void> }> {
   const requests: string[] = [];
   let bytes = 0;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push(`${req.method ?? 'GET'} ${url.pathname.replace(/^.*\.git/, '')}${url.search}`);
+    req.on('data', (c: Buffer) => (bytes += c.length));
     const child = spawn('git', ['http-backend'], {
       env: {
         PATH: process.env['PATH'] ?? '',
@@ -157,7 +164,7 @@ export default {
     const lines: string[] = ['Baton on the GitHub API (real executor, emulator-counted; goal: 2 = one read, one write)'];
     for (const n of [1, 10, 50]) {
       const r = await apiRun(n, { branch: 'main', write: 'commit' });
-      lines.push(`  ${String(n).padStart(3)} files: ${r.requests} requests (${r.status}; ${r.violations} API-description violations) — ${r.routes}`);
+      lines.push(`  ${String(n).padStart(3)} files: ${r.requests} requests, ${r.kib} KiB both ways (${r.status}; ${r.violations} API-description violations) — ${r.routes}`);
     }
     const mr = await apiRun(10, { branch: 'main', write: 'merge-request', env: 'staging' });
     lines.push(`  merge-request write, 10 files: ${mr.requests} requests (${mr.status}) — ${mr.routes}`);
@@ -167,7 +174,7 @@ export default {
     for (const n of [1, 10, 50]) {
       const g = await cloneAndPush(n);
       lines.push(
-        `  ${String(n).padStart(3)} files: ${g.clone.length + g.push.length} HTTP round trips (clone --depth 1: ${g.clone.length}, push: ${g.push.length}), ${(g.bytes / 1024).toFixed(0)} KiB served; a kept clone fetches with ${g.cachedFetch.length} more`,
+        `  ${String(n).padStart(3)} files: ${g.clone.length + g.push.length} HTTP round trips (clone --depth 1: ${g.clone.length}, push: ${g.push.length}), ${(g.bytes / 1024).toFixed(1)} KiB both ways; a kept clone fetches with ${g.cachedFetch.length} more`,
       );
       if (n === 1) lines.push(`      clone: ${g.clone.join(' | ')}`, `      push:  ${g.push.join(' | ')}`);
     }

@@ -33,6 +33,8 @@ export interface RequestRecord {
   route: string;
   status: number;
   faulted: boolean;
+  /** Bytes of the request body plus the response body. */
+  bytes: number;
 }
 
 /** Seeded PRNG (mulberry32): the same seed makes the same faults. */
@@ -84,7 +86,7 @@ export interface GitHubEmulator {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, reply: Reply, rate: { limit: number; remaining: number; reset: number; resource: string }): void {
+function send(res: ServerResponse, reply: Reply, rate: { limit: number; remaining: number; reset: number; resource: string }): number {
   const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     'content-type': 'application/json; charset=utf-8',
@@ -97,6 +99,7 @@ function send(res: ServerResponse, reply: Reply, rate: { limit: number; remainin
     ...reply.headers,
   });
   res.end(body);
+  return Buffer.byteLength(body);
 }
 
 const notFound = (): Reply => ({ status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } });
@@ -404,7 +407,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
-    const record: RequestRecord = { method, path: receivedPath, route: `${method} ${url.pathname}`, status: 0, faulted: false };
+    const record: RequestRecord = { method, path: receivedPath, route: `${method} ${url.pathname}`, status: 0, faulted: false, bytes: raw.length };
     requests.push(record);
     const isGraphql = url.pathname === '/graphql' || url.pathname === '/api/graphql';
     rate.resource = isGraphql ? 'graphql' : 'core';
@@ -414,7 +417,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         r = { status: 502, body: { message: 'Server Error' } };
       }
       record.status = r.status;
-      send(res, r, rate);
+      record.bytes += send(res, r, rate);
     };
 
     let body: Json | undefined;
