@@ -206,6 +206,15 @@ describe('github forge on the emulator', () => {
     expectNoViolations(gh);
   });
 
+  it('reacts on the pull request itself when there is no comment id, and refuses a hostile id', async () => {
+    const n = gh.emulator.openPull(gh.repo, { head: 'main', base: 'main', title: 'react', user: 'alice' });
+    await gh.forge.react(gh.repo, '', 'rocket', n);
+    const reactions = gh.emulator.state.repo('acme', 'env')?.reactions.filter((r) => r.subject.kind === 'issue' && r.subject.number === n) ?? [];
+    expect(reactions.map((r) => [r.content, r.user])).toEqual([['rocket', BATON_LOGIN]]);
+    await expect(gh.forge.react(gh.repo, '1/../../x', 'eyes', n)).rejects.toThrow(/invalid comment id/);
+    expectNoViolations(gh);
+  });
+
   it('rejects an unauthenticated client', async () => {
     const stranger = githubForgeFromSettings({ GITHUB_TOKEN: 'ghp_not-a-real-token', GITHUB_API_URL: gh.emulator.url }, { tuning: FAST });
     await expect(stranger?.headOf(gh.repo, 'main')).rejects.toMatchObject({ status: 401 });
