@@ -21,6 +21,8 @@ import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue } from '../queue/memory.js';
 import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
+import { GitHubForge, githubForgeFromSettings } from '../forges/github/index.js';
+import { githubWebhookRoute } from '../sources/github/index.js';
 import { createGitlabSource, parseGitlabSecrets } from '../sources/gitlab/index.js';
 import { BurstFilter, registrySourcesFromEnv } from '../sources/registry/index.js';
 import { HttpOciClient, registryClientOptions } from '../registry/index.js';
@@ -46,7 +48,7 @@ export function createLogger(level: string): Logger {
 }
 
 /** BATON_ENV_REPO → the forge that writes it. Unset: the embedded local repo. */
-export async function resolveEnvRepo(settings: Settings, env: Env = {}): Promise<EnvRepo> {
+export async function resolveEnvRepo(settings: Settings, env: Env = {}, logger?: Logger): Promise<EnvRepo> {
   const git = new GitForge({ cacheDir: join(settings.dataDir, 'git'), author: { name: settings.BATON_GIT_AUTHOR_NAME, email: settings.BATON_GIT_AUTHOR_EMAIL } });
   const value = settings.BATON_ENV_REPO;
   if (!value) {
@@ -54,11 +56,15 @@ export async function resolveEnvRepo(settings: Settings, env: Env = {}): Promise
     return { forge: git, repo: path, label: `embedded ${path}`, embedded: true };
   }
   const ref = parseRepoRef(value);
+  if (ref?.forge === 'github') {
+    const forge = githubForgeFromSettings(env, logger ? { log: logger } : {});
+    if (!forge) throw new Error('BATON_ENV_REPO=github:… needs APP_ID with PRIVATE_KEY (or PRIVATE_KEY_PATH), or GITHUB_TOKEN');
+    return { forge, repo: ref.path, label: `github:${ref.path}`, embedded: false };
+  }
   if (ref?.forge === 'gitlab') {
     const forge = createGitlabForge({ GITLAB_URL: env['GITLAB_URL'], GITLAB_TOKEN: env['GITLAB_TOKEN'], BATON_GITLAB_BOT_USERNAME: env['BATON_GITLAB_BOT_USERNAME'] });
     return { forge, repo: ref.path, label: `gitlab:${ref.path}`, embedded: false };
   }
-  if (ref && ref.forge !== 'git') throw new Error(`BATON_ENV_REPO=${ref.forge}:… needs the ${ref.forge} adapter, which this build does not include yet`);
   const repo = ref?.forge === 'git' ? ref.path : value;
   return { forge: git, repo, label: redactUrl(repo), embedded: false };
 }
@@ -93,7 +99,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const { settings, env } = options;
   const logger = options.logger ?? createLogger(settings.LOG_LEVEL);
   if (settings.REDIS_URL) throw new Error('REDIS_URL is set, but this build has only the embedded single-process queue; unset REDIS_URL and run one replica');
-  const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env));
+  const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env, logger));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
   const registry = options.registry ?? new HttpOciClient(registryClientOptions(env as NodeJS.ProcessEnv));
@@ -149,7 +155,10 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   let gitlabBot = env['BATON_GITLAB_BOT_USERNAME']?.trim();
   if (!gitlabBot && envRepo.forge instanceof GitlabForge) gitlabBot = await envRepo.forge.botUsername().catch(() => undefined);
   const gitlabSecrets = parseGitlabSecrets(env['GITLAB_WEBHOOK_SECRET']);
+  // GitHub deliveries caused by Baton's own login are ignored; the forge can tell which login that is.
+  const githubLogin = envRepo.forge instanceof GitHubForge ? await envRepo.forge.selfLogin().catch(() => undefined) : undefined;
   const sources: NonNullable<HttpDeps['sources']> = {
+    github: githubWebhookRoute(env, [githubLogin]),
     gitlab: { source: createGitlabSource(gitlabBot ? { botUsername: gitlabBot } : {}), secrets: () => gitlabSecrets },
     ...options.sources,
   };
