@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Forge, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError, RetryableError } from '../types.js';
 import { GitCommandError, git, redactUrl, runGit } from './run-git.js';
+import { Mutex } from '../mutex.js';
 
 export interface GitForgeOptions {
   /** Where cached clones live (`<dataDir>/git/<hash>.git`). */
@@ -25,16 +26,8 @@ async function assertBranchName(branch: string): Promise<void> {
   if (r.code !== 0 || branch.startsWith('-')) throw new ForgeError(`invalid branch name ${JSON.stringify(branch)}`, 422);
 }
 
-/** Serializes git commands on one cache directory (fetch/push update the same refs). */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
 
+/** One cached clone; its lock serializes fetch/push, which update the same refs. */
 interface Cache {
   dir: string;
   lock: Mutex;

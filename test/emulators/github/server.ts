@@ -15,6 +15,7 @@ import { openApiValidator } from './openapi.js';
 import type { MatchedRequest } from './openapi.js';
 import { EmulatorState } from './state.js';
 import type { EmuComment, EmuPull, EmuRepo, EmuRole } from './state.js';
+import { seededRandom } from '../seeded-random.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -37,17 +38,6 @@ export interface RequestRecord {
   bytes: number;
 }
 
-/** Seeded PRNG (mulberry32): the same seed makes the same faults. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FaultControls {
   /** The next `n` requests fail with `status` (5xx) before they are processed. */
@@ -513,9 +503,9 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     requests,
     faults: {
       failNext: (n, status = 502) => (failQueue = [...failQueue, ...Array.from({ length: n }, () => status)]),
-      failRandomly: (r, seed, statuses = [500, 502, 503, 429]) => (random = { rate: r, next: seeded(seed), statuses }),
+      failRandomly: (r, seed, statuses = [500, 502, 503, 429]) => (random = { rate: r, next: seededRandom(seed), statuses }),
       graphqlRateLimitNext: (n) => (graphqlLimited += n),
-      loseResponses: (r, seed) => (lose = { rate: r, next: seeded(seed) }),
+      loseResponses: (r, seed) => (lose = { rate: r, next: seededRandom(seed) }),
       rateLimitNext: (n, o = {}) => (limitQueue = [...limitQueue, ...Array.from({ length: n }, () => ({ status: o.status ?? 429, retryAfterS: o.retryAfterS ?? 1 }))]),
       setRateLimit: (remaining, resetInS = 1) => {
         rate.remaining = remaining;

@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, runGit } from '../../../src/forges/git/run-git.js';
 import { tempDir } from '../../helpers/git-repo.js';
+import { Mutex } from '../../../src/forges/mutex.js';
 
 /** A GitLab API refusal: status and the JSON body GitLab answers with. */
 export class ApiError extends Error {
@@ -26,15 +27,6 @@ export interface CommitAction {
   last_commit_id?: string;
 }
 
-/** Serializes ref updates on one repository, as Gitaly does per repository. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
 
 /** GitLab's API `file_path` validator: no traversal, no absolute paths, no control characters. */
 export function validFilePath(p: string): boolean {
@@ -42,6 +34,7 @@ export function validFilePath(p: string): boolean {
 }
 
 export class GitStore {
+  /** Serializes ref updates on one repository, as Gitaly does per repository. */
   private readonly lock = new Mutex();
 
   constructor(

@@ -12,6 +12,7 @@ import type { TestRepo } from '../../helpers/git-repo.js';
 import type { CommitAction } from './git-store.js';
 import { ApiError, GitStore, validFilePath } from './git-store.js';
 import { executeGraphql } from './graphql.js';
+import { seededRandom } from '../seeded-random.js';
 
 export const NOTE_LIMIT = 1_000_000;
 
@@ -68,17 +69,6 @@ export interface RequestRecord {
   status: number;
 }
 
-/** Deterministic PRNG so a "random" failure pattern replays exactly from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** GitLab (Ruby) measures note length in characters, not UTF-16 units. */
 function charCount(text: string): number {
@@ -175,7 +165,7 @@ export class GitlabEmulator {
 
   /** Fail a seeded random `fraction` of requests from now on (0 turns it off). */
   failRandomly(fraction: number, seed: number, status = 500): void {
-    this.randomFailure = fraction > 0 ? { fraction, next: mulberry32(seed), status } : undefined;
+    this.randomFailure = fraction > 0 ? { fraction, next: seededRandom(seed), status } : undefined;
   }
 
   /**
