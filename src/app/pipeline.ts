@@ -62,6 +62,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   });
 
   async function routeEvent(event: Event): Promise<{ routed: Routed[]; notes: string[] }> {
+    // A push may have changed .baton.yml: read it again now rather than after the TTL.
+    if (event.type === 'push') config.invalidate();
     const table = await config.table();
     if (!table) return { routed: [], notes: ['no valid .baton.yml in the env repository'] };
     const result = route(event, table);
