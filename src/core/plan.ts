@@ -79,14 +79,16 @@ export function plan(intents: SetImage[], files: Record<string, string | null>, 
         continue;
       }
       const want = selectorOf(intent, target.key, target.digestKey);
-      const current = readImageVersion(text, want);
+      // editImage reports the version it found, so the file is parsed once for both questions;
+      // only a refused edit (which reports none) needs a separate read.
+      const out = editImage(text, want, { tag: intent.tag, digestMode: intent.digestMode, ...(intent.digest && { digest: intent.digest }) });
+      const current = out.status === 'changed' || out.status === 'unchanged' ? out.from : out.status === 'refused' ? readImageVersion(text, want) : undefined;
       from ??= current;
       if (intent.mode === 'upgrade' && current?.tag && isOrdered(intent.policy) && compareTags(intent.policy, intent.tag, current.tag) < 0) {
         refusedDowngrade = current.tag;
         continue;
       }
       if (current && sameVersion(current, intent)) continue;
-      const out = editImage(text, want, { tag: intent.tag, digestMode: intent.digestMode, ...(intent.digest && { digest: intent.digest }) });
       switch (out.status) {
         case 'changed':
           working.set(target.file, out.text);
