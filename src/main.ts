@@ -10,7 +10,7 @@ import { createLogger, startBaton } from './cli/serve.js';
 import { SettingsError, loadSettings } from './cli/settings.js';
 import { validateFile } from './cli/validate.js';
 import { createPipeline } from './app/pipeline.js';
-import { MemoryQueue } from './queue/memory.js';
+import { MemoryQueue, systemTimer } from './queue/memory.js';
 import { resolveEnvRepo } from './cli/serve.js';
 import type { EnvRepo } from './cli/serve.js';
 import type { Settings } from './cli/settings.js';
@@ -20,7 +20,7 @@ import { HttpOciClient, registryClientOptions } from './registry/index.js';
 /** A pipeline that writes immediately (no debounce, no journal), for one-shot commands. */
 function oneShotPipeline(settings: Settings, envRepo: EnvRepo) {
   const logger = createLogger(process.env['LOG_LEVEL'] ?? 'warn');
-  const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: (fn, ms) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; } });
+  const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
   const registry = new HttpOciClient(registryClientOptions(process.env));
   const pipeline = createPipeline({
     forge: envRepo.forge, repo: envRepo.repo, queue, logger, now: () => Date.now(), random: Math.random,

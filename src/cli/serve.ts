@@ -19,16 +19,15 @@ import { redactUrl } from '../forges/git/run-git.js';
 import type { Forge } from '../forges/types.js';
 import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
-import { MemoryQueue } from '../queue/memory.js';
+import { MemoryQueue, systemTimer } from '../queue/memory.js';
 import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
 import { GitHubForge, githubForgeFromSettings } from '../forges/github/index.js';
 import { githubWebhookRoute } from '../sources/github/index.js';
 import { createGitlabSource, parseGitlabSecrets } from '../sources/gitlab/index.js';
-import { BurstFilter, registrySourcesFromEnv } from '../sources/registry/index.js';
+import { BurstFilter, registrySecrets, registrySourcesFromEnv } from '../sources/registry/index.js';
 import { HttpOciClient, registryClientOptions } from '../registry/index.js';
 import type { OciClient } from '../registry/index.js';
 import { demoToken, ensureEmbeddedRepo } from './embedded.js';
-import { registrySecretsFrom } from './settings.js';
 import type { Env, Settings } from './settings.js';
 
 export interface EnvRepo {
@@ -102,15 +101,12 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env, logger));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
-  const registry = options.registry ?? new HttpOciClient(registryClientOptions(env as NodeJS.ProcessEnv));
+  const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({
     debounceMs: settings.BATON_DEBOUNCE_MS,
     ...(options.journal !== false && { journalPath: join(settings.dataDir, 'queue', 'journal.jsonl') }),
     now: () => Date.now(),
-    setTimer: (fn, ms) => {
-      const t = setTimeout(fn, ms);
-      return { cancel: () => clearTimeout(t) };
-    },
+    setTimer: systemTimer,
     onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
   });
   const pipeline = createPipeline({
@@ -168,12 +164,16 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const bursts = new BurstFilter(5 * 60_000);
 
   const app = createHttpApp({
-    registrySources: registrySourcesFromEnv(env as NodeJS.ProcessEnv),
+    registrySources: registrySourcesFromEnv(env),
     admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
     logger,
     metrics,
     queue,
-    registrySecrets: (kind) => registrySecretsFrom(env, kind, token),
+    // The demo token stands in only while no registry secret is configured at all.
+    registrySecrets: (kind) => {
+      const secrets = registrySecrets(env, kind);
+      return secrets.length > 0 || !token ? secrets : [token];
+    },
     sources,
     isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined),
     maxBodyBytes: settings.BATON_MAX_BODY_BYTES,

@@ -38,14 +38,3 @@ export function loadSettings(env: Env): Settings {
   }
   return { ...parsed.data, dataDir: resolve(parsed.data.BATON_DATA_DIR) };
 }
-
-/** Shared registry token plus `BATON_REGISTRY_TOKEN_<KIND>` for one kind, for rotation and per-registry secrets. */
-export function registrySecretsFrom(env: Env, kind: string, demoToken?: string): string[] {
-  const out: string[] = [];
-  const shared = env['BATON_REGISTRY_TOKEN'];
-  if (shared) out.push(...shared.split(',').map((s) => s.trim()).filter(Boolean));
-  const own = env[`BATON_REGISTRY_TOKEN_${kind.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
-  if (own) out.push(...own.split(',').map((s) => s.trim()).filter(Boolean));
-  if (out.length === 0 && demoToken) out.push(demoToken);
-  return out;
-}

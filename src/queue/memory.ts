@@ -13,6 +13,12 @@ import type { Destination, SetImage } from '../core/intent.js';
 import type { Queue, QueueHandlers, QueueStats } from './types.js';
 import { deliveryKey } from './types.js';
 
+/** `setTimer` backed by the process's real timers. */
+export const systemTimer: MemoryQueueOptions['setTimer'] = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  return { cancel: () => clearTimeout(t) };
+};
+
 export interface MemoryQueueOptions {
   debounceMs: number;
   /** JSONL journal of accepted/done events; omit for a purely in-memory queue (tests, replay). */

@@ -6,6 +6,9 @@
 
 import { createHash } from 'node:crypto';
 import { isValidDigest, isValidRepository, isValidTag, normalizeRepository } from '../core/image-ref.js';
+import { retryAfterMs } from '../core/retry-after.js';
+
+export { retryAfterMs };
 
 /** What the executor and resync need from a registry. `image` is `host/path` as `.baton.yml` writes it. */
 export interface OciClient {
@@ -88,13 +91,6 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   return { scheme: m[1].toLowerCase(), params };
 }
 
-/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
-export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
 
 /** The `rel="next"` target of a `Link` header. */
 export function nextLink(header: string | null): string | undefined {

@@ -48,7 +48,7 @@ export function parseDockerConfig(text: string): Map<string, Credentials> {
 }
 
 /** Client options from the environment. Throws with a message naming the setting when one is malformed (never its value). */
-export function registryClientOptions(env: NodeJS.ProcessEnv, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): OciClientOptions {
+export function registryClientOptions(env: Readonly<Record<string, string | undefined>>, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): OciClientOptions {
   const creds = new Map<string, Credentials>();
   const file = env['BATON_REGISTRY_AUTH_FILE'];
   if (file) for (const [k, v] of parseDockerConfig(readFile(file))) creds.set(k, v);

@@ -3,15 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ImagePushed } from '../../src/core/event.js';
 import type { Destination, SetImage } from '../../src/core/intent.js';
-import { MemoryQueue } from '../../src/queue/memory.js';
-import type { MemoryQueueOptions } from '../../src/queue/memory.js';
+import { MemoryQueue, systemTimer } from '../../src/queue/memory.js';
 import type { QueueHandlers } from '../../src/queue/types.js';
 import { tempDir } from '../helpers/git-repo.js';
 
-const timers: MemoryQueueOptions['setTimer'] = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  return { cancel: () => clearTimeout(t) };
-};
+const timers = systemTimer;
 
 function event(id: string, tag = '1.0.0'): ImagePushed {
   return { type: 'image-pushed', source: 'registry/distribution', deliveryId: id, registry: 'r.example.com', repository: 'team/web', tag };

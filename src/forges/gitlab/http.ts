@@ -6,6 +6,9 @@
 
 import { createRequesterFn } from '@gitbeaker/requester-utils';
 import { ForgeError, RetryableError } from '../types.js';
+import { retryAfterMs } from '../../core/retry-after.js';
+
+export { retryAfterMs };
 
 export interface RetryPolicy {
   /** Attempts per request, the first included. */
@@ -46,13 +49,6 @@ export interface RawResponse {
   body: unknown;
 }
 
-/** `Retry-After` as seconds or an HTTP date; undefined when absent or nonsense. */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 function messageOf(body: unknown): string {
   if (typeof body === 'string') return body.trim();
@@ -95,7 +91,7 @@ export async function requestWithRetry(url: URL, init: RequestInit, policy: Retr
       if (res.ok) return { status: res.status, headers, body };
       if (res.status !== 429 && res.status < 500) throw new GitlabApiError(method, path, res.status, messageOf(body));
       last = `${res.status}`;
-      const wait = retryAfterMs(headers['retry-after']);
+      const wait = retryAfterMs(headers['retry-after'], Date.now());
       if (wait !== undefined && wait > policy.maxWaitMs) throw new RetryableError(`GitLab ${method} ${path}: ${res.status}, retry after ${wait} ms`, res.status, wait);
       if (attempt >= policy.attempts) throw new RetryableError(`GitLab ${method} ${path}: ${res.status} after ${attempt} attempts`, res.status, wait);
       await policy.sleep(wait ?? policy.baseDelayMs * 2 ** (attempt - 1) * (0.5 + policy.random() / 2));

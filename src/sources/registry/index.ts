@@ -33,7 +33,7 @@ export function createRegistrySources(options: RegistrySourceOptions = {}): Read
 }
 
 /** The sources as the process environment configures them (names in `settings.ts` and docs/registries.md). */
-export function registrySourcesFromEnv(env: NodeJS.ProcessEnv): Readonly<Record<RegistryKind, Source>> {
+export function registrySourcesFromEnv(env: Readonly<Record<string, string | undefined>>): Readonly<Record<RegistryKind, Source>> {
   const gar = garSettings(env);
   return createRegistrySources(gar ? { gar } : {});
 }

@@ -21,13 +21,13 @@ function list(value: string | undefined): string[] {
 }
 
 /** Every secret a registry kind accepts: the shared token plus the kind's own. */
-export function registrySecrets(env: NodeJS.ProcessEnv, kind: string): string[] {
+export function registrySecrets(env: Readonly<Record<string, string | undefined>>, kind: string): string[] {
   const own = /^[a-z0-9]+$/.test(kind) ? env[`BATON_REGISTRY_TOKEN_${kind.toUpperCase()}`] : undefined;
   return [...new Set([...list(env['BATON_REGISTRY_TOKEN']), ...list(own)])];
 }
 
 /** GAR verification options from the environment; `keys` defaults to Google's published JWKS. */
-export function garSettings(env: NodeJS.ProcessEnv, keys?: JWTVerifyGetKey): GarOptions | undefined {
+export function garSettings(env: Readonly<Record<string, string | undefined>>, keys?: JWTVerifyGetKey): GarOptions | undefined {
   const audience = env['BATON_GAR_AUDIENCE']?.trim();
   const serviceAccounts = list(env['BATON_GAR_SERVICE_ACCOUNT']);
   if (!audience || serviceAccounts.length === 0) return undefined;
