@@ -6,29 +6,11 @@ import { parseArgs } from 'node:util';
 import { jsonSchema } from './config/schema.js';
 import { demoCurl } from './cli/embedded.js';
 import { readDelivery, replay, sourceFor } from './cli/replay.js';
-import { createLogger, startBaton } from './cli/serve.js';
+import { startBaton } from './cli/serve.js';
 import { SettingsError, loadSettings } from './cli/settings.js';
 import { validateFile } from './cli/validate.js';
-import { createPipeline } from './app/pipeline.js';
-import { MemoryQueue, systemTimer } from './queue/memory.js';
-import { resolveEnvRepo } from './cli/serve.js';
-import type { EnvRepo } from './cli/serve.js';
-import type { Settings } from './cli/settings.js';
 import { findResyncSelections } from './app/resync.js';
-import { HttpOciClient, registryClientOptions } from './registry/index.js';
-
-/** A pipeline that writes immediately (no debounce, no journal), for one-shot commands. */
-function oneShotPipeline(settings: Settings, envRepo: EnvRepo) {
-  const logger = createLogger(process.env['LOG_LEVEL'] ?? 'warn');
-  const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
-  const registry = new HttpOciClient(registryClientOptions(process.env));
-  const pipeline = createPipeline({
-    forge: envRepo.forge, repo: envRepo.repo, queue, logger, now: () => Date.now(), random: Math.random,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)), configTtlMs: settings.BATON_CONFIG_TTL_MS,
-    resolveDigest: (repository, tag) => registry.resolveDigest(repository, tag),
-  });
-  return { pipeline, registry };
-}
+import { oneShotPipeline } from './cli/serve.js';
 
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
@@ -116,9 +98,7 @@ async function main(argv: string[]): Promise<number> {
         console.error(`unknown source ${values.source}`);
         return 2;
       }
-      const settings = loadSettings(process.env);
-      const envRepo = await resolveEnvRepo(settings, process.env);
-      const { pipeline } = oneShotPipeline(settings, envRepo);
+      const { pipeline, envRepo } = await oneShotPipeline(loadSettings(process.env), process.env);
       const { delivery, body } = await readDelivery(values.event, values.header ?? [], new Date());
       const report = await replay(source, delivery, body, pipeline, envRepo.forge, envRepo.repo, values['dry-run'] === true);
       for (const n of report.notes) console.error(`note: ${n}`);
@@ -128,9 +108,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'resync': {
       const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } } });
-      const settings = loadSettings(process.env);
-      const envRepo = await resolveEnvRepo(settings, process.env);
-      const { pipeline, registry } = oneShotPipeline(settings, envRepo);
+      const { pipeline, registry } = await oneShotPipeline(loadSettings(process.env), process.env);
       const run = await findResyncSelections(pipeline.config, registry, new Date().toISOString());
       for (const n of run.notes) console.error(`${n.image}: ${n.message}`);
       for (const e of run.selections) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createMetrics } from '../app/metrics.js';
+import type { Metrics } from '../app/metrics.js';
 import { createPipeline } from '../app/pipeline.js';
 import { findResyncSelections, parseInterval } from '../app/resync.js';
 import type { Pipeline } from '../app/pipeline.js';
@@ -68,6 +69,43 @@ export async function resolveEnvRepo(settings: Settings, env: Env = {}, logger?:
   return { forge: git, repo, label: redactUrl(repo), embedded: false };
 }
 
+interface PipelineParts {
+  settings: Settings;
+  envRepo: EnvRepo;
+  logger: Logger;
+  queue: MemoryQueue;
+  registry: OciClient;
+  metrics?: Metrics;
+  onOutcome?: (outcome: Outcome) => void | Promise<void>;
+}
+
+/** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
+function pipelineFor(p: PipelineParts): Pipeline {
+  return createPipeline({
+    forge: p.envRepo.forge,
+    repo: p.envRepo.repo,
+    queue: p.queue,
+    logger: p.logger,
+    ...(p.metrics && { metrics: p.metrics }),
+    now: () => Date.now(),
+    random: Math.random,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    configTtlMs: p.settings.BATON_CONFIG_TTL_MS,
+    resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
+    ...(p.settings.skipCi && { skipCi: true }),
+    ...(p.onOutcome && { onOutcome: p.onOutcome }),
+  });
+}
+
+/** For one-shot commands (replay, resync): writes immediately, no debounce, no journal. */
+export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ pipeline: Pipeline; registry: OciClient; envRepo: EnvRepo }> {
+  const logger = createLogger(env['LOG_LEVEL'] ?? 'warn');
+  const envRepo = await resolveEnvRepo(settings, env, logger);
+  const registry = new HttpOciClient(registryClientOptions(env));
+  const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
+  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry }), registry, envRepo };
+}
+
 export interface StartOptions {
   settings: Settings;
   env: Env;
@@ -109,20 +147,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     setTimer: systemTimer,
     onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
   });
-  const pipeline = createPipeline({
-    forge: envRepo.forge,
-    repo: envRepo.repo,
-    queue,
-    logger,
-    metrics,
-    now: () => Date.now(),
-    random: Math.random,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    configTtlMs: settings.BATON_CONFIG_TTL_MS,
-    resolveDigest: (repository, tag) => registry.resolveDigest(repository, tag),
-    ...(settings.BATON_SKIP_CI === 'true' || settings.BATON_SKIP_CI === '1' ? { skipCi: true } : {}),
-    ...(options.onOutcome && { onOutcome: options.onOutcome }),
-  });
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, ...(options.onOutcome && { onOutcome: options.onOutcome }) });
   let draining = false;
   let configLoaded = false;
   await pipeline.start();

@@ -22,7 +22,7 @@ const SettingsSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Settings = z.output<typeof SettingsSchema> & { dataDir: string };
+export type Settings = z.output<typeof SettingsSchema> & { dataDir: string; skipCi: boolean };
 
 export class SettingsError extends Error {}
 
@@ -36,5 +36,6 @@ export function loadSettings(env: Env): Settings {
   if (!parsed.success) {
     throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
-  return { ...parsed.data, dataDir: resolve(parsed.data.BATON_DATA_DIR) };
+  const skipCi = parsed.data.BATON_SKIP_CI === 'true' || parsed.data.BATON_SKIP_CI === '1';
+  return { ...parsed.data, dataDir: resolve(parsed.data.BATON_DATA_DIR), skipCi };
 }

@@ -75,6 +75,19 @@ describe('baton replay', () => {
   });
 });
 
+describe('baton replay with BATON_SKIP_CI', () => {
+  it('marks its commit [skip ci], like the server does', async () => {
+    const repo = await createBareRepo({ '.baton.yml': oneImageConfig(REPO), 'envs/staging/kustomization.yaml': kustomization(REPO, '1.2.0') });
+    const dir = await tempDir();
+    const file = join(dir, 'event.json');
+    await writeFile(file, JSON.stringify(EVENT));
+    const res = await baton(['replay', '--source', 'registry:distribution', '--event', file], { BATON_ENV_REPO: repo.bare, BATON_DATA_DIR: join(dir, 'data'), BATON_SKIP_CI: 'true' });
+    expect(res.code).toBe(0);
+    expect(await repo.subjects()).toEqual(['web 1.2.0 → 1.3.0 in staging [skip ci]', 'seed']);
+    await repo.cleanup();
+  });
+});
+
 describe('baton serve', () => {
   it('starts on the embedded default, prints a working curl, and drains queued work on SIGTERM', async () => {
     const dir = await tempDir();
