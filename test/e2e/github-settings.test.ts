@@ -1,11 +1,11 @@
 /** The server wired from settings alone (BATON_ENV_REPO=github:…, GITHUB_TOKEN, GITHUB_API_URL, WEBHOOK_SECRET) onto the emulator. */
 
-import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGitHubEmulator } from '../emulators/github/server.js';
 import type { GitHubEmulator } from '../emulators/github/server.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { kustomization, startTestBaton } from '../helpers/baton.js';
+import { githubHeaders } from '../helpers/github.js';
 
 const SECRET = 'github-webhook-secret-settings-only';
 const IMAGE = 'registry.example.com/acme/api';
@@ -32,7 +32,7 @@ describe('GitHub wired from settings alone', () => {
   it('a signed workflow_run success bumps the env repo on GitHub; Baton ignores its own push', async () => {
     const run = { action: 'completed', repository: { full_name: 'acme/api', default_branch: 'main' }, sender: { login: 'alice' }, workflow_run: { head_branch: 'main', head_sha: SHA, conclusion: 'success', status: 'completed', actor: { login: 'alice' } } };
     const raw = JSON.stringify(run);
-    const r = await baton.post('/webhooks/github', raw, { 'x-github-event': 'workflow_run', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}` });
+    const r = await baton.post('/webhooks/github', raw, githubHeaders('workflow_run', raw, SECRET));
     expect(r.status).toBe(202);
     await baton.idle();
     const repo = emu.state.repo('acme', 'env');
@@ -40,7 +40,7 @@ describe('GitHub wired from settings alone', () => {
     // The forge found its own login (GET /user) and the webhook side ignores it.
     const push = { ref: 'refs/heads/main', before: SHA, after: SHA, repository: { full_name: 'acme/env', default_branch: 'main' }, sender: { login: 'baton-machine' } };
     const pushRaw = JSON.stringify(push);
-    const p = await baton.post('/webhooks/github', pushRaw, { 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(pushRaw).digest('hex')}` });
+    const p = await baton.post('/webhooks/github', pushRaw, githubHeaders('push', pushRaw, SECRET));
     expect(p.status).toBe(200);
     expect(emu.violations).toEqual([]);
   });

@@ -3,14 +3,12 @@
  * env repo that lives on the GitHub emulator, through the GitHub adapter (one read, one commit).
  */
 
-import { createHmac, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { githubWebhookRoute } from '../../src/sources/github/index.js';
 import type { EmulatedGitHub } from '../emulators/github/harness.js';
-import { emulatedGitHub } from '../emulators/github/harness.js';
 import type { TestBaton } from '../helpers/baton.js';
-import { kustomization, startTestBaton } from '../helpers/baton.js';
+import { kustomization } from '../helpers/baton.js';
+import { batonOnGitHub, githubHeaders } from '../helpers/github.js';
 
 const SECRET = 'github-webhook-secret-0123456789';
 const WEB = 'ghcr.io/acme/web';
@@ -79,23 +77,15 @@ describe('GitHub end to end: webhooks → commit in the env repo on GitHub', () 
   };
   const post = (event: string, body: object, secret: string | null = SECRET) => {
     const raw = JSON.stringify(body);
-    return baton.post('/webhooks/github', raw, {
-      'x-github-event': event,
-      'x-github-delivery': randomUUID(),
-      ...(secret !== null && { 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}` }),
-    });
+    return baton.post('/webhooks/github', raw, githubHeaders(event, raw, secret));
   };
 
   beforeAll(async () => {
-    gh = await emulatedGitHub({
+    ({ gh, baton } = await batonOnGitHub({
       '.baton.yml': CONFIG,
       'envs/staging/web/kustomization.yaml': kustomization(WEB, '1.4.2'),
       'envs/staging/api/kustomization.yaml': kustomization(API, 'aaaaaaa'),
-    });
-    baton = await startTestBaton({
-      envRepo: { forge: gh.forge, repo: gh.repo, label: `github:${gh.repo}`, embedded: false },
-      sources: { github: githubWebhookRoute({ WEBHOOK_SECRET: SECRET, BATON_BOT_LOGIN: 'baton-bot' }) },
-    });
+    }, SECRET));
   });
   afterAll(async () => {
     await baton?.close();
@@ -152,7 +142,7 @@ describe('GitHub end to end: webhooks → commit in the env repo on GitHub', () 
 
   it('the same delivery twice does the work once', async () => {
     const raw = JSON.stringify(packageEvent('1.6.0'));
-    const headers = { 'x-github-event': 'package', 'x-github-delivery': 'fixed-delivery-1', 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}` };
+    const headers = githubHeaders('package', raw, SECRET, 'fixed-delivery-1');
     const count = (await envRepo().subjects()).length;
     expect((await baton.post('/webhooks/github', raw, headers)).status).toBe(202);
     expect((await baton.post('/webhooks/github', raw, headers)).status).toBe(202);
@@ -167,15 +157,11 @@ describe('GitHub end to end: write: merge-request keeps one rolling pull request
   let baton: TestBaton;
   const post = (event: string, body: object) => {
     const raw = JSON.stringify(body);
-    return baton.post('/webhooks/github', raw, {
-      'x-github-event': event,
-      'x-github-delivery': randomUUID(),
-      'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`,
-    });
+    return baton.post('/webhooks/github', raw, githubHeaders(event, raw, SECRET));
   };
 
   beforeAll(async () => {
-    gh = await emulatedGitHub({
+    ({ gh, baton } = await batonOnGitHub({
       '.baton.yml': `version: 1
 environments:
   production:
@@ -191,11 +177,7 @@ images:
         - envs/production/web/kustomization.yaml
 `,
       'envs/production/web/kustomization.yaml': kustomization(WEB, '1.4.2'),
-    });
-    baton = await startTestBaton({
-      envRepo: { forge: gh.forge, repo: gh.repo, label: `github:${gh.repo}`, embedded: false },
-      sources: { github: githubWebhookRoute({ WEBHOOK_SECRET: SECRET, BATON_BOT_LOGIN: 'baton-bot' }) },
-    });
+    }, SECRET));
   });
   afterAll(async () => {
     await baton?.close();

@@ -3,7 +3,7 @@
  * test repos (acme/web as the app repo) the way a real installation would send them.
  */
 
-import { createHmac } from 'node:crypto';
+import { githubSignature } from '../../helpers/github.js';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/core/event.js';
@@ -48,7 +48,7 @@ function delivery(event: string, body: unknown, options: { secret?: string | nul
     'x-github-event': event,
     'x-github-delivery': options.id ?? '72d3162e-cc78-11e3-81ab-4c9367dc0958',
   };
-  if (options.secret !== null) headers['x-hub-signature-256'] = `sha256=${createHmac('sha256', options.secret ?? SECRET).update(rawBody).digest('hex')}`;
+  if (options.secret !== null) headers['x-hub-signature-256'] = githubSignature(rawBody, options.secret ?? SECRET);
   return { headers, query: {}, rawBody, receivedAt: '2026-01-01T00:00:00.000Z' };
 }
 
