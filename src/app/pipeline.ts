@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Event } from '../core/event.js';
 import { destinationKey } from '../core/intent.js';
-import type { Destination, SetImage } from '../core/intent.js';
+import type { Destination, Intent, SetImage } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { route } from '../core/route.js';
 import type { Forge } from '../forges/types.js';
@@ -40,7 +40,7 @@ export interface Pipeline {
   runNow(event: Event, options?: { dryRun?: boolean }): Promise<{ routed: Routed[]; notes: string[]; outcomes: Outcome[] }>;
 }
 
-export function groupByDestination(intents: SetImage[]): Routed[] {
+export function groupByDestination(intents: Intent[]): Routed[] {
   const groups = new Map<string, Routed>();
   for (const i of intents) {
     const key = destinationKey(i.destination);
@@ -71,7 +71,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
-  async function withDigests(intents: SetImage[]): Promise<SetImage[]> {
+  async function withDigests(intents: Intent[]): Promise<SetImage[]> {
     const resolve = deps.resolveDigest;
     if (!resolve) return intents;
     const cache = new Map<string, Promise<string | undefined>>();
@@ -94,7 +94,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     );
   }
 
-  async function flush(destination: Destination, batch: SetImage[]): Promise<Outcome> {
+  async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
     const intents = await withDigests(batch);
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });

@@ -9,7 +9,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Event } from '../core/event.js';
-import type { Destination, SetImage } from '../core/intent.js';
+import type { Destination, Intent } from '../core/intent.js';
 import type { Queue, QueueHandlers, QueueStats } from './types.js';
 import { deliveryKey } from './types.js';
 
@@ -36,7 +36,7 @@ export interface MemoryQueueOptions {
 
 interface Batch {
   destination: Destination;
-  intents: SetImage[];
+  intents: Intent[];
   events: Set<string>;
   timer?: { cancel(): void };
   /** Its debounce window has passed. */
@@ -206,7 +206,7 @@ export class MemoryQueue implements Queue {
     }
   }
 
-  private addToBatch(key: string, destination: Destination, intents: SetImage[], eventKey: string): void {
+  private addToBatch(key: string, destination: Destination, intents: Intent[], eventKey: string): void {
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = {};

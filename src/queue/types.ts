@@ -1,20 +1,20 @@
 /** The Queue port: accepted events are never lost, each delivery is worked once, one writer per target. */
 
 import type { Event } from '../core/event.js';
-import type { Destination, SetImage } from '../core/intent.js';
+import type { Destination, Intent } from '../core/intent.js';
 
 /** One group of intents that must be written together (same destination). */
 export interface Routed {
   key: string;
   destination: Destination;
-  intents: SetImage[];
+  intents: Intent[];
 }
 
 export interface QueueHandlers {
   /** Decide what an event should change; called once per accepted event. */
   route(event: Event): Promise<Routed[]>;
   /** Write one batch for one destination. Never called twice at once for the same key. */
-  flush(destination: Destination, intents: SetImage[]): Promise<void>;
+  flush(destination: Destination, intents: Intent[]): Promise<void>;
 }
 
 export interface QueueStats {
