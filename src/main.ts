@@ -116,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
         const done = await pipeline.runNow(e, { dryRun: values['dry-run'] === true });
         for (const n of done.notes) console.error(`  note: ${n}`);
         for (const o of done.outcomes) {
-          const what = o.status === 'committed' ? `committed ${o.commit}` : o.status === 'failed' ? `failed: ${o.error}` : 'already up to date';
+          const what = o.status === 'committed' ? `committed ${o.commit}` : 'already up to date';
           console.log(`  ${o.branch}: ${what}${o.bumps.length ? ` (${o.bumps.map((b) => `${b.image} ${b.from ?? '∅'} → ${b.to} in ${b.env}`).join(', ')})` : ''}`);
         }
       }

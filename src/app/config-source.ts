@@ -1,9 +1,12 @@
 /**
  * The config in force: `.baton.yml` read from the env repo's default branch, re-read when that
  * branch moved (checked at most every `ttlMs`, or at once after `invalidate()`), and kept at the
- * last valid version when a new one does not validate.
+ * last valid version when a new one does not validate. The last valid text is kept across restarts
+ * (`persist`), so a restart with a broken `.baton.yml` keeps routing by the one that worked.
  */
 
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ConfigIndex } from '../config/index.js';
 import { ConfigStore, formatMessage } from '../config/load.js';
 import type { ConfigMessage } from '../config/load.js';
@@ -11,13 +14,30 @@ import type { Forge } from '../forges/types.js';
 
 export const CONFIG_FILE = '.baton.yml';
 
+/** Where the last valid config is kept between runs (a file under BATON_DATA_DIR). */
+export interface ConfigPersistence {
+  load(): Promise<{ revision: string; text: string; branch: string } | undefined>;
+  save(snapshot: { revision: string; text: string; branch: string }): Promise<void>;
+}
+
 export interface ConfigSourceDeps {
   forge: Forge;
   repo: string;
   ttlMs: number;
   now: () => number;
-  /** Told when a new `.baton.yml` is refused (the last valid one stays in force). */
-  onInvalid?: (messages: ConfigMessage[], revision: string) => void;
+  persist?: ConfigPersistence;
+  /** Told when a new `.baton.yml` is refused; `inForce` is the revision still used, if any. */
+  onInvalid?: (messages: ConfigMessage[], revision: string, inForce: string | undefined) => void;
+  /** Told when a new valid config comes into force. */
+  onValid?: (revision: string) => void;
+}
+
+/** No valid `.baton.yml` has been read yet: events wait (journaled) until one is. */
+export class NoConfigError extends Error {
+  constructor(message = `no valid ${CONFIG_FILE} has been read from the env repository yet`) {
+    super(message);
+    this.name = 'NoConfigError';
+  }
 }
 
 export class ConfigSource {
@@ -26,6 +46,7 @@ export class ConfigSource {
   private checkedAt = -Infinity;
   private branch: string | undefined;
   private loading: Promise<ConfigIndex | undefined> | undefined;
+  private restored = false;
 
   constructor(private readonly deps: ConfigSourceDeps) {}
 
@@ -46,22 +67,63 @@ export class ConfigSource {
     return this.loading;
   }
 
+  /** The routing table, or NoConfigError (retryable) when none has ever been valid. */
+  async require(): Promise<ConfigIndex> {
+    const t = await this.table();
+    if (!t) throw new NoConfigError();
+    return t;
+  }
+
+  private async restore(): Promise<void> {
+    if (this.restored) return;
+    this.restored = true;
+    const saved = await this.deps.persist?.load().catch(() => undefined);
+    if (!saved) return;
+    const result = this.store.update(saved.text, saved.revision);
+    if (result.ok && this.store.config) this.index = new ConfigIndex(this.store.config, saved.branch);
+  }
+
   private async load(): Promise<ConfigIndex | undefined> {
+    await this.restore();
     this.branch ??= await this.deps.forge.defaultBranch(this.deps.repo);
     const snap = await this.deps.forge.readFiles(this.deps.repo, this.branch, [CONFIG_FILE]);
     this.checkedAt = this.deps.now();
     const text = snap.files[CONFIG_FILE];
     if (text === null || text === undefined) {
-      this.deps.onInvalid?.([{ path: '', message: `${CONFIG_FILE} is missing on ${this.branch}` }], snap.head);
+      this.deps.onInvalid?.([{ path: '', message: `${CONFIG_FILE} is missing on ${this.branch}` }], snap.head, this.store.revision);
       return this.index;
     }
     const result = this.store.update(text, snap.head);
-    if (!result.ok) this.deps.onInvalid?.(result.messages, snap.head);
-    else if (result.changed && this.store.config) this.index = new ConfigIndex(this.store.config, this.branch);
+    if (!result.ok) this.deps.onInvalid?.(result.messages, snap.head, this.store.revision);
+    else if ((result.changed || !this.index) && this.store.config) {
+      this.index = new ConfigIndex(this.store.config, this.branch);
+      await this.deps.persist?.save({ revision: snap.head, text, branch: this.branch }).catch(() => undefined);
+      this.deps.onValid?.(snap.head);
+    }
     return this.index;
   }
 }
 
 export function describeMessages(messages: ConfigMessage[]): string[] {
   return messages.map((m) => formatMessage(CONFIG_FILE, m));
+}
+
+/** Keeps the last valid config in one JSON file (written whole, then renamed into place). */
+export function fileConfigPersistence(path: string): ConfigPersistence {
+  return {
+    async load() {
+      try {
+        const data = JSON.parse(await readFile(path, 'utf8')) as { revision?: unknown; text?: unknown; branch?: unknown };
+        if (typeof data.revision === 'string' && typeof data.text === 'string' && typeof data.branch === 'string') return { revision: data.revision, text: data.text, branch: data.branch };
+      } catch {
+        // None kept yet.
+      }
+      return undefined;
+    },
+    async save(snapshot) {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(`${path}.tmp`, JSON.stringify(snapshot), { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+    },
+  };
 }

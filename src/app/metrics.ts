@@ -2,12 +2,14 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Outcome } from '../core/outcome.js';
+import type { QueueStats } from '../queue/types.js';
 
 export interface Metrics {
   registry: Registry;
   webhooks: Counter<'source' | 'result'>;
   observeOutcome(outcome: Outcome, seconds: number): void;
-  queuePending: Gauge;
+  /** Set the queue gauges (pending, retrying, dead letters, oldest pending age) from its stats. */
+  observeQueue(stats: QueueStats): void;
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
@@ -18,10 +20,18 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const bumps = new Counter({ name: 'baton_bumps_total', help: 'Image versions changed in environments', labelNames: ['env'], registers: [registry] });
   const duration = new Histogram({ name: 'baton_write_duration_seconds', help: 'Read-plan-write time per batch', registers: [registry], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
   const queuePending = new Gauge({ name: 'baton_queue_pending', help: 'Accepted events not yet fully written', registers: [registry] });
+  const queueRetrying = new Gauge({ name: 'baton_queue_retrying', help: 'Events waiting for their next try after a failure', registers: [registry] });
+  const deadLetters = new Gauge({ name: 'baton_dead_letters', help: 'Events parked after a permanent failure or the retention window (baton failed lists them)', registers: [registry] });
+  const oldest = new Gauge({ name: 'baton_queue_oldest_pending_seconds', help: 'Age of the oldest event not yet written', registers: [registry] });
   return {
     registry,
     webhooks,
-    queuePending,
+    observeQueue(stats) {
+      queuePending.set(stats.pending);
+      queueRetrying.set(stats.retrying);
+      deadLetters.set(stats.dead);
+      oldest.set(stats.oldestPendingMs / 1000);
+    },
     observeOutcome(outcome, seconds) {
       writes.inc({ status: outcome.status });
       for (const b of outcome.bumps) bumps.inc({ env: b.env });

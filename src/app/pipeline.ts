@@ -7,10 +7,13 @@ import type { Destination, Intent, SetImage } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { route } from '../core/route.js';
 import type { Forge } from '../forges/types.js';
-import type { Queue, Routed } from '../queue/types.js';
+import type { EventMeta, Queue, Routed } from '../queue/types.js';
+import { isOrdered } from '../core/policy.js';
 import { ConfigSource, describeMessages } from './config-source.js';
+import type { ConfigPersistence } from './config-source.js';
 import { execute } from './executor.js';
 import type { Metrics } from './metrics.js';
+import { Watermarks } from './watermarks.js';
 
 export interface PipelineDeps {
   forge: Forge;
@@ -22,6 +25,10 @@ export interface PipelineDeps {
   random: () => number;
   sleep: (ms: number) => Promise<void>;
   configTtlMs?: number;
+  /** Keeps the last valid `.baton.yml` across restarts. */
+  configPersistence?: ConfigPersistence;
+  /** File remembering, per environment and image, the newest event written for unordered policies. */
+  watermarksPath?: string;
   skipCi?: boolean;
   /**
    * Resolves `repository:tag` to the digest the registry serves (the index digest for multi-arch
@@ -58,16 +65,40 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     repo: deps.repo,
     ttlMs: deps.configTtlMs ?? 5_000,
     now: deps.now,
-    onInvalid: (messages, revision) => log.error({ revision, problems: describeMessages(messages) }, '.baton.yml is invalid; the last valid config stays in force'),
+    ...(deps.configPersistence && { persist: deps.configPersistence }),
+    onInvalid: (messages, revision, inForce) =>
+      log.error(
+        { revision, inForce, problems: describeMessages(messages) },
+        inForce ? `.baton.yml is invalid; the last valid config (${inForce.slice(0, 12)}) stays in force` : '.baton.yml is invalid and no valid config was ever read: events stay queued until a valid one is pushed',
+      ),
+    // Events that waited for a config (or for the forge) are worth trying at once.
+    onValid: () => deps.queue.wake?.(),
   });
+  const watermarks = new Watermarks(deps.watermarksPath);
 
-  async function routeEvent(event: Event): Promise<{ routed: Routed[]; notes: string[] }> {
+  /** Unordered policies: an event older than the one behind the version written does not roll it back. */
+  async function dropStale(intents: Intent[], notes: string[]): Promise<Intent[]> {
+    const kept: Intent[] = [];
+    for (const i of intents) {
+      const at = i.cause.acceptedAt;
+      const mark = at === undefined || isOrdered(i.policy) ? undefined : await watermarks.get(i.env, i.image);
+      if (mark !== undefined && at !== undefined && at < mark) {
+        notes.push(`${i.image}: ${i.tag} comes from an event older than the one ${i.env} already runs (unordered policy ${i.policy.policy})`);
+        continue;
+      }
+      kept.push(i);
+    }
+    return kept;
+  }
+
+  async function routeEvent(event: Event, meta?: EventMeta): Promise<{ routed: Routed[]; notes: string[] }> {
     // A push may have changed .baton.yml: read it again now rather than after the TTL.
     if (event.type === 'push') config.invalidate();
-    const table = await config.table();
-    if (!table) return { routed: [], notes: ['no valid .baton.yml in the env repository'] };
+    const table = await config.require();
     const result = route(event, table);
-    return { routed: groupByDestination(result.intents), notes: result.notes };
+    const intents = meta ? result.intents.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : result.intents;
+    const notes = [...result.notes];
+    return { routed: groupByDestination(await dropStale(intents, notes)), notes };
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
@@ -99,6 +130,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const intents = await withDigests(batch);
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
+    const landed = outcome.bumps.flatMap((b) => b.causes.flatMap((c) => (c.acceptedAt === undefined ? [] : [{ env: b.env, image: b.image, at: c.acceptedAt }])));
+    await watermarks.advance(landed);
     const summary = {
       branch: outcome.branch,
       status: outcome.status,
@@ -108,8 +141,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       ...(outcome.status === 'committed' && { commit: outcome.commit }),
       ...(outcome.problems.length > 0 && { problems: outcome.problems.map((p) => p.message) }),
     };
-    if (outcome.status === 'failed') log.error({ ...summary, error: outcome.error }, 'write failed');
-    else if (outcome.problems.length > 0) log.warn(summary, 'some targets were not written');
+    if (outcome.problems.length > 0) log.warn(summary, 'some targets were not written');
     else log.info(summary, outcome.status === 'committed' ? 'committed' : 'nothing to change');
     await deps.onOutcome?.(outcome);
     return outcome;
@@ -120,8 +152,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     queue: deps.queue,
     async start() {
       await deps.queue.start({
-        route: async (event) => {
-          const { routed, notes } = await routeEvent(event);
+        route: async (event, meta) => {
+          const { routed, notes } = await routeEvent(event, meta);
           if (notes.length > 0) log.info({ delivery: event.deliveryId, source: event.source, notes }, routed.length > 0 ? 'routed with notes' : 'no change for this event');
           return routed;
         },

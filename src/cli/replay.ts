@@ -59,7 +59,7 @@ export async function replay(source: Source, delivery: Delivery, body: unknown, 
     }
     if (!dryRun) {
       const done = await pipeline.runNow(event);
-      for (const o of done.outcomes) summary.push(o.status === 'committed' ? `committed ${o.commit} on ${o.branch}` : o.status === 'failed' ? `failed on ${o.branch}: ${o.error}` : `nothing to change on ${o.branch}`);
+      for (const o of done.outcomes) summary.push(o.status === 'committed' ? `committed ${o.commit} on ${o.branch}` : `nothing to change on ${o.branch}`);
     }
   }
   return { events: parsed.events, notes, diff, summary };

@@ -10,17 +10,21 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createMetrics } from '../app/metrics.js';
 import type { Metrics } from '../app/metrics.js';
+import { NoConfigError, fileConfigPersistence } from '../app/config-source.js';
 import { createPipeline } from '../app/pipeline.js';
 import { findResyncSelections, parseInterval } from '../app/resync.js';
 import type { Pipeline } from '../app/pipeline.js';
 import type { Outcome } from '../core/outcome.js';
 import { parseRepoRef } from '../core/event.js';
 import { GitForge } from '../forges/git/git-forge.js';
-import { redactUrl } from '../forges/git/run-git.js';
+import { redactUrl, setGitTimeout } from '../forges/git/run-git.js';
+import { setForgeTimeout } from '../forges/timeout.js';
 import type { Forge } from '../forges/types.js';
+import { failureKind } from '../forges/types.js';
 import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
+import { takeRetryRequests } from '../queue/retry-requests.js';
 import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
 import { GitHubForge, githubForgeFromSettings } from '../forges/github/index.js';
 import { githubWebhookRoute } from '../sources/github/index.js';
@@ -49,6 +53,9 @@ export function createLogger(level: string): Logger {
 
 /** BATON_ENV_REPO → the forge that writes it. Unset: the embedded local repo. */
 export async function resolveEnvRepo(settings: Settings, env: Env = {}, logger?: Logger): Promise<EnvRepo> {
+  // Bounds for every git command and forge request this process makes.
+  setGitTimeout(settings.BATON_GIT_TIMEOUT);
+  setForgeTimeout(settings.BATON_FORGE_TIMEOUT);
   const git = new GitForge({ cacheDir: join(settings.dataDir, 'git'), author: { name: settings.BATON_GIT_AUTHOR_NAME, email: settings.BATON_GIT_AUTHOR_EMAIL } });
   const value = settings.BATON_ENV_REPO;
   if (!value) {
@@ -91,6 +98,8 @@ function pipelineFor(p: PipelineParts): Pipeline {
     random: Math.random,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     configTtlMs: p.settings.BATON_CONFIG_TTL_MS,
+    configPersistence: fileConfigPersistence(join(p.settings.dataDir, 'state', 'config.json')),
+    watermarksPath: join(p.settings.dataDir, 'state', 'watermarks.json'),
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     ...(p.settings.skipCi && { skipCi: true }),
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
@@ -132,6 +141,26 @@ export interface RunningBaton {
   close(): Promise<void>;
 }
 
+/** A webhook source whose implementation can be replaced once the forge has said who Baton is. */
+function swappable(initial: NonNullable<HttpDeps['sources']>[string]): { route: NonNullable<HttpDeps['sources']>[string]; swap(next: NonNullable<HttpDeps['sources']>[string]): void } {
+  let current = initial;
+  return {
+    route: {
+      source: { id: initial.source.id, verify: (d, s) => current.source.verify(d, s), parse: (b, d) => current.source.parse(b, d) },
+      secrets: () => current.secrets(),
+      ...(initial.maxBytes !== undefined && { maxBytes: initial.maxBytes }),
+    },
+    swap: (next) => {
+      current = next;
+    },
+  };
+}
+
+/** Resolve `p`, or `undefined` after `ms` (for start-up lookups that must not hold the server). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
 export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const { settings, env } = options;
   const logger = options.logger ?? createLogger(settings.LOG_LEVEL);
@@ -140,22 +169,84 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
   const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
+  const queueDir = join(settings.dataDir, 'queue');
   const queue = new MemoryQueue({
     debounceMs: settings.BATON_DEBOUNCE_MS,
-    ...(options.journal !== false && { journalPath: join(settings.dataDir, 'queue', 'journal.jsonl') }),
+    ...(options.journal !== false && { journalPath: join(queueDir, 'journal.jsonl') }),
+    retentionMs: settings.BATON_RETENTION,
+    classify: (err) => (err instanceof NoConfigError ? 'retryable' : failureKind(err)),
     now: () => Date.now(),
+    random: Math.random,
     setTimer: systemTimer,
-    onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
+    log: logger,
   });
   const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, ...(options.onOutcome && { onOutcome: options.onOutcome }) });
   let draining = false;
   let configLoaded = false;
+  let configProblem: string | undefined = 'the env repository has not been read yet';
+
+  // Same repository, tag and digest within the window: one push, however many calls announced it.
+  // Events without a digest are not folded: their content is unknown, and batching folds them anyway.
+  const bursts = new BurstFilter(5 * 60_000);
+
+  // Baton's own deliveries are recognised by its forge identity, which is asked of the forge after
+  // the server listens (a slow forge must not keep the probes unanswered); until then the
+  // configured names are used.
+  const gitlabSecrets = parseGitlabSecrets(env['GITLAB_WEBHOOK_SECRET']);
+  const gitlabConfigured = env['BATON_GITLAB_BOT_USERNAME']?.trim();
+  const github = swappable(githubWebhookRoute(env, []));
+  const gitlab = swappable({ source: createGitlabSource(gitlabConfigured ? { botUsername: gitlabConfigured } : {}), secrets: () => gitlabSecrets });
+  const sources: NonNullable<HttpDeps['sources']> = { github: github.route, gitlab: gitlab.route, ...options.sources };
+
+  const app = createHttpApp({
+    registrySources: registrySourcesFromEnv(env),
+    admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
+    logger,
+    metrics,
+    queue,
+    // The demo token stands in only while no registry secret is configured at all.
+    registrySecrets: (kind) => {
+      const secrets = registrySecrets(env, kind);
+      return secrets.length > 0 || !token ? secrets : [token];
+    },
+    sources,
+    isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined),
+    readyDetail: () => ({
+      ...(draining && { reason: 'draining' }),
+      ...(!draining && !(configLoaded || pipeline.config.revision !== undefined) && { reason: configProblem }),
+      deadLetters: queue.deadLetters().slice(0, 20),
+    }),
+    maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(settings.PORT, settings.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  logger.info({ url, envRepo: envRepo.label, debounceMs: settings.BATON_DEBOUNCE_MS }, 'Baton is listening');
+
+  // Work starts once the server answers: the journal replays, then the config is read.
   await pipeline.start();
-  try {
-    configLoaded = (await pipeline.config.table()) !== undefined;
-  } catch (err) {
-    logger.error({ err }, 'could not read .baton.yml from the env repository yet');
-  }
+  const configRead = pipeline.config
+    .table()
+    .then((t) => {
+      configLoaded = t !== undefined;
+      if (!configLoaded) configProblem = 'no valid .baton.yml has been read from the env repository';
+    })
+    .catch((err: unknown) => {
+      configProblem = `the env repository could not be read: ${(err as Error).message}`;
+      logger.error({ err }, 'could not read .baton.yml from the env repository yet');
+    });
+  const identity = (async () => {
+    const gitlabBot = gitlabConfigured || (envRepo.forge instanceof GitlabForge ? await within(envRepo.forge.botUsername(), settings.BATON_FORGE_TIMEOUT) : undefined);
+    if (gitlabBot && gitlabBot !== gitlabConfigured) gitlab.swap({ source: createGitlabSource({ botUsername: gitlabBot }), secrets: () => gitlabSecrets });
+    const githubLogin = envRepo.forge instanceof GitHubForge ? await within(envRepo.forge.selfLogin(), settings.BATON_FORGE_TIMEOUT) : undefined;
+    if (githubLogin) github.swap(githubWebhookRoute(env, [githubLogin]));
+  })();
+  // Tests and callers that start Baton expect it settled; a slow forge is bounded by the timeout.
+  await within(Promise.all([configRead, identity]), settings.BATON_FORGE_TIMEOUT);
 
   // The safety net for a missed webhook: periodically ask the registries, through the same queue.
   const resyncEvery = parseInterval(settings.BATON_RESYNC_INTERVAL);
@@ -172,45 +263,17 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     resyncTimer.unref();
   }
 
-  // GitLab hooks: Baton's own notes and pushes are recognised by its username (asked of the API when unset).
-  let gitlabBot = env['BATON_GITLAB_BOT_USERNAME']?.trim();
-  if (!gitlabBot && envRepo.forge instanceof GitlabForge) gitlabBot = await envRepo.forge.botUsername().catch(() => undefined);
-  const gitlabSecrets = parseGitlabSecrets(env['GITLAB_WEBHOOK_SECRET']);
-  // GitHub deliveries caused by Baton's own login are ignored; the forge can tell which login that is.
-  const githubLogin = envRepo.forge instanceof GitHubForge ? await envRepo.forge.selfLogin().catch(() => undefined) : undefined;
-  const sources: NonNullable<HttpDeps['sources']> = {
-    github: githubWebhookRoute(env, [githubLogin]),
-    gitlab: { source: createGitlabSource(gitlabBot ? { botUsername: gitlabBot } : {}), secrets: () => gitlabSecrets },
-    ...options.sources,
-  };
-
-  // Same repository, tag and digest within the window: one push, however many calls announced it.
-  // Events without a digest are not folded: their content is unknown, and batching folds them anyway.
-  const bursts = new BurstFilter(5 * 60_000);
-
-  const app = createHttpApp({
-    registrySources: registrySourcesFromEnv(env),
-    admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
-    logger,
-    metrics,
-    queue,
-    // The demo token stands in only while no registry secret is configured at all.
-    registrySecrets: (kind) => {
-      const secrets = registrySecrets(env, kind);
-      return secrets.length > 0 || !token ? secrets : [token];
-    },
-    sources,
-    isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined),
-    maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
-  });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(settings.PORT, settings.HOST, () => resolve(s));
-    s.once('error', reject);
-  });
-  const address = server.address() as AddressInfo;
-  const host = settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-  logger.info({ url, envRepo: envRepo.label, debounceMs: settings.BATON_DEBOUNCE_MS }, 'Baton is listening');
+  // `baton retry` (another process) leaves requests here; the running server picks them up.
+  const retryTimer = setInterval(() => {
+    void takeRetryRequests(queueDir)
+      .then(async (ids) => {
+        if (ids.length === 0) return;
+        const retried = await queue.retry(ids.includes('all') ? 'all' : ids);
+        logger.info({ retried }, 'dead letters taken back to work');
+      })
+      .catch((err: unknown) => logger.error({ err }, 'could not read retry requests'));
+  }, 1_000);
+  retryTimer.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -224,9 +287,11 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
       closing ??= (async () => {
         draining = true;
         if (resyncTimer) clearInterval(resyncTimer);
+        clearInterval(retryTimer);
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
-        await queue.drain();
+        await queue.drain(settings.BATON_DRAIN_TIMEOUT);
+        server.closeAllConnections();
         await closed;
       })();
       return closing;

@@ -5,6 +5,28 @@ import { z } from 'zod';
 
 const Int = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30s`, `15m`, `24h`, `7d`, `500ms`, or a plain number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m?.[1]) return undefined;
+  return Number(m[1]) * (UNITS[m[2] ?? 'ms'] ?? 1);
+}
+
+const Duration = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 15m, 24h or 7d (got ${JSON.stringify(v)})` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 const SettingsSchema = z.object({
   PORT: Int(3000),
   HOST: z.string().default('0.0.0.0'),
@@ -18,6 +40,13 @@ const SettingsSchema = z.object({
   BATON_GIT_AUTHOR_NAME: z.string().default('Baton'),
   BATON_GIT_AUTHOR_EMAIL: z.string().default('baton@localhost'),
   BATON_RESYNC_INTERVAL: z.string().optional(),
+  /** How long a failing event is retried before it is parked as a dead letter. */
+  BATON_RETENTION: Duration('24h'),
+  /** How long SIGTERM waits for in-flight writes; the rest stays journaled for the next start. */
+  BATON_DRAIN_TIMEOUT: Duration('20s'),
+  /** Bound on one git command (fetch, push, …) and on one forge API request. */
+  BATON_GIT_TIMEOUT: Duration('120s'),
+  BATON_FORGE_TIMEOUT: Duration('30s'),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -32,7 +32,13 @@ export function parseConfig(text: string): LoadResult {
       }),
     };
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // The yaml library refuses an alias bomb (a billion laughs) here by throwing: that is "invalid" too.
+    data = doc.toJS();
+  } catch (e) {
+    return { ok: false, messages: [{ path: '', message: `cannot be read: ${(e as Error).message}` }] };
+  }
   const result = ConfigSchema.safeParse(data ?? {});
   if (result.success) return { ok: true, config: result.data };
   return {
@@ -57,7 +63,7 @@ export function parseConfig(text: string): LoadResult {
  * place and hands back the messages, so a bad push to `.baton.yml` never stops Baton.
  */
 export class ConfigStore {
-  private current: { config: BatonConfig; revision: string } | undefined;
+  private current: { config: BatonConfig; revision: string; text: string } | undefined;
 
   get config(): BatonConfig | undefined {
     return this.current?.config;
@@ -67,11 +73,16 @@ export class ConfigStore {
     return this.current?.revision;
   }
 
+  /** The text and revision in force, for keeping across restarts. */
+  get text(): string | undefined {
+    return this.current?.text;
+  }
+
   update(text: string, revision: string): { ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] } {
     if (this.current?.revision === revision) return { ok: true, changed: false };
     const result = parseConfig(text);
     if (!result.ok) return result;
-    this.current = { config: result.config, revision };
+    this.current = { config: result.config, revision, text };
     return { ok: true, changed: true };
   }
 }

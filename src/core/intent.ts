@@ -27,6 +27,8 @@ export interface Cause {
   actor?: string;
   /** `github:acme/web@3f2c1d0 (#42)` when the change is traced to an app commit. */
   sourceRef?: string;
+  /** When Baton accepted the event (ms since the epoch): orders events of unordered tag policies. */
+  acceptedAt?: number;
 }
 
 export interface SetImage {

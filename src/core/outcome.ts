@@ -1,4 +1,7 @@
-/** What happened to one batch of intents, for the reporter, logs and metrics. */
+/**
+ * What happened to one batch of intents that was carried out, for the reporter, logs and metrics.
+ * There is no "failed" outcome: a batch that did not land throws, and the queue retries or parks it.
+ */
 
 import type { Bump, FileProblem, Skip } from './changeset.js';
 import type { Destination } from './intent.js';
@@ -15,8 +18,7 @@ interface OutcomeBase {
 
 export type Outcome =
   | (OutcomeBase & { status: 'committed'; commit: string; url?: string; mergeRequest?: { number: number; url: string } })
-  | (OutcomeBase & { status: 'noop' })
-  | (OutcomeBase & { status: 'failed'; error: string });
+  | (OutcomeBase & { status: 'noop' });
 
 /** `baton/<env>`: the one rolling branch per environment for merge-request writes. */
 export function rollingBranch(env: string): string {

@@ -99,3 +99,18 @@ export class RetryableError extends ForgeError {
     this.name = 'RetryableError';
   }
 }
+
+/**
+ * Whether trying again later can help. Only a refusal the forge states for good (a 4xx other than
+ * 408/409/425/429: hook declined, protected branch, permission denied, not found) is permanent;
+ * anything unrecognised is retryable, since retrying is bounded by the retention window and
+ * guessing "permanent" would drop work.
+ */
+export function failureKind(err: unknown): 'retryable' | 'permanent' {
+  if (err instanceof RetryableError) return 'retryable';
+  if (err instanceof ForgeError) {
+    const s = err.status;
+    if (s >= 400 && s < 500 && ![408, 409, 425, 429].includes(s)) return 'permanent';
+  }
+  return 'retryable';
+}

@@ -26,6 +26,8 @@ export interface HttpDeps {
   sources?: Record<string, { source: Source; secrets: () => string[]; maxBytes?: number }>;
   /** Ready to take traffic (config loaded, not draining). */
   isReady(): boolean;
+  /** Why not ready, dead letters and the like: shown on `/readyz`. */
+  readyDetail?(): Record<string, unknown>;
   maxBodyBytes?: number;
   now?: () => Date;
 }
@@ -107,10 +109,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
   app.get('/readyz', (_req, res) => {
     const ready = deps.isReady();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', queue: deps.queue.stats() });
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', ...deps.readyDetail?.(), queue: deps.queue.stats() });
   });
   app.get('/metrics', async (_req, res) => {
-    deps.metrics.queuePending.set(deps.queue.stats().pending);
+    deps.metrics.observeQueue(deps.queue.stats());
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 

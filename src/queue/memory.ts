@@ -1,17 +1,21 @@
 /**
- * The embedded, single-process queue. Accepted events are appended to a journal file before the
- * webhook is answered, so a crash loses nothing: on start, events without a "done" record are
- * worked again (safe, because planning is idempotent). Intents are batched per destination for
- * the debounce window and flushed one batch at a time per destination.
+ * The embedded, single-process queue. Accepted events are appended to a journal before the webhook
+ * is answered; an event is marked done only when every write it caused has landed. Failures are
+ * retried with capped exponential backoff for as long as the event is younger than the retention
+ * window (across restarts: the journal keeps when it was accepted); a permanent refusal, or running
+ * out of retention, parks the event as a dead letter, listed and retryable. Intents are batched per
+ * destination for the debounce window and flushed one batch at a time per destination.
  */
 
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Event } from '../core/event.js';
 import type { Destination, Intent } from '../core/intent.js';
-import type { Queue, QueueHandlers, QueueStats } from './types.js';
-import { deliveryKey } from './types.js';
+import { readJournal } from './journal.js';
+import type { JournalRecord } from './journal.js';
+import type { DeadLetter, FailureKind, Queue, QueueHandlers, QueueStats } from './types.js';
+import { deliveryKey, displayKey } from './types.js';
 
 /** `setTimer` backed by the process's real timers. */
 export const systemTimer: MemoryQueueOptions['setTimer'] = (fn, ms) => {
@@ -19,28 +23,65 @@ export const systemTimer: MemoryQueueOptions['setTimer'] = (fn, ms) => {
   return { cancel: () => clearTimeout(t) };
 };
 
+/** The few pino methods the queue logs through. */
+export interface QueueLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const silent: QueueLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
 export interface MemoryQueueOptions {
   debounceMs: number;
   /** JSONL journal of accepted/done events; omit for a purely in-memory queue (tests, replay). */
   journalPath?: string;
-  /** How long a delivery id is remembered for de-duplication. */
+  /** How long a finished delivery id is remembered for de-duplication (default 24 h). */
   dedupeTtlMs?: number;
-  /** Most delivery ids remembered (oldest forgotten first). */
+  /** Most finished delivery ids remembered (oldest forgotten first; default 100,000). */
   dedupeMax?: number;
-  /** Attempts for a batch whose flush throws (forge down), with backoff between them. */
-  flushAttempts?: number;
+  /** How long a failing event is retried before it is parked as a dead letter (default 24 h). */
+  retentionMs?: number;
+  /** First retry delay; doubles per failure up to `retryMaxMs` (defaults 1 s and 5 min). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Rewrite the journal after this many appended records (default 10,000). */
+  compactEvery?: number;
+  /** Tells a retryable failure from a permanent one (default: everything is retryable). */
+  classify?: (err: unknown) => FailureKind;
   now: () => number;
+  random?: () => number;
   setTimer: (fn: () => void, ms: number) => { cancel(): void };
-  onError?: (err: unknown, context: string) => void;
+  log?: QueueLog;
+}
+
+interface Entry {
+  event: Event;
+  acceptedAt: number;
+  /** Destinations still to be written for this event. */
+  remaining: number;
+  failures: number;
+}
+
+interface DeadEntry {
+  event: Event;
+  acceptedAt: number;
+  failedAt: number;
+  reason: string;
+}
+
+interface BatchItem {
+  eventKey: string;
+  intents: Intent[];
 }
 
 interface Batch {
   destination: Destination;
-  intents: Intent[];
-  events: Set<string>;
+  items: BatchItem[];
   timer?: { cancel(): void };
-  /** Its debounce window has passed. */
+  /** Its debounce window (or retry delay) has passed. */
   due: boolean;
+  failures: number;
 }
 
 interface Lane {
@@ -48,36 +89,62 @@ interface Lane {
   running?: Promise<void>;
 }
 
-type JournalRecord = { op: 'add'; key: string; event: Event } | { op: 'done'; key: string };
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 export class MemoryQueue implements Queue {
   private readonly seen = new Map<string, number>();
-  private readonly remaining = new Map<string, number>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly dead = new Map<string, DeadEntry>();
   private readonly lanes = new Map<string, Lane>();
-  private readonly backlog: { key: string; event: Event; attempt?: number }[] = [];
-  /** Events whose routing failed, waiting to be tried again. */
-  private retrying = 0;
+  private readonly backlog: string[] = [];
+  /** Timers of events waiting for their next try: cancelled (left journaled) by drain. */
+  private readonly retryTimers = new Map<{ cancel(): void }, () => void>();
+  /** Events whose routing or write failed, waiting to be tried again. */
+  private readonly retryingKeys = new Set<string>();
   private handlers: QueueHandlers | undefined;
   private pump: Promise<void> | undefined;
   private draining = false;
-  /** Events taken off the backlog and being routed right now. */
-  private routing = 0;
   private journalFd: number | undefined;
+  private appended = 0;
+  private readonly log: QueueLog;
+  private readonly random: () => number;
 
-  constructor(private readonly options: MemoryQueueOptions) {}
+  constructor(private readonly options: MemoryQueueOptions) {
+    this.log = options.log ?? silent;
+    this.random = options.random ?? Math.random;
+  }
 
   stats(): QueueStats {
     let batches = 0;
     for (const lane of this.lanes.values()) batches += (lane.waiting ? 1 : 0) + (lane.running ? 1 : 0);
-    return { pending: this.remaining.size + this.backlog.length + this.routing + this.retrying, batches };
+    let oldest = Infinity;
+    for (const e of this.entries.values()) oldest = Math.min(oldest, e.acceptedAt);
+    return {
+      pending: this.entries.size,
+      batches,
+      retrying: this.retryingKeys.size,
+      dead: this.dead.size,
+      oldestPendingMs: oldest === Infinity ? 0 : Math.max(0, this.options.now() - oldest),
+    };
+  }
+
+  deadLetters(): DeadLetter[] {
+    return [...this.dead].map(([key, d]) => ({
+      id: displayKey(key),
+      source: d.event.source,
+      deliveryId: d.event.deliveryId,
+      acceptedAt: d.acceptedAt,
+      failedAt: d.failedAt,
+      reason: d.reason,
+    }));
   }
 
   private remember(key: string): void {
-    const ttl = this.options.dedupeTtlMs ?? 24 * 3600_000;
     const max = this.options.dedupeMax ?? 100_000;
-    const now = this.options.now();
     this.seen.delete(key);
-    this.seen.set(key, now + ttl);
+    this.seen.set(key, this.options.now() + (this.options.dedupeTtlMs ?? 24 * 3600_000));
     while (this.seen.size > max) {
       const oldest = this.seen.keys().next().value;
       if (oldest === undefined) break;
@@ -109,17 +176,61 @@ export class MemoryQueue implements Queue {
       this.journalFd = openSync(path, 'a', 0o600);
     }
     writeSync(this.journalFd, JSON.stringify(record) + '\n');
+    if (++this.appended >= (this.options.compactEvery ?? 10_000)) this.compact();
+  }
+
+  /**
+   * Rewrite the journal as what it means now: pending events, dead letters, and the finished ids
+   * still remembered. Synchronous, so no append can slip between the snapshot and the rename.
+   */
+  private compact(): void {
+    const path = this.options.journalPath;
+    if (!path) return;
+    const lines: string[] = [];
+    for (const [key, e] of this.entries) lines.push(JSON.stringify({ op: 'add', key, event: e.event, at: e.acceptedAt } satisfies JournalRecord));
+    for (const [key, d] of this.dead) {
+      lines.push(JSON.stringify({ op: 'add', key, event: d.event, at: d.acceptedAt } satisfies JournalRecord));
+      lines.push(JSON.stringify({ op: 'dead', key, at: d.failedAt, reason: d.reason } satisfies JournalRecord));
+    }
+    const now = this.options.now();
+    for (const [key, until] of this.seen) if (until >= now) lines.push(JSON.stringify({ op: 'seen', key, until } satisfies JournalRecord));
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, lines.length > 0 ? lines.join('\n') + '\n' : '', { mode: 0o600 });
+    renameSync(tmp, path);
+    if (this.journalFd !== undefined) closeSync(this.journalFd);
+    this.journalFd = openSync(path, 'a', 0o600);
+    this.appended = 0;
   }
 
   async enqueue(event: Event): Promise<'queued' | 'duplicate'> {
     if (this.draining) throw new Error('the queue is draining');
     const key = deliveryKey(event);
-    if (this.isSeen(key)) return 'duplicate';
-    this.remember(key);
-    this.journal({ op: 'add', key, event });
-    this.backlog.push({ key, event });
+    if (this.entries.has(key) || this.isSeen(key)) return 'duplicate';
+    // A redelivery of a parked event is the sender asking again: work it.
+    if (this.dead.delete(key)) this.log.info({ delivery: displayKey(key) }, 'redelivered dead letter taken back to work');
+    const acceptedAt = this.options.now();
+    this.journal({ op: 'add', key, event, at: acceptedAt });
+    this.entries.set(key, { event, acceptedAt, remaining: 0, failures: 0 });
+    this.backlog.push(key);
     this.kick();
     return 'queued';
+  }
+
+  async retry(ids: string[] | 'all'): Promise<string[]> {
+    const wanted = ids === 'all' ? [...this.dead.keys()] : [...this.dead.keys()].filter((k) => ids.includes(displayKey(k)) || ids.includes(k));
+    for (const key of wanted) {
+      const d = this.dead.get(key);
+      if (!d) continue;
+      this.dead.delete(key);
+      // A retry gets a fresh retention window, as a redelivery would.
+      const acceptedAt = this.options.now();
+      this.journal({ op: 'add', key, event: d.event, at: acceptedAt });
+      this.entries.set(key, { event: d.event, acceptedAt, remaining: 0, failures: 0 });
+      this.backlog.push(key);
+    }
+    this.kick();
+    return wanted.map(displayKey);
   }
 
   async start(handlers: QueueHandlers): Promise<void> {
@@ -127,38 +238,19 @@ export class MemoryQueue implements Queue {
     const path = this.options.journalPath;
     if (path) {
       await mkdir(dirname(path), { recursive: true });
-      const pending = await this.readJournal(path);
-      // Compact: keep only what is still pending, so the journal does not grow without bound.
-      const tmp = `${path}.tmp`;
-      await writeFile(tmp, pending.map((p) => JSON.stringify({ op: 'add', ...p }) + '\n').join(''), { mode: 0o600 });
-      await rename(tmp, path);
-      for (const p of pending) {
-        this.remember(p.key);
-        this.backlog.push(p);
+      const state = await readJournal(path, { now: this.options.now(), dedupeTtlMs: this.options.dedupeTtlMs ?? 24 * 3600_000 });
+      if (state.movedAside) this.log.error({ journal: state.movedAside.path, reason: state.movedAside.reason }, 'the queue journal could not be read; it was moved aside, not deleted — events in it were not replayed');
+      if (state.empty > 0) this.log.warn({ records: state.empty }, 'journal records without an event were dropped');
+      for (const [key, until] of state.seen) this.seen.set(key, until);
+      for (const d of state.dead) this.dead.set(d.key, { event: d.event, acceptedAt: d.acceptedAt, failedAt: d.failedAt, reason: d.reason });
+      for (const p of state.pending) {
+        this.entries.set(p.key, { event: p.event, acceptedAt: p.acceptedAt, remaining: 0, failures: 0 });
+        this.backlog.push(p.key);
       }
+      this.compact();
+      this.log.info({ events: state.pending.length, deadLetters: state.dead.length }, `replaying ${state.pending.length} journaled events`);
     }
     this.kick();
-  }
-
-  private async readJournal(path: string): Promise<{ key: string; event: Event }[]> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch {
-      return [];
-    }
-    const added = new Map<string, Event>();
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const r = JSON.parse(line) as JournalRecord;
-        if (r.op === 'add') added.set(r.key, r.event);
-        else added.delete(r.key);
-      } catch {
-        // A line torn by a crash mid-write: the event it held was never acknowledged.
-      }
-    }
-    return [...added].map(([key, event]) => ({ key, event }));
   }
 
   private kick(): void {
@@ -169,62 +261,109 @@ export class MemoryQueue implements Queue {
     });
   }
 
-  private async work(): Promise<void> {
-    const handlers = this.handlers;
-    if (!handlers) return;
-    for (let next = this.backlog.shift(); next; next = this.backlog.shift()) {
-      let routed: Awaited<ReturnType<QueueHandlers['route']>> = [];
-      this.routing++;
-      try {
-        routed = await handlers.route(next.event);
-      } catch (e) {
-        // Routing reads the config from the forge; a forge outage must not lose the event.
-        const attempt = (next.attempt ?? 0) + 1;
-        const attempts = this.options.flushAttempts ?? 5;
-        this.options.onError?.(e, `routing ${next.key} (attempt ${attempt}/${attempts})`);
-        if (attempt < attempts && !this.draining) {
-          const retry = { ...next, attempt };
-          this.retrying++;
-          this.options.setTimer(() => {
-            this.retrying--;
-            this.backlog.push(retry);
-            this.kick();
-          }, Math.min(30_000, 500 * 2 ** attempt));
-        }
-        // Out of attempts: left without a "done" record, so the next start works it again.
-        continue;
-      } finally {
-        this.routing--;
-      }
-      const intents = routed.filter((r) => r.intents.length > 0);
-      if (intents.length === 0) {
-        await this.done(next.key);
-        continue;
-      }
-      this.remaining.set(next.key, intents.length);
-      for (const r of intents) this.addToBatch(r.key, r.destination, r.intents, next.key);
+  private backoff(failures: number): number {
+    const base = this.options.retryBaseMs ?? 1_000;
+    const max = this.options.retryMaxMs ?? 300_000;
+    return Math.round(Math.min(max, base * 2 ** (failures - 1)) * (0.5 + this.random()));
+  }
+
+  private expired(entry: { acceptedAt: number }): boolean {
+    return this.options.now() - entry.acceptedAt > (this.options.retentionMs ?? 24 * 3600_000);
+  }
+
+  private later(key: string, delay: number, fn: () => void): void {
+    this.retryingKeys.add(key);
+    const fire = (): void => {
+      this.retryTimers.delete(timer);
+      this.retryingKeys.delete(key);
+      fn();
+    };
+    const timer = this.options.setTimer(fire, delay);
+    this.retryTimers.set(timer, fire);
+  }
+
+  wake(): void {
+    if (this.draining) return;
+    for (const [timer, fire] of [...this.retryTimers]) {
+      timer.cancel();
+      fire();
     }
   }
 
-  private addToBatch(key: string, destination: Destination, intents: Intent[], eventKey: string): void {
+  private async work(): Promise<void> {
+    const handlers = this.handlers;
+    if (!handlers) return;
+    for (let key = this.backlog.shift(); key !== undefined; key = this.backlog.shift()) {
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      let routed: Awaited<ReturnType<QueueHandlers['route']>>;
+      try {
+        routed = await handlers.route(entry.event, { acceptedAt: entry.acceptedAt });
+      } catch (e) {
+        this.failed([key], e, 'routing', (keys) => {
+          for (const k of keys) this.backlog.push(k);
+          this.kick();
+        });
+        continue;
+      }
+      const groups = routed.filter((r) => r.intents.length > 0);
+      if (groups.length === 0) {
+        this.done(key);
+        continue;
+      }
+      entry.remaining = groups.length;
+      for (const r of groups) this.addToBatch(r.key, r.destination, [{ eventKey: key, intents: r.intents }], false);
+    }
+  }
+
+  /**
+   * Something failed for these events: park the ones refused for good or past retention, and try
+   * the rest again after a backoff (`again` receives the keys still worth trying).
+   */
+  private failed(keys: string[], err: unknown, context: string, again: (keys: string[]) => void): void {
+    const kind = this.options.classify?.(err) ?? 'retryable';
+    const reason = reasonOf(err);
+    const live: string[] = [];
+    let failures = 0;
+    for (const key of keys) {
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      entry.failures++;
+      failures = Math.max(failures, entry.failures);
+      if (kind === 'permanent') this.park(key, reason);
+      else if (this.expired(entry)) this.park(key, `still failing after the retention window: ${reason}`);
+      else live.push(key);
+    }
+    if (live.length === 0 || this.draining) return;
+    const delay = this.backoff(failures);
+    this.log.warn({ context, deliveries: live.map(displayKey), attempt: failures, retryInMs: delay, err: reason }, `${context} failed; trying again`);
+    this.later(live.join('\n'), delay, () => again(live));
+  }
+
+  private addToBatch(key: string, destination: Destination, items: BatchItem[], due: boolean, failures = 0): void {
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = {};
       this.lanes.set(key, lane);
     }
     if (!lane.waiting) {
-      const batch: Batch = { destination, intents: [], events: new Set(), due: false };
+      const batch: Batch = { destination, items: [], due, failures };
       lane.waiting = batch;
       // A fixed window from the first intent bounds latency; everything inside it is one commit.
-      if (!this.draining)
+      if (!due && !this.draining)
         batch.timer = this.options.setTimer(() => {
           batch.due = true;
           this.release(key);
         }, this.options.debounceMs);
     }
-    lane.waiting.intents.push(...intents);
-    lane.waiting.events.add(eventKey);
-    if (this.draining) this.release(key);
+    const waiting = lane.waiting;
+    waiting.items.push(...items);
+    waiting.failures = Math.max(waiting.failures, failures);
+    if (due) {
+      waiting.due = true;
+      waiting.timer?.cancel();
+    }
+    if (this.draining || waiting.due) this.release(key);
   }
 
   /** Move the waiting batch to running once the lane is free. */
@@ -234,7 +373,7 @@ export class MemoryQueue implements Queue {
     const batch = lane.waiting;
     lane.waiting = undefined;
     batch.timer?.cancel();
-    lane.running = this.run(batch).finally(() => {
+    lane.running = this.run(key, batch).finally(() => {
       lane.running = undefined;
       // A batch whose window passed while this one ran goes next; otherwise its own timer releases it.
       if (lane.waiting && (this.draining || lane.waiting.due)) this.release(key);
@@ -242,40 +381,71 @@ export class MemoryQueue implements Queue {
     });
   }
 
-  private async run(batch: Batch): Promise<void> {
-    const attempts = this.options.flushAttempts ?? 5;
-    let written = false;
-    for (let i = 1; i <= attempts && !written; i++) {
-      try {
-        await this.handlers?.flush(batch.destination, batch.intents);
-        written = true;
-      } catch (e) {
-        this.options.onError?.(e, `flush attempt ${i}/${attempts}`);
-        if (i < attempts && !this.draining) await new Promise<void>((r) => this.options.setTimer(r, Math.min(30_000, 500 * 2 ** i)));
-      }
+  private async run(laneKey: string, batch: Batch): Promise<void> {
+    // Events parked or finished meanwhile (a retried dead letter, say) are no longer this batch's.
+    const items = batch.items.filter((i) => this.entries.has(i.eventKey));
+    if (items.length === 0) return;
+    try {
+      await this.handlers?.flush(batch.destination, items.flatMap((i) => i.intents));
+    } catch (e) {
+      if (this.draining) return; // left journaled without "done": the next start works it again
+      const keys = [...new Set(items.map((i) => i.eventKey))];
+      this.failed(keys, e, `writing ${laneKey}`, (live) => {
+        const again = items.filter((i) => live.includes(i.eventKey));
+        if (again.length > 0 && !this.draining) this.addToBatch(laneKey, batch.destination, again, true, batch.failures + 1);
+      });
+      return;
     }
-    for (const ev of batch.events) {
-      const left = (this.remaining.get(ev) ?? 1) - 1;
-      if (left > 0) this.remaining.set(ev, left);
-      else if (written) await this.done(ev);
-      // Not written: no "done" record, so the journal replays the event on the next start.
-      else this.remaining.delete(ev);
+    for (const key of new Set(items.map((i) => i.eventKey))) {
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      entry.remaining -= items.filter((i) => i.eventKey === key).length;
+      if (entry.remaining <= 0) this.done(key);
     }
   }
 
-  private async done(key: string): Promise<void> {
-    this.remaining.delete(key);
-    this.journal({ op: 'done', key });
+  private done(key: string): void {
+    this.entries.delete(key);
+    this.remember(key);
+    this.journal({ op: 'done', key, at: this.options.now() });
   }
 
-  async drain(): Promise<void> {
+  private park(key: string, reason: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    const failedAt = this.options.now();
+    this.dead.set(key, { event: entry.event, acceptedAt: entry.acceptedAt, failedAt, reason });
+    this.journal({ op: 'dead', key, at: failedAt, reason });
+    this.log.error({ delivery: displayKey(key), reason }, 'event parked as a dead letter; `baton retry` works it again');
+  }
+
+  async drain(deadlineMs = Infinity): Promise<void> {
     this.draining = true;
-    for (;;) {
-      await this.pump;
-      for (const key of [...this.lanes.keys()]) this.release(key);
-      const running = [...this.lanes.values()].map((l) => l.running).filter((p): p is Promise<void> => p !== undefined);
-      if (running.length === 0 && !this.pump && this.backlog.length === 0) break;
-      await Promise.all(running);
+    for (const t of this.retryTimers.keys()) t.cancel();
+    this.retryTimers.clear();
+    this.retryingKeys.clear();
+    const deadline = this.options.now() + deadlineMs;
+    const work = (async () => {
+      for (;;) {
+        await this.pump;
+        for (const key of [...this.lanes.keys()]) this.release(key);
+        const running = [...this.lanes.values()].map((l) => l.running).filter((p): p is Promise<void> => p !== undefined);
+        if (running.length === 0 && !this.pump) break;
+        await Promise.all(running);
+      }
+    })();
+    if (deadlineMs === Infinity) await work;
+    else {
+      let timer: { cancel(): void } | undefined;
+      const timedOut = await Promise.race([
+        work.then(() => false),
+        new Promise<boolean>((r) => {
+          timer = this.options.setTimer(() => r(true), Math.max(0, deadline - this.options.now()));
+        }),
+      ]);
+      timer?.cancel();
+      if (timedOut) this.log.warn({ pending: this.entries.size }, 'drain deadline reached; unfinished events stay journaled for the next start');
     }
     if (this.journalFd !== undefined) closeSync(this.journalFd);
     this.journalFd = undefined;

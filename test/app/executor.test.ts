@@ -3,7 +3,7 @@ import { execute } from '../../src/app/executor.js';
 import type { SetImage } from '../../src/core/intent.js';
 import { GitForge } from '../../src/forges/git/git-forge.js';
 import type { Forge } from '../../src/forges/types.js';
-import { RetryableError } from '../../src/forges/types.js';
+import { RetryableError, failureKind } from '../../src/forges/types.js';
 import { createBareRepo, tempDir } from '../helpers/git-repo.js';
 
 const WEB = 'registry.example.com/team/web';
@@ -62,7 +62,7 @@ describe('executor', () => {
       intent('api', API, '2.2.0', 'api/kustomization.yaml'),
     ];
     const outcomes = await Promise.all(
-      jobs.map((j, i) => execute({ branch: 'main', write: 'commit' }, [j], { forge: writers[i]!, repo: repo.bare, random: Math.random, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), backoffMs: 20, maxAttempts: 10 })),
+      jobs.map((j, i) => execute({ branch: 'main', write: 'commit' }, [j], { forge: writers[i]!, repo: repo.bare, random: Math.random, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), maxStaleAttempts: 40 })),
     );
     expect(outcomes.every((o) => o.status === 'committed' || o.status === 'noop')).toBe(true);
     expect(await repo.show('main', 'web/kustomization.yaml')).toContain('"1.2.0"');
@@ -97,7 +97,7 @@ describe('executor', () => {
     await repo.cleanup();
   });
 
-  it('retries transient forge errors and gives up with a reason after the bound', async () => {
+  it('throws when the forge is down instead of returning a result a caller could count as done', async () => {
     let calls = 0;
     const down: Forge = {
       kind: 'git',
@@ -111,9 +111,19 @@ describe('executor', () => {
       headOf: async () => undefined,
       defaultBranch: async () => 'main',
     };
-    const out = await execute({ branch: 'main', write: 'commit' }, [intent('web', WEB, '1.1.0', 'web/kustomization.yaml')], { forge: down, repo: 'x', maxAttempts: 3, ...instant });
-    expect(out).toMatchObject({ status: 'failed' });
-    expect(out.status === 'failed' && out.error).toMatch(/gave up after 3 attempts: 503 from forge/);
-    expect(calls).toBe(3);
+    await expect(execute({ branch: 'main', write: 'commit' }, [intent('web', WEB, '1.1.0', 'web/kustomization.yaml')], { forge: down, repo: 'x', ...instant })).rejects.toThrow(/503 from forge/);
+    expect(calls).toBe(1);
+  });
+
+  it('re-plans on a moved head, and throws a retryable error when every write is overtaken', async () => {
+    const repo = await createBareRepo(seed);
+    const real = new GitForge({ cacheDir: await tempDir() });
+    let writes = 0;
+    const contended: Forge = { ...real, kind: 'git', readFiles: real.readFiles.bind(real), listFiles: real.listFiles.bind(real), ensureBranch: real.ensureBranch.bind(real), headOf: real.headOf.bind(real), defaultBranch: real.defaultBranch.bind(real), write: async () => { writes++; return { status: 'stale' }; } };
+    const err = await execute({ branch: 'main', write: 'commit' }, [intent('web', WEB, '1.1.0', 'web/kustomization.yaml')], { forge: contended, repo: repo.bare, maxStaleAttempts: 5, ...instant }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(failureKind(err)).toBe('retryable');
+    expect(writes).toBe(5);
+    await repo.cleanup();
   });
 });

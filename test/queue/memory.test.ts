@@ -133,7 +133,7 @@ describe('memory queue', () => {
     await q.start({
       route: async (e) => {
         if (failures-- > 0) throw new Error('forge unreachable');
-        return r.handlers.route(e);
+        return r.handlers.route(e, { acceptedAt: Date.now() });
       },
       flush: r.handlers.flush,
     });

@@ -5,16 +5,15 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Forge, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError, RetryableError } from '../types.js';
 import { GitCommandError, git, redactUrl, runGit } from './run-git.js';
 import { Mutex } from '../mutex.js';
 
 export interface GitForgeOptions {
-  /** Where cached clones live (`<dataDir>/git/<hash>.git`). */
+  /** Where cached clones live (`<dataDir>/git/<hash>.git`); scratch index files go in `<cacheDir>/scratch`. */
   cacheDir: string;
   author?: { name: string; email: string };
 }
@@ -26,6 +25,52 @@ async function assertBranchName(branch: string): Promise<void> {
   if (r.code !== 0 || branch.startsWith('-')) throw new ForgeError(`invalid branch name ${JSON.stringify(branch)}`, 422);
 }
 
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a failed push or fetch means, read from git's own words. */
+export type GitFailure = { kind: 'stale' } | { kind: 'permanent'; status: number; reason: string } | { kind: 'retryable'; reason: string };
+
+function gitReason(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && l !== 'Done' && !l.startsWith('To '));
+  return redactUrl(lines.slice(-6).join(' | ')).slice(0, 800);
+}
+
+/**
+ * `! [rejected] (fetch first|non-fast-forward)` is a race (re-read and re-plan); `! [remote rejected]`
+ * is the remote refusing (a hook, a protected branch) unless it only lost a ref-lock race; auth and
+ * missing-repository failures will not change on retry; the rest (network, timeouts) might.
+ */
+export function classifyGitFailure(output: string): GitFailure {
+  const reason = gitReason(output);
+  if (/\[rejected\].*\((fetch first|non-fast-forward|stale info)\)/i.test(output)) return { kind: 'stale' };
+  const remote = /\[remote rejected\][^(]*\(([^)]*)\)/i.exec(output);
+  if (remote) {
+    if (/cannot lock ref|failed to update ref|incorrect old value|failed to lock/i.test(remote[1] ?? '')) return { kind: 'stale' };
+    return { kind: 'permanent', status: 403, reason: `the remote refused the push (${remote[1] ?? 'no reason given'}): ${reason}` };
+  }
+  if (/authentication failed|could not read (username|password)|permission denied|access denied|HTTP (401|403)|\b403\b.*forbidden|invalid credentials/i.test(output)) {
+    return { kind: 'permanent', status: 401, reason: `the remote refused Baton's credentials: ${reason}` };
+  }
+  if (/repository not found|does not appear to be a git repository|not found.*repository|HTTP 404/i.test(output)) {
+    return { kind: 'permanent', status: 404, reason: `the env repository was not found: ${reason}` };
+  }
+  return { kind: 'retryable', reason };
+}
+
+function failureError(f: Exclude<GitFailure, { kind: 'stale' }>, what: string): ForgeError {
+  return f.kind === 'permanent' ? new ForgeError(`${what}: ${f.reason}`, f.status) : new RetryableError(`${what}: ${f.reason}`);
+}
 
 /** One cached clone; its lock serializes fetch/push, which update the same refs. */
 interface Cache {
@@ -39,8 +84,30 @@ export class GitForge implements Forge {
   private readonly caches = new Map<string, Cache>();
   private readonly author: { name: string; email: string };
 
+  private readonly scratchDir: string;
+  private scratch: Promise<void> | undefined;
+
   constructor(private readonly options: GitForgeOptions) {
     this.author = options.author ?? { name: 'Baton', email: 'baton@localhost' };
+    this.scratchDir = join(options.cacheDir, 'scratch', String(process.pid));
+  }
+
+  /**
+   * Scratch index folders live under the data dir, one folder per process (a CLI command may run
+   * beside the server); folders of processes that no longer exist (killed with -9) are removed.
+   */
+  private scratchReady(): Promise<void> {
+    this.scratch ??= (async () => {
+      const root = dirname(this.scratchDir);
+      await mkdir(root, { recursive: true });
+      for (const name of await readdir(root)) {
+        const pid = Number(name);
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) continue;
+        await rm(join(root, name), { recursive: true, force: true });
+      }
+      await mkdir(this.scratchDir, { recursive: true });
+    })();
+    return this.scratch;
   }
 
   private cache(remote: string): Cache {
@@ -75,7 +142,8 @@ export class GitForge implements Forge {
         await runGit(['update-ref', '-d', `refs/remotes/origin/${branch}`], { cwd: dir });
         return undefined;
       }
-      throw new RetryableError(`git fetch failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+      const f = classifyGitFailure(r.stderr);
+      throw failureError(f.kind === 'stale' ? { kind: 'retryable', reason: gitReason(r.stderr) } : f, 'git fetch failed');
     }
     return (await git(['rev-parse', `refs/remotes/origin/${branch}`], { cwd: dir })).trim();
   }
@@ -88,7 +156,10 @@ export class GitForge implements Forge {
     return this.locked(repo, async (dir) => {
       const r = await runGit(['ls-remote', '--symref', 'origin', 'HEAD'], { cwd: dir });
       const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout.toString('utf8'));
-      if (r.code !== 0) throw new RetryableError(`git ls-remote failed: ${r.stderr.trim()}`);
+      if (r.code !== 0) {
+        const f = classifyGitFailure(r.stderr);
+        throw failureError(f.kind === 'stale' ? { kind: 'retryable', reason: gitReason(r.stderr) } : f, 'git ls-remote failed');
+      }
       return m?.[1] ?? 'main';
     });
   }
@@ -134,7 +205,8 @@ export class GitForge implements Forge {
     for (const c of req.changes) if (!SAFE_PATH(c.path)) throw new ForgeError(`unsafe path ${JSON.stringify(c.path)}`, 422);
     await assertBranchName(req.branch);
     return this.locked(repo, async (dir) => {
-      const scratch = await mkdtemp(join(tmpdir(), 'baton-index-'));
+      await this.scratchReady();
+      const scratch = await mkdtemp(join(this.scratchDir, 'index-'));
       const env = {
         GIT_INDEX_FILE: join(scratch, 'index'),
         GIT_AUTHOR_NAME: this.author.name,
@@ -143,30 +215,40 @@ export class GitForge implements Forge {
         GIT_COMMITTER_EMAIL: this.author.email,
       };
       try {
-        await git(['read-tree', req.expectedHead], { cwd: dir, env });
+        // Build the commit with as few git runs as possible: the window between reading the head and
+        // pushing is what contention with other writers races against.
+        const written = req.changes.filter((c): c is Extract<typeof c, { type: 'write' }> => c.type === 'write');
+        const [, oids] = await Promise.all([
+          git(['read-tree', req.expectedHead], { cwd: dir, env }),
+          Promise.all(written.map(async (c) => (await git(['hash-object', '-w', '--stdin'], { cwd: dir, input: c.contents })).trim())),
+        ]);
+        const modes = new Map<string, string>();
+        if (written.length > 0) {
+          const listed = await git(['ls-tree', '-z', req.expectedHead, '--', ...written.map((c) => c.path)], { cwd: dir });
+          for (const rec of listed.split('\0')) {
+            const m = /^(\d+) \w+ [0-9a-f]+\t(.*)$/s.exec(rec);
+            if (m?.[1] && m[2] !== undefined) modes.set(m[2], m[1]);
+          }
+        }
         const entries: string[] = [];
         for (const c of req.changes) {
-          if (c.type === 'delete') {
-            // Mode 0 removes the path from the index (update-index --index-info needs no work tree).
-            entries.push(`0 ${'0'.repeat(40)}\t${c.path}`);
-            continue;
-          }
-          const oid = (await git(['hash-object', '-w', '--stdin'], { cwd: dir, input: c.contents })).trim();
-          const existing = (await git(['ls-files', '-s', '--', c.path], { cwd: dir, env })).split(' ')[0];
-          entries.push(`${existing === '100755' ? '100755' : '100644'} ${oid}\t${c.path}`);
+          // Mode 0 removes the path from the index (update-index --index-info needs no work tree).
+          if (c.type === 'delete') entries.push(`0 ${'0'.repeat(40)}\t${c.path}`);
+          else entries.push(`${modes.get(c.path) === '100755' ? '100755' : '100644'} ${oids[written.indexOf(c)]}\t${c.path}`);
         }
         await git(['update-index', '-z', '--index-info'], { cwd: dir, env, input: entries.map((e) => `${e}\0`).join('') });
         const tree = (await git(['write-tree'], { cwd: dir, env })).trim();
         const commit = (await git(['commit-tree', tree, '-p', req.expectedHead, '-F', '-'], { cwd: dir, env, input: req.message })).trim();
         // No force: the remote accepts this only as a fast-forward of expectedHead.
-        const push = await runGit(['push', '--quiet', '--porcelain', 'origin', `${commit}:refs/heads/${req.branch}`], { cwd: dir });
+        const push = await runGit(['push', '--porcelain', 'origin', `${commit}:refs/heads/${req.branch}`], { cwd: dir });
         if (push.code !== 0) {
-          const text = push.stderr + push.stdout.toString('utf8');
-          if (/rejected|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(text)) {
+          const text = push.stdout.toString('utf8') + '\n' + push.stderr;
+          const f = classifyGitFailure(text);
+          if (f.kind === 'stale') {
             const head = await this.fetch(dir, req.branch);
             return { status: 'stale', ...(head && { head }) };
           }
-          throw new RetryableError(`git push failed: ${redactUrl(text.trim().split('\n').pop() ?? '')}`);
+          throw failureError(f, `git push to ${req.branch} failed`);
         }
         await git(['update-ref', `refs/remotes/origin/${req.branch}`, commit], { cwd: dir });
         return { status: 'committed', commit };
@@ -190,7 +272,8 @@ export class GitForge implements Forge {
       if (push.code !== 0) {
         const now = await this.fetch(dir, branch);
         if (now) return now;
-        throw new RetryableError(`could not create branch ${branch}: ${push.stderr.trim()}`);
+        const f = classifyGitFailure(push.stdout.toString('utf8') + '\n' + push.stderr);
+        throw failureError(f.kind === 'stale' ? { kind: 'retryable', reason: gitReason(push.stderr) } : f, `could not create branch ${branch}`);
       }
       await git(['update-ref', `refs/remotes/origin/${branch}`, base], { cwd: dir });
       return base;

@@ -11,6 +11,7 @@ import type { ThrottlingOptions } from '@octokit/plugin-throttling';
 // A dependency of @octokit/plugin-throttling; needed only to replace its 1 s write spacing in tests.
 import Bottleneck from 'bottleneck';
 import { ForgeError, RetryableError } from '../types.js';
+import { timedFetch } from '../timeout.js';
 
 export interface ApiResponse {
   status: number;
@@ -42,7 +43,7 @@ export const BatonOctokit = Octokit.plugin(throttling, retry);
 export type BatonOctokitInstance = InstanceType<typeof BatonOctokit>;
 
 /** Octokit constructor options for throttling and retry (shared by token and App clients). */
-export function octokitTuningOptions(tuning: ClientTuning = {}, id = 'baton'): { throttle: ThrottlingOptions; retry: RetryOptions } {
+export function octokitTuningOptions(tuning: ClientTuning = {}, id = 'baton'): { throttle: ThrottlingOptions; retry: RetryOptions; request: { fetch: typeof fetch } } {
   const unit = tuning.timeUnitMs ?? 1000;
   const maxWait = tuning.maxRateLimitWaitS ?? 900;
   const maxRetries = tuning.rateLimitRetries ?? 3;
@@ -60,6 +61,8 @@ export function octokitTuningOptions(tuning: ClientTuning = {}, id = 'baton'): {
       }),
     },
     retry: { retryAfterBaseValue: unit, retries: tuning.retries ?? 3 },
+    // Each request is bounded (BATON_FORGE_TIMEOUT); a timeout surfaces as a retryable error.
+    request: { fetch: timedFetch },
   };
 }
 

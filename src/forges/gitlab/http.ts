@@ -4,6 +4,7 @@
  * fixed schedule and ignores `Retry-After`, so it is replaced through its `requesterFn` option.
  */
 
+import { boundSignal } from '../timeout.js';
 import { createRequesterFn } from '@gitbeaker/requester-utils';
 import { ForgeError, RetryableError } from '../types.js';
 import { retryAfterMs } from '../../core/retry-after.js';
@@ -81,7 +82,7 @@ export async function requestWithRetry(url: URL, init: RequestInit, policy: Retr
   for (let attempt = 1; ; attempt += 1) {
     let res: Response | undefined;
     try {
-      res = await fetch(url, init);
+      res = await fetch(url, { ...init, signal: boundSignal(init.signal) });
     } catch (e) {
       last = `network error: ${(e as Error).message}`;
     }

@@ -78,7 +78,9 @@ function fakeQueue(): Queue & { events: Event[] } {
     },
     start: async () => undefined,
     drain: async () => undefined,
-    stats: () => ({ pending: 0, batches: 0 }),
+    stats: () => ({ pending: 0, batches: 0, retrying: 0, dead: 0, oldestPendingMs: 0 }),
+    deadLetters: () => [],
+    retry: async () => [],
   };
   return q;
 }
