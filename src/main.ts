@@ -9,6 +9,7 @@ import { readDelivery, replay, sourceFor } from './cli/replay.js';
 import { startBaton } from './cli/serve.js';
 import { SettingsError, loadSettings } from './cli/settings.js';
 import { validateFile } from './cli/validate.js';
+import { formatFailed, listFailed, retryFailed } from './cli/failed.js';
 import { findResyncSelections } from './app/resync.js';
 import { oneShotPipeline } from './cli/serve.js';
 
@@ -18,7 +19,9 @@ const USAGE = `usage:
   baton replay --source registry:<kind> --event FILE [--header K=V …] [--dry-run]
                                       run one stored delivery through Baton and print the plan
   baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
-  baton schema [--out FILE]           print the JSON Schema of .baton.yml`;
+  baton schema [--out FILE]           print the JSON Schema of .baton.yml
+  baton failed                        list events parked as dead letters, with the reason
+  baton retry ID… | --all             work dead letters again (the running server picks it up)`;
 
 async function serve(): Promise<void> {
   const settings = loadSettings(process.env);
@@ -121,6 +124,24 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       return run.notes.some((n) => n.message.startsWith('registry error')) ? 1 : 0;
+    }
+    case 'failed': {
+      parseArgs({ args: rest, options: {} });
+      const settings = loadSettings(process.env);
+      for (const line of formatFailed(await listFailed(settings.dataDir))) console.log(line);
+      return 0;
+    }
+    case 'retry': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean' } } });
+      if (!values.all && positionals.length === 0) {
+        console.error('usage: baton retry ID… | --all');
+        return 2;
+      }
+      const result = await retryFailed(loadSettings(process.env).dataDir, values.all ? 'all' : positionals);
+      for (const id of result.unknown) console.error(`no failed event ${id}`);
+      if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
+      else console.log('nothing to retry');
+      return result.unknown.length > 0 ? 1 : 0;
     }
     case 'help':
     case '--help':

@@ -97,8 +97,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const table = await config.require();
     const result = route(event, table);
     const intents = meta ? result.intents.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : result.intents;
-    const notes = [...result.notes];
-    return { routed: groupByDestination(await dropStale(intents, notes)), notes };
+    return { routed: groupByDestination(intents), notes: result.notes };
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
@@ -127,7 +126,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
-    const intents = await withDigests(batch);
+    const notes: string[] = [];
+    const fresh = await dropStale(batch, notes);
+    if (notes.length > 0) log.info({ branch: destination.branch, notes }, 'skipped events older than what is written');
+    const intents = await withDigests(fresh);
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const landed = outcome.bumps.flatMap((b) => b.causes.flatMap((c) => (c.acceptedAt === undefined ? [] : [{ env: b.env, image: b.image, at: c.acceptedAt }])));

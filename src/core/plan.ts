@@ -38,8 +38,12 @@ export function winners(intents: SetImage[]): { win: SetImage[]; superseded: Ski
     if (exact.length > 0) best = exact[exact.length - 1];
     else {
       for (const i of group) {
-        // Later intents win ties, so a re-pushed tag (new digest) or an unordered policy takes the newest event.
-        if (!best || compareTags(i.policy, i.tag, best.tag) >= 0) best = i;
+        // Later intents win ties, so a re-pushed tag (new digest) or an unordered policy takes the newest
+        // event — by when Baton accepted it where known, since a retried batch may carry an older one last.
+        if (!best) best = i;
+        else if (isOrdered(i.policy)) {
+          if (compareTags(i.policy, i.tag, best.tag) >= 0) best = i;
+        } else if ((i.cause.acceptedAt ?? Infinity) >= (best.cause.acceptedAt ?? -Infinity)) best = i;
       }
     }
     if (!best) continue;

@@ -51,7 +51,7 @@ function isRecord(v: unknown): v is JournalRecord {
  * Fold the journal into what is still to do. `now` and `dedupeTtlMs` decide how long finished
  * deliveries stay remembered; an `add` without an `at` (older journals) counts as accepted now.
  */
-export async function readJournal(path: string, options: { now: number; dedupeTtlMs: number }): Promise<JournalState> {
+export async function readJournal(path: string, options: { now: number; dedupeTtlMs: number; readOnly?: boolean }): Promise<JournalState> {
   const state: JournalState = { pending: [], dead: [], seen: new Map(), torn: 0, empty: 0 };
   try {
     await stat(path);
@@ -117,6 +117,7 @@ export async function readJournal(path: string, options: { now: number; dedupeTt
     }
   } catch (e) {
     // Not readable as text records (permissions, a directory, an I/O error): keep it for a human.
+    if (options.readOnly) throw e;
     const aside = `${path}.unreadable-${options.now}`;
     await rename(path, aside);
     return { pending: [], dead: [], seen: new Map(), torn: state.torn, empty: state.empty, movedAside: { path: aside, reason: (e as Error).message } };

@@ -37,7 +37,7 @@ export type FailureKind = 'retryable' | 'permanent';
 
 /** An event that could not be carried out, kept with the reason until someone retries it. */
 export interface DeadLetter {
-  /** The delivery key (`<source> <delivery id>`), what `baton retry` takes. */
+  /** `<source>:<delivery id>` (sources never contain a colon), what `baton retry` takes. */
   id: string;
   source: string;
   deliveryId: string;
@@ -83,7 +83,7 @@ export function deliveryKey(e: Event): string {
   return `${e.source}\u0000${e.deliveryId}`;
 }
 
-/** The key as people type it (`registry/distribution:abc`), and back. */
+/** The key as people type it: `registry/distribution:abc`. */
 export function displayKey(key: string): string {
-  return key.replace('\u0000', ' ');
+  return key.replace('\u0000', ':');
 }

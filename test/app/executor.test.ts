@@ -44,11 +44,36 @@ describe('executor', () => {
       },
     });
     const outA = await execute({ branch: 'main', write: 'commit' }, [intent('web', WEB, '1.1.0', 'web/kustomization.yaml')], { forge: racingA, repo: repo.bare, ...instant });
-    expect(outA).toMatchObject({ status: 'committed', attempts: 2 });
+    // B changed another file only: the git forge puts A's unchanged plan on the new head itself.
+    expect(outA).toMatchObject({ status: 'committed', attempts: 1 });
     expect(await repo.subjects()).toEqual(['web 1.0.0 → 1.1.0 in staging', 'api 2.0.0 → 2.1.0 in staging', 'seed']);
     expect(await repo.parents()).toEqual([1, 1, 0]);
     expect(await repo.show('main', 'web/kustomization.yaml')).toContain('"1.1.0"');
     expect(await repo.show('main', 'api/kustomization.yaml')).toContain('"2.1.0"');
+    await repo.cleanup();
+  });
+
+  it('re-reads and re-plans when the racing commit changed a file the write touches', async () => {
+    const repo = await createBareRepo(seed);
+    const a = new GitForge({ cacheDir: await tempDir() });
+    let raced = false;
+    const racingA: Forge = Object.assign(Object.create(a) as GitForge, {
+      readFiles: async (r: string, br: string, p: string[]) => {
+        const snap = await a.readFiles(r, br, p);
+        if (!raced) {
+          raced = true;
+          // Someone adds a comment to the very file A is about to write.
+          await repo.commit({ 'web/kustomization.yaml': `# owned by team web\n${seed['web/kustomization.yaml']}` }, 'annotate web');
+        }
+        return snap;
+      },
+    });
+    const outA = await execute({ branch: 'main', write: 'commit' }, [intent('web', WEB, '1.1.0', 'web/kustomization.yaml')], { forge: racingA, repo: repo.bare, ...instant });
+    expect(outA).toMatchObject({ status: 'committed', attempts: 2 });
+    const text = await repo.show('main', 'web/kustomization.yaml');
+    expect(text).toContain('# owned by team web');
+    expect(text).toContain('"1.1.0"');
+    expect(await repo.parents()).toEqual([1, 1, 0]);
     await repo.cleanup();
   });
 

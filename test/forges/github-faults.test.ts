@@ -47,7 +47,7 @@ describe('GitHub forge under faults', () => {
     gh.emulator.faults.failRandomly(0.3, 20260522, [500, 502, 503, 429]);
     gh.emulator.resetCounts();
     let rnd = 1;
-    const deps = { forge: gh.forge, repo: gh.repo, maxAttempts: 12, backoffMs: 1, random: () => ((rnd = (rnd * 48271) % 2147483647) / 2147483647), sleep: async () => undefined };
+    const deps = { forge: gh.forge, repo: gh.repo, random: () => ((rnd = (rnd * 48271) % 2147483647) / 2147483647), sleep: async () => undefined };
     // Many writers racing on one branch (as replicas would), each bump its own commit.
     const outcomes = await Promise.all(Array.from({ length: SERVICES }, (_, i) => execute({ branch: 'main', write: 'commit' }, [intent(i, '1.1.0')], deps)));
     gh.emulator.faults.clear();
@@ -71,7 +71,7 @@ describe('GitHub forge under faults', () => {
     const countBefore = (await repo.testRepo.subjects()).length;
     // Lost responses: the commit exists but the adapter sees a 502; its retry meets STALE_DATA, re-reads, finds nothing to do.
     gh.emulator.faults.loseResponses(0.3, 7);
-    const deps = { forge: gh.forge, repo: gh.repo, maxAttempts: 12, backoffMs: 1, random: () => 0.5, sleep: async () => undefined };
+    const deps = { forge: gh.forge, repo: gh.repo, random: () => 0.5, sleep: async () => undefined };
     const outcomes = [];
     for (let i = 0; i < SERVICES; i++) outcomes.push(await execute({ branch: 'main', write: 'commit' }, [intent(i, '1.2.0')], deps));
     gh.emulator.faults.clear();

@@ -29,11 +29,15 @@ export interface TestBatonOptions {
   sources?: StartOptions['sources'];
   logger?: StartOptions['logger'];
   registry?: StartOptions['registry'];
+  /** Reuse this data dir (a restart); it is then left in place on close. */
+  dataDir?: string;
+  /** Reuse this env repo (a restart); it is then left in place on close. */
+  repo?: TestRepo;
 }
 
 export async function startTestBaton(options: TestBatonOptions = {}): Promise<TestBaton> {
-  const repo = options.envRepo ? undefined : await createBareRepo(options.seed ?? {});
-  const dataDir = await tempDir('baton-data-');
+  const repo = options.envRepo ? undefined : (options.repo ?? (await createBareRepo(options.seed ?? {})));
+  const dataDir = options.dataDir ?? (await tempDir('baton-data-'));
   const env: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -86,8 +90,8 @@ export async function startTestBaton(options: TestBatonOptions = {}): Promise<Te
     },
     async close() {
       await baton.close();
-      await repo?.cleanup();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.repo) await repo?.cleanup();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -118,4 +122,30 @@ images:
   - name: ${repository} # bumped by Baton
     newTag: "${tag}"
 `;
+}
+
+/** A CNCF-registry ("distribution") push notification for `host/path:tag`, as the demo curl sends. */
+export function distributionPush(id: string, host: string, path: string, tag: string, actor = 'ci'): object {
+  return {
+    events: [
+      {
+        id,
+        action: 'push',
+        target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: path, tag, digest: `sha256:${'5'.repeat(64)}` },
+        request: { host },
+        actor: { name: actor },
+      },
+    ],
+  };
+}
+
+export const REGISTRY_AUTH = { authorization: `Bearer ${TEST_TOKEN}` };
+
+/** Poll `cond` every 25 ms until it holds (or fail after `ms`). */
+export async function eventually(cond: () => boolean | Promise<boolean>, ms = 20_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

@@ -5,15 +5,15 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Forge, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError, RetryableError } from '../types.js';
 import { GitCommandError, git, redactUrl, runGit } from './run-git.js';
 import { Mutex } from '../mutex.js';
 
 export interface GitForgeOptions {
-  /** Where cached clones live (`<dataDir>/git/<hash>.git`); scratch index files go in `<cacheDir>/scratch`. */
+  /** Where cached clones live (`<dataDir>/git/<hash>.git`). */
   cacheDir: string;
   author?: { name: string; email: string };
 }
@@ -84,30 +84,8 @@ export class GitForge implements Forge {
   private readonly caches = new Map<string, Cache>();
   private readonly author: { name: string; email: string };
 
-  private readonly scratchDir: string;
-  private scratch: Promise<void> | undefined;
-
   constructor(private readonly options: GitForgeOptions) {
     this.author = options.author ?? { name: 'Baton', email: 'baton@localhost' };
-    this.scratchDir = join(options.cacheDir, 'scratch', String(process.pid));
-  }
-
-  /**
-   * Scratch index folders live under the data dir, one folder per process (a CLI command may run
-   * beside the server); folders of processes that no longer exist (killed with -9) are removed.
-   */
-  private scratchReady(): Promise<void> {
-    this.scratch ??= (async () => {
-      const root = dirname(this.scratchDir);
-      await mkdir(root, { recursive: true });
-      for (const name of await readdir(root)) {
-        const pid = Number(name);
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) continue;
-        await rm(join(root, name), { recursive: true, force: true });
-      }
-      await mkdir(this.scratchDir, { recursive: true });
-    })();
-    return this.scratch;
   }
 
   private cache(remote: string): Cache {
@@ -120,6 +98,11 @@ export class GitForge implements Forge {
         await git(['init', '--bare', '--quiet', '--template=', dir]);
         await git(['config', 'remote.origin.url', remote], { cwd: dir });
         await git(['config', 'gc.auto', '0'], { cwd: dir });
+        // Scratch refs of processes that were killed mid-write (one per process, see write()).
+        for (const ref of (await git(['for-each-ref', '--format=%(refname)', 'refs/baton/scratch/'], { cwd: dir })).split('\n').filter(Boolean)) {
+          const pid = Number(ref.split('/').pop());
+          if (!(Number.isInteger(pid) && pid !== process.pid && isAlive(pid))) await runGit(['update-ref', '-d', ref], { cwd: dir });
+        }
       })();
       c = { dir, lock: new Mutex(), ready };
       this.caches.set(remote, c);
@@ -205,60 +188,66 @@ export class GitForge implements Forge {
     for (const c of req.changes) if (!SAFE_PATH(c.path)) throw new ForgeError(`unsafe path ${JSON.stringify(c.path)}`, 422);
     await assertBranchName(req.branch);
     return this.locked(repo, async (dir) => {
-      await this.scratchReady();
-      const scratch = await mkdtemp(join(this.scratchDir, 'index-'));
-      const env = {
-        GIT_INDEX_FILE: join(scratch, 'index'),
-        GIT_AUTHOR_NAME: this.author.name,
-        GIT_AUTHOR_EMAIL: this.author.email,
-        GIT_COMMITTER_NAME: this.author.name,
-        GIT_COMMITTER_EMAIL: this.author.email,
-      };
+      const paths = req.changes.map((c) => c.path);
+      const scratchRef = `refs/baton/scratch/${process.pid}`;
       try {
-        // Build the commit with as few git runs as possible: the window between reading the head and
-        // pushing is what contention with other writers races against.
-        const written = req.changes.filter((c): c is Extract<typeof c, { type: 'write' }> => c.type === 'write');
-        const [, oids] = await Promise.all([
-          git(['read-tree', req.expectedHead], { cwd: dir, env }),
-          Promise.all(written.map(async (c) => (await git(['hash-object', '-w', '--stdin'], { cwd: dir, input: c.contents })).trim())),
-        ]);
+        // Modes (an executable file stays executable) are read once: a later change of mode by
+        // someone else counts as touching the file below, which sends the caller back to planning.
         const modes = new Map<string, string>();
-        if (written.length > 0) {
-          const listed = await git(['ls-tree', '-z', req.expectedHead, '--', ...written.map((c) => c.path)], { cwd: dir });
-          for (const rec of listed.split('\0')) {
-            const m = /^(\d+) \w+ [0-9a-f]+\t(.*)$/s.exec(rec);
-            if (m?.[1] && m[2] !== undefined) modes.set(m[2], m[1]);
+        for (const rec of (await git(['ls-tree', '-z', req.expectedHead, '--', ...paths], { cwd: dir })).split('\0')) {
+          const m = /^(\d+) \w+ [0-9a-f]+\t(.*)$/s.exec(rec);
+          if (m?.[1] && m[2] !== undefined) modes.set(m[2], m[1]);
+        }
+        let parent = req.expectedHead;
+        for (let rebase = 0; ; rebase++) {
+          // One fast-import run builds the commit: the window between reading the head and pushing
+          // is what contention with other writers races against.
+          await git(['fast-import', '--quiet', '--force', '--date-format=now'], { cwd: dir, input: this.importStream(scratchRef, parent, req, modes) });
+          // No force: the remote accepts this only as a fast-forward of `parent`.
+          const push = await runGit(['push', '--porcelain', 'origin', `${scratchRef}:refs/heads/${req.branch}`], { cwd: dir });
+          if (push.code === 0) {
+            const commit = (await git(['rev-parse', scratchRef], { cwd: dir })).trim();
+            await git(['update-ref', `refs/remotes/origin/${req.branch}`, commit], { cwd: dir });
+            return { status: 'committed', commit };
           }
-        }
-        const entries: string[] = [];
-        for (const c of req.changes) {
-          // Mode 0 removes the path from the index (update-index --index-info needs no work tree).
-          if (c.type === 'delete') entries.push(`0 ${'0'.repeat(40)}\t${c.path}`);
-          else entries.push(`${modes.get(c.path) === '100755' ? '100755' : '100644'} ${oids[written.indexOf(c)]}\t${c.path}`);
-        }
-        await git(['update-index', '-z', '--index-info'], { cwd: dir, env, input: entries.map((e) => `${e}\0`).join('') });
-        const tree = (await git(['write-tree'], { cwd: dir, env })).trim();
-        const commit = (await git(['commit-tree', tree, '-p', req.expectedHead, '-F', '-'], { cwd: dir, env, input: req.message })).trim();
-        // No force: the remote accepts this only as a fast-forward of expectedHead.
-        const push = await runGit(['push', '--porcelain', 'origin', `${commit}:refs/heads/${req.branch}`], { cwd: dir });
-        if (push.code !== 0) {
           const text = push.stdout.toString('utf8') + '\n' + push.stderr;
           const f = classifyGitFailure(text);
-          if (f.kind === 'stale') {
-            const head = await this.fetch(dir, req.branch);
-            return { status: 'stale', ...(head && { head }) };
-          }
-          throw failureError(f, `git push to ${req.branch} failed`);
+          if (f.kind !== 'stale') throw failureError(f, `git push to ${req.branch} failed`);
+          const head = await this.fetch(dir, req.branch);
+          if (!head) return { status: 'stale' };
+          // Someone pushed meanwhile. When none of the files this commit changes differ between the
+          // planned head and the new one, planning again would produce exactly these bytes: put the
+          // same change on the new head right here. Otherwise the caller re-reads and re-plans.
+          const touched = await runGit(['diff', '--quiet', parent, head, '--', ...paths], { cwd: dir });
+          if (touched.code !== 0 || rebase >= 20) return { status: 'stale', head };
+          parent = head;
         }
-        await git(['update-ref', `refs/remotes/origin/${req.branch}`, commit], { cwd: dir });
-        return { status: 'committed', commit };
       } catch (e) {
         if (e instanceof GitCommandError) throw new ForgeError(e.message, 500);
         throw e;
       } finally {
-        await rm(scratch, { recursive: true, force: true });
+        await runGit(['update-ref', '-d', scratchRef], { cwd: dir });
       }
     });
+  }
+
+  /** A `git fast-import` stream for one commit on `parent` carrying `req`'s changes. */
+  private importStream(ref: string, parent: string, req: WriteRequest, modes: Map<string, string>): Buffer {
+    const who = (p: { name: string; email: string }): string => `${p.name.replace(/[<>\n]/g, '')} <${p.email.replace(/[<>\n]/g, '')}> now`;
+    // Paths are C-quoted when they could be misread (fast-import reads the rest of the line).
+    const path = (p: string): string => (/^"|\\|"/.test(p) ? JSON.stringify(p) : p);
+    const message = Buffer.from(req.message, 'utf8');
+    const head = [`commit ${ref}`, `author ${who(this.author)}`, `committer ${who(this.author)}`, `data ${message.length}`].join('\n') + '\n';
+    const parts: Buffer[] = [Buffer.from(head, 'utf8'), message, Buffer.from(`\nfrom ${parent}\n`, 'utf8')];
+    for (const c of req.changes) {
+      if (c.type === 'delete') parts.push(Buffer.from(`D ${path(c.path)}\n`, 'utf8'));
+      else {
+        const data = Buffer.from(c.contents, 'utf8');
+        parts.push(Buffer.from(`M ${modes.get(c.path) === '100755' ? '100755' : '100644'} inline ${path(c.path)}\ndata ${data.length}\n`, 'utf8'), data, Buffer.from('\n', 'utf8'));
+      }
+    }
+    parts.push(Buffer.from('\n', 'utf8'));
+    return Buffer.concat(parts);
   }
 
   async ensureBranch(repo: string, branch: string, from: string): Promise<string> {

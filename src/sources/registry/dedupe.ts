@@ -9,7 +9,6 @@
 
 import type { ImagePushed } from '../../core/event.js';
 import { normalizeRepository } from '../../core/image-ref.js';
-import { ReplayGuard } from './replay-guard.js';
 
 /** `(registry/repository normalized, tag, digest)`: what makes two push events the same push. */
 export function contentKey(event: Pick<ImagePushed, 'registry' | 'repository' | 'tag' | 'digest'>): string {
@@ -17,15 +16,31 @@ export function contentKey(event: Pick<ImagePushed, 'registry' | 'repository' | 
 }
 
 export class BurstFilter {
-  private readonly guard: ReplayGuard;
+  /** Content key → the delivery that first announced it, and until when it is remembered. */
+  private readonly first = new Map<string, { delivery: string; until: number }>();
 
   /** @param windowMs how long a push is remembered; a few minutes covers every registry's burst. */
-  constructor(windowMs = 5 * 60_000, maxEntries = 50_000) {
-    this.guard = new ReplayGuard(windowMs, maxEntries);
-  }
+  constructor(
+    private readonly windowMs = 5 * 60_000,
+    private readonly maxEntries = 50_000,
+  ) {}
 
-  /** True for the first event of a push within the window; false for its duplicates. */
-  admit(event: Pick<ImagePushed, 'registry' | 'repository' | 'tag' | 'digest'>, nowMs: number): boolean {
-    return this.guard.admit(contentKey(event), nowMs);
+  /**
+   * True for the first event of a push within the window, and for that same delivery again (a
+   * redelivery is the queue's to judge: it may be a retry of an event that failed); false for the
+   * same push announced under another delivery id.
+   */
+  admit(event: Pick<ImagePushed, 'registry' | 'repository' | 'tag' | 'digest' | 'source' | 'deliveryId'>, nowMs: number): boolean {
+    const key = contentKey(event);
+    const delivery = `${event.source}\u0000${event.deliveryId}`;
+    const seen = this.first.get(key);
+    if (seen && seen.until > nowMs) return seen.delivery === delivery;
+    this.first.delete(key);
+    this.first.set(key, { delivery, until: nowMs + this.windowMs });
+    for (const [k, v] of this.first) {
+      if (this.first.size <= this.maxEntries && v.until > nowMs) break;
+      this.first.delete(k);
+    }
+    return true;
   }
 }

@@ -318,8 +318,15 @@ describe('content key', () => {
 
   it('admits a push again after the window', () => {
     const filter = new BurstFilter(1000);
-    const e = { registry: 'r.example.com', repository: 'team/web', tag: '1', digest: ONE };
-    expect([filter.admit(e, 0), filter.admit(e, 999), filter.admit(e, 2000)]).toEqual([true, false, true]);
+    const e = { registry: 'r.example.com', repository: 'team/web', tag: '1', digest: ONE, source: 'registry/generic' as const, deliveryId: 'a' };
+    const other = { ...e, deliveryId: 'b' };
+    expect([filter.admit(e, 0), filter.admit(other, 999), filter.admit(other, 2000)]).toEqual([true, false, true]);
+  });
+
+  it('lets the same delivery through again, so a redelivery of a failed event reaches the queue', () => {
+    const filter = new BurstFilter(60_000);
+    const e = { registry: 'r.example.com', repository: 'team/web', tag: '1', digest: ONE, source: 'registry/generic' as const, deliveryId: 'a' };
+    expect([filter.admit(e, 0), filter.admit(e, 10), filter.admit({ ...e, deliveryId: 'b' }, 20)]).toEqual([true, true, false]);
   });
 });
 

@@ -1,0 +1,35 @@
+/**
+ * `baton failed` and `baton retry`: the dead letters of the embedded queue, read from its journal
+ * under BATON_DATA_DIR. A retry is handed to the server through a request file, so it works whether
+ * the server is running (it picks it up within a second) or not (the next start does).
+ */
+
+import { join } from 'node:path';
+import { readJournal } from '../queue/journal.js';
+import { requestRetry } from '../queue/retry-requests.js';
+import { displayKey } from '../queue/types.js';
+import type { DeadLetter } from '../queue/types.js';
+
+function queueDir(dataDir: string): string {
+  return join(dataDir, 'queue');
+}
+
+export async function listFailed(dataDir: string, now = Date.now()): Promise<DeadLetter[]> {
+  const state = await readJournal(join(queueDir(dataDir), 'journal.jsonl'), { now, dedupeTtlMs: 0, readOnly: true });
+  return state.dead.map((d) => ({ id: displayKey(d.key), source: d.event.source, deliveryId: d.event.deliveryId, acceptedAt: d.acceptedAt, failedAt: d.failedAt, reason: d.reason }));
+}
+
+export function formatFailed(dead: DeadLetter[]): string[] {
+  if (dead.length === 0) return ['no failed events'];
+  return dead.flatMap((d) => [`${d.id}`, `  accepted ${new Date(d.acceptedAt).toISOString()}, parked ${new Date(d.failedAt).toISOString()}`, `  ${d.reason}`]);
+}
+
+/** Ask for `ids` (as `baton failed` prints them) or every dead letter to be worked again. */
+export async function retryFailed(dataDir: string, ids: string[] | 'all'): Promise<{ requested: string[]; unknown: string[] }> {
+  const dead = await listFailed(dataDir);
+  const known = new Set(dead.map((d) => d.id));
+  const requested = ids === 'all' ? [...known] : ids.filter((id) => known.has(id));
+  const unknown = ids === 'all' ? [] : ids.filter((id) => !known.has(id));
+  if (requested.length > 0) await requestRetry(queueDir(dataDir), ids === 'all' ? 'all' : requested);
+  return { requested, unknown };
+}
