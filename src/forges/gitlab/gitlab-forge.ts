@@ -401,8 +401,22 @@ class GraphqlComplexityError extends ForgeError {
   }
 }
 
+type OpenMergeRequest = z.infer<typeof MergeRequestSchema>;
+
 class GitlabReviews implements ReviewPort {
+  /** The open rolling MR per source branch as last seen (repo\0branch → MR), so a later bump edits it directly. */
+  private readonly openMrs = new Map<string, OpenMergeRequest>();
+
   constructor(private readonly forge: GitlabForge) {}
+
+  private rememberOpen(key: string, mr: OpenMergeRequest): void {
+    this.openMrs.delete(key);
+    this.openMrs.set(key, mr);
+    if (this.openMrs.size > 1_000) {
+      const oldest = this.openMrs.keys().next().value;
+      if (oldest !== undefined) this.openMrs.delete(oldest);
+    }
+  }
 
   private get api(): GitlabClient {
     return this.forge.api;
@@ -415,7 +429,23 @@ class GitlabReviews implements ReviewPort {
     // GitLab caps titles at 255 characters and descriptions at 1,048,576.
     const title = Array.from(spec.title).slice(0, 255).join('');
     const description = truncateNote(spec.body, GITLAB_NOTE_LIMIT);
-    const findOpen = async (): Promise<z.infer<typeof MergeRequestSchema> | undefined> => {
+    const key = `${repo}\0${spec.sourceBranch}`;
+    const known = this.openMrs.get(key);
+    if (known && known.target_branch === spec.targetBranch && (known.title !== title || (known.description ?? '') !== description)) {
+      // A later bump: edit the MR seen last time without listing first. GitLab answers with the MR's
+      // state; if it was closed or merged meanwhile, forget it and look for (or open) the current one.
+      try {
+        const edited = MergeRequestSchema.parse(await this.api.MergeRequests.edit(repo, known.iid, { title, description, targetBranch: spec.targetBranch }));
+        if (edited.state === 'opened' && (edited.source_branch === undefined || edited.source_branch === spec.sourceBranch)) {
+          this.rememberOpen(key, edited);
+          return { number: edited.iid, url: edited.web_url, created: false };
+        }
+      } catch (e) {
+        if (!(e instanceof GitlabApiError && e.status === 404)) throw e;
+      }
+    }
+    this.openMrs.delete(key);
+    const findOpen = async (): Promise<OpenMergeRequest | undefined> => {
       const raw = await this.api.MergeRequests.all({ projectId: repo, state: 'opened', sourceBranch: spec.sourceBranch, perPage: PAGE, maxPages: 1 });
       return z.array(MergeRequestSchema).parse(raw)[0];
     };
@@ -423,6 +453,7 @@ class GitlabReviews implements ReviewPort {
     if (!open) {
       try {
         const created = MergeRequestSchema.parse(await this.api.MergeRequests.create(repo, spec.sourceBranch, spec.targetBranch, title, { description, removeSourceBranch: true }));
+        this.rememberOpen(key, created);
         return { number: created.iid, url: created.web_url, created: true };
       } catch (e) {
         // 409 "Another open merge request already exists for this source branch": a concurrent writer won.
@@ -432,8 +463,9 @@ class GitlabReviews implements ReviewPort {
       }
     }
     if (open.title !== title || (open.description ?? '') !== description || open.target_branch !== spec.targetBranch) {
-      await this.api.MergeRequests.edit(repo, open.iid, { title, description, targetBranch: spec.targetBranch });
+      open = MergeRequestSchema.parse(await this.api.MergeRequests.edit(repo, open.iid, { title, description, targetBranch: spec.targetBranch }));
     }
+    this.rememberOpen(key, open);
     return { number: open.iid, url: open.web_url, created: false };
   }
 

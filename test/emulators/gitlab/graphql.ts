@@ -39,7 +39,7 @@ function isText(content: Buffer): boolean {
 /** `Gitlab::GitRefValidator.validate(ref, skip_head_ref_check: true)`: the BlobsResolver refuses anything else ("Ref is not valid"). */
 function validRef(ref: string): boolean {
   if (ref === '' || ref.startsWith('refs/heads/') || ref.startsWith('refs/remotes/') || ref.startsWith('-')) return false;
-  if (/[\x00-\x20\x7f~^:?*[\\]/.test(ref)) return false;
+  if (/[\0-\x20\x7f~^:?*[\\]/.test(ref)) return false;
   if (ref.includes('..') || ref.includes('@{') || ref.includes('//') || ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.lock') || ref.endsWith('.')) return false;
   return !ref.split('/').some((c) => c.startsWith('.'));
 }
