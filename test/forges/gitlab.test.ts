@@ -1,8 +1,11 @@
+import { buildClientSchema } from 'graphql';
+import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitlabForge } from '../../src/forges/gitlab/gitlab-forge.js';
 import { readQueryComplexity } from '../../src/forges/gitlab/read-query.js';
 import { RetryableError } from '../../src/forges/types.js';
 import type { GitlabEmulator } from '../emulators/gitlab/server.js';
+import { gitlab2022Introspection, gitlabGraphqlSchema } from '../emulators/gitlab/schema.js';
 import { startGitlabEmulator } from '../emulators/gitlab/server.js';
 import { forgeContract } from './contract.js';
 
@@ -178,6 +181,19 @@ describe('gitlab forge', () => {
     const bad = await post('query($p: ID!) { project(fullPath: $p) { repository { blobs(paths: ["a.yaml"]) { nodes { byteSize } } } } }', { p: repo });
     expect(bad).toMatchObject({ errors: [{ message: expect.stringContaining('byteSize') }] });
     expect(emu.graphqlRefusals.length).toBe(before + 1);
+  });
+
+  it("the emulator's schema is GitLab's 2022 introspection with the changes GitLab documents since", () => {
+    const old = buildClientSchema(gitlab2022Introspection());
+    const now = gitlabGraphqlSchema();
+    const blob = (s: GraphQLSchema) => (s.getType('RepositoryBlob') as GraphQLObjectType).getFields();
+    const repository = (s: GraphQLSchema) => (s.getType('Repository') as GraphQLObjectType).getFields();
+    expect([String(blob(old)['size']?.type), String(blob(old)['rawSize']?.type)]).toEqual(['Int', 'Int']);
+    expect([String(blob(now)['size']?.type), String(blob(now)['rawSize']?.type)]).toEqual(['BigInt', 'BigInt']);
+    expect(repository(old)['blobs']?.args.map((a) => a.name)).not.toContain('refType');
+    for (const f of ['blobs', 'tree', 'paginatedTree']) expect(repository(now)[f]?.args.find((a) => a.name === 'refType')?.type.toString()).toBe('RefType');
+    // Nothing else was lost on the way.
+    expect(Object.keys(now.getTypeMap()).length).toBe(Object.keys(old.getTypeMap()).length + 1);
   });
 
   it('right after ensureBranch, a read of that branch skips the second branch lookup', async () => {

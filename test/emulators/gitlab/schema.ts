@@ -9,9 +9,6 @@ import { createRequire } from 'node:module';
 import { GraphQLScalarType, Kind, buildASTSchema, buildClientSchema, parse, printSchema, visit } from 'graphql';
 import type { DocumentNode, FieldDefinitionNode, GraphQLSchema, InputValueDefinitionNode, IntrospectionQuery, ObjectTypeDefinitionNode, TypeNode, ValueNode } from 'graphql';
 
-/** Where the base schema comes from, for docs and test names. */
-export const SCHEMA_SOURCE = 'gitlab-graphql-types@1.1.0 graphql.schema.json (introspection of gitlab.com, GitLab 15.0/15.1, 2022)';
-
 const named = (name: string): TypeNode => ({ kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: name } });
 
 function argument(name: string, type: string, description: string): InputValueDefinitionNode {
@@ -45,11 +42,14 @@ const ADDED_TYPES = /* GraphQL */ `
   }
 `;
 
+/** The published introspection of gitlab.com (GitLab 15.0/15.1, 2022), as shipped. */
+export function gitlab2022Introspection(): IntrospectionQuery {
+  return createRequire(import.meta.url)('gitlab-graphql-types/graphql.schema.json') as IntrospectionQuery;
+}
+
 /** The 2022 schema as a document, with the documented changes applied through graphql-js's AST visitor. */
 export function currentGitlabSchemaDocument(): DocumentNode {
-  const require = createRequire(import.meta.url);
-  const introspection = require('gitlab-graphql-types/graphql.schema.json') as IntrospectionQuery;
-  const base = parse(printSchema(buildClientSchema(introspection)));
+  const base = parse(printSchema(buildClientSchema(gitlab2022Introspection())));
   const updated = visit(base, {
     ObjectTypeDefinition(node: ObjectTypeDefinitionNode) {
       const retype = RETYPED_FIELDS[node.name.value];
