@@ -36,6 +36,11 @@ export interface CiCompleted extends EventBase {
   defaultBranch: string;
   sha: string;
   conclusion: 'success' | 'failure' | 'cancelled' | 'other';
+  /**
+   * How many characters of the sha the forge's CI calls the short sha, when it has a convention
+   * (GitLab's `CI_COMMIT_SHORT_SHA`: 8). Without one, Baton uses git's customary 7.
+   */
+  shortShaLength?: number;
 }
 
 export interface Pushed extends EventBase {

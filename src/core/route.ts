@@ -75,9 +75,23 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
   return { intents, notes };
 }
 
+/** git's customary abbreviation, used where the forge's CI has no short-sha convention (GitHub Actions). */
+export const DEFAULT_SHORT_SHA_LENGTH = 7;
+
+/**
+ * The tags a commit's image may carry, in the order Baton prefers them: the forge's short sha first
+ * (GitLab 8, otherwise 7), then every other prefix from 7 to 40 characters, shortest first.
+ */
+export function shaTagCandidates(sha: string, convention: number = DEFAULT_SHORT_SHA_LENGTH): string[] {
+  const first = Math.min(40, Math.max(7, Math.trunc(convention)));
+  const lengths = [first];
+  for (let n = 7; n <= 40; n++) if (n !== first) lengths.push(n);
+  return lengths.map((n) => sha.slice(0, n));
+}
+
 /**
  * CI succeeded on the default branch of an app repo: images with `policy: sha` built from it move
- * to that commit's tag — the short sha, or the full sha when the image's pattern wants that.
+ * to that commit's tag — the forge's short sha, or whichever prefix length the image's pattern accepts.
  */
 function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
   if (e.conclusion !== 'success') return { intents: [], notes: [`CI on ${formatRepoRef(e.repo)} ended ${e.conclusion}`] };
@@ -87,12 +101,12 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
   if (images.length === 0) return { intents: [], notes: [`no image with policy: sha has source ${formatRepoRef(e.repo)}`] };
   const result: RouteResult = { intents: [], notes: [] };
   for (const img of images) {
-    const tag = [e.sha.slice(0, 7), e.sha].find((t) => accepts(img.policy, t).ok);
+    const tag = shaTagCandidates(e.sha, e.shortShaLength).find((t) => accepts(img.policy, t).ok);
     if (tag === undefined) {
       result.notes.push(`${img.image}: its pattern needs more than the commit sha; send registry events instead`);
       continue;
     }
-    const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, 7)}` };
+    const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, e.shortShaLength ?? DEFAULT_SHORT_SHA_LENGTH)}` };
     for (const env of img.envs) {
       if (env.paused) {
         result.notes.push(`${img.image}: ${env.env} is paused`);

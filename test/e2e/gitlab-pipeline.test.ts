@@ -98,7 +98,7 @@ describe('GitLab end to end: Pipeline Hook → commit in the env repo on GitLab'
     expect(await emu.project(ENV).repo.head()).toBe(before);
   });
 
-  it('a successful pipeline on the default branch sets the sha tag, in one commit', async () => {
+  it("a successful pipeline on the default branch sets GitLab's 8-character short sha (CI_COMMIT_SHORT_SHA), in one commit", async () => {
     const project = emu.project(ENV);
     const before = await project.repo.head();
     const key = crypto.randomUUID();
@@ -112,12 +112,13 @@ describe('GitLab end to end: Pipeline Hook → commit in the env repo on GitLab'
     const head = await project.repo.head();
     expect(head).not.toBe(before);
     expect(await project.store.parents(head)).toEqual([before]);
-    expect(await project.repo.show('main', 'envs/staging/kustomization.yaml')).toBe(kustomization(IMAGE, SHA.slice(0, 7)));
+    expect(await project.repo.show('main', 'envs/staging/kustomization.yaml')).toBe(kustomization(IMAGE, SHA.slice(0, 8)));
     const message = await project.repo.message('main');
     expect(message).toContain(`Baton-Event: gitlab ${key}`);
+    expect(message).toContain(`Baton-Source: gitlab:${APP}@${SHA.slice(0, 8)}`);
     expect(await project.repo.subjects()).toHaveLength(2);
     // Production goes through one rolling merge request from baton/production.
-    expect(await project.repo.show('baton/production', 'envs/production/kustomization.yaml')).toBe(kustomization(IMAGE, SHA.slice(0, 7)));
+    expect(await project.repo.show('baton/production', 'envs/production/kustomization.yaml')).toBe(kustomization(IMAGE, SHA.slice(0, 8)));
     expect(project.mergeRequests.map((m) => [m.source_branch, m.target_branch, m.state])).toEqual([['baton/production', 'main', 'opened']]);
   });
 
@@ -126,10 +127,12 @@ describe('GitLab end to end: Pipeline Hook → commit in the env repo on GitLab'
     const next = 'beef0000000000000000000000000000000000aa';
     expect((await post(pipelineHook('success', next))).status).toBe(202);
     await baton.idle();
-    expect(await project.repo.show('main', 'envs/staging/kustomization.yaml')).toBe(kustomization(IMAGE, next.slice(0, 7)));
-    expect(await project.repo.show('baton/production', 'envs/production/kustomization.yaml')).toBe(kustomization(IMAGE, next.slice(0, 7)));
+    expect(await project.repo.show('main', 'envs/staging/kustomization.yaml')).toBe(kustomization(IMAGE, next.slice(0, 8)));
+    expect(await project.repo.show('baton/production', 'envs/production/kustomization.yaml')).toBe(kustomization(IMAGE, next.slice(0, 8)));
     expect(project.mergeRequests).toHaveLength(1);
-    expect(project.mergeRequests[0]?.description).toContain(next.slice(0, 7));
+    expect(project.mergeRequests[0]?.description).toContain(next.slice(0, 8));
     expect(emu.errors).toEqual([]);
+    // Every GraphQL document Baton sent was valid for GitLab's schema and under its complexity limit.
+    expect(emu.graphqlRefusals).toEqual([]);
   });
 });

@@ -84,6 +84,24 @@ describe('gitlab reviews', () => {
     expect(mrs[0]).toMatchObject({ title: 'Deploy to production (2 images)', description: 'web 1.0 → 1.2\napi 2.0 → 2.1', state: 'opened' });
   });
 
+  it('a later bump edits the merge request it knows in one request; one closed meanwhile is noticed and replaced', async () => {
+    const spec = { sourceBranch: 'baton/rolling', targetBranch: 'main' };
+    await forge.ensureBranch(repo, 'baton/rolling', 'main');
+    const opened = await reviews.ensureMergeRequest(repo, { ...spec, title: 'Deploy to rolling', body: 'web 1 → 2' });
+    emu.resetCounts();
+    const later = await reviews.ensureMergeRequest(repo, { ...spec, title: 'Deploy to rolling', body: 'web 1 → 3' });
+    expect(later).toEqual({ number: opened.number, url: opened.url, created: false });
+    expect(emu.counts()).toEqual({ 'PUT /projects/:id/merge_requests/:n': 1 });
+    // Someone closes it; the next bump's edit reports it closed, so Baton opens a new one.
+    const mr = emu.project(repo).mergeRequests.find((m) => m.iid === opened.number);
+    if (mr) mr.state = 'closed';
+    const replaced = await reviews.ensureMergeRequest(repo, { ...spec, title: 'Deploy to rolling', body: 'web 1 → 4' });
+    expect(replaced.created).toBe(true);
+    expect(replaced.number).not.toBe(opened.number);
+    const open = emu.project(repo).mergeRequests.filter((m) => m.source_branch === 'baton/rolling' && m.state === 'opened');
+    expect(open.map((m) => [m.iid, m.description])).toEqual([[replaced.number, 'web 1 → 4']]);
+  });
+
   it('the emulator refuses a second open merge request for a source branch, as GitLab does', async () => {
     const res = await fetch(`${emu.url}/api/v4/projects/${encodeURIComponent(repo)}/merge_requests`, {
       method: 'POST',

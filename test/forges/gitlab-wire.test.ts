@@ -39,7 +39,8 @@ describe('gitlab adapter wire format', () => {
         data: {
           project: {
             repository: {
-              blobs: { nodes: [{ path: 'a "quoted" }.yaml', size: 5, rawTextBlob: 'a: 1\n' }] },
+              // GitLab's BigInt: a JSON string.
+              blobs: { nodes: [{ path: 'a "quoted" }.yaml', size: '5', rawTextBlob: 'a: 1\n' }] },
               c0: { lastCommit: { sha: LAST } },
               c1: { lastCommit: null },
             },
@@ -53,6 +54,8 @@ describe('gitlab adapter wire format', () => {
     // A hostile path never reaches the query text.
     expect(graphqlBody?.query).not.toContain('quoted');
     expect(graphqlBody?.query).toContain('blobs(ref: $ref, paths: $paths');
+    // Page size = paths asked for: GitLab multiplies the blobs cost by first/100.
+    expect(graphqlBody?.query).toContain('first: 2)');
   });
 
   it('writes one commit whose actions carry file_path and last_commit_id, as the Commits API documents', async () => {
@@ -117,7 +120,7 @@ describe('gitlab adapter wire format', () => {
       .get('/api/v4/projects/acme%2Fenv/repository/branches/main')
       .reply(200, { name: 'main', commit: { id: HEAD } })
       .post('/api/graphql')
-      .reply(200, { data: { project: { repository: { blobs: { nodes: [{ path: 'big.yaml', size: 20_000_000, rawTextBlob: 'partial' }] }, c0: { lastCommit: { sha: LAST } } } } } });
+      .reply(200, { data: { project: { repository: { blobs: { nodes: [{ path: 'big.yaml', size: '20000000', rawTextBlob: 'partial' }] }, c0: { lastCommit: { sha: LAST } } } } } });
     const forge = new GitlabForge({ url: BASE, token: TOKEN });
     await expect(forge.readFiles('acme/env', 'main', ['big.yaml'])).rejects.toMatchObject({ status: 413 });
   });

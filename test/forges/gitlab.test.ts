@@ -1,7 +1,11 @@
+import { buildClientSchema } from 'graphql';
+import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitlabForge } from '../../src/forges/gitlab/gitlab-forge.js';
+import { readQueryComplexity } from '../../src/forges/gitlab/read-query.js';
 import { RetryableError } from '../../src/forges/types.js';
 import type { GitlabEmulator } from '../emulators/gitlab/server.js';
+import { gitlab2022Introspection, gitlabGraphqlSchema } from '../emulators/gitlab/schema.js';
 import { startGitlabEmulator } from '../emulators/gitlab/server.js';
 import { forgeContract } from './contract.js';
 
@@ -112,18 +116,96 @@ describe('gitlab forge', () => {
     emu.failRandomly(0, 0);
   });
 
-  it('asks for fewer paths per query when GitLab reports the query too complex', async () => {
+  it("reads 50 files with GitLab's complexity limit enforced: chunks sized up front, no refused query", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) files[`fifty/f${String(i).padStart(2, '0')}.yaml`] = `i: ${i}\n`;
+    await emu.project(repo).repo.commit(files);
+    emu.resetCounts();
+    const refusedBefore = emu.graphqlRefusals.length;
+    const scoresBefore = emu.graphqlScores.length;
+    const snap = await forge.readFiles(repo, 'main', Object.keys(files));
+    expect(snap.files).toEqual(files);
+    expect(emu.graphqlRefusals.slice(refusedBefore)).toEqual([]);
+    // 17 paths per query is the most GitLab's rules allow under 250 (18 would score 264): 17 + 17 + 16.
+    expect(emu.counts()).toEqual({ 'GET /projects/:id/repository/branches/:ref': 1, 'POST /graphql': 3 });
+    const scores = emu.graphqlScores.slice(scoresBefore);
+    expect(scores.every((s) => s <= 250)).toBe(true);
+    // The adapter's cost model and the emulator's scoring of the parsed document agree.
+    expect(scores).toEqual([17, 17, 16].map((n) => readQueryComplexity(n, true)));
+  });
+
+  it('a read the old way (50 paths, first: 100) is refused by the emulator with GitLab\'s message', async () => {
+    const vars: Record<string, unknown> = { fullPath: repo, ref: 'main', paths: [] };
+    const decls = ['$fullPath: ID!', '$ref: String!', '$paths: [String!]!'];
+    const trees: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      vars[`p${i}`] = `f${i}.yaml`;
+      decls.push(`$p${i}: String!`);
+      trees.push(`c${i}: tree(ref: $ref, path: $p${i}) { lastCommit { sha } }`);
+    }
+    (vars['paths'] as string[]).push(...Array.from({ length: 50 }, (_, i) => `f${i}.yaml`));
+    const query = `query BatonRead(${decls.join(', ')}) { project(fullPath: $fullPath) { repository { blobs(ref: $ref, paths: $paths, first: 100) { nodes { path size rawTextBlob } } ${trees.join(' ')} } } }`;
+    const res = await fetch(`${emu.url}/api/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${emu.token}` }, body: JSON.stringify({ query, variables: vars }) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ errors: [{ message: 'Query has complexity of 764, which exceeds max complexity of 250' }] });
+  });
+
+  it('believes a lower limit GitLab names in its refusal and re-chunks to fit it', async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 30; i++) files[`cx/f${i}.yaml`] = `i: ${i}\n`;
     await emu.project(repo).repo.commit(files);
-    const small = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep, pathsPerQuery: 50 });
-    emu.limitGraphqlTrees(12);
+    const fresh = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep });
+    emu.graphqlComplexityLimit(100);
     emu.resetCounts();
-    const snap = await small.readFiles(repo, 'main', Object.keys(files));
-    emu.limitGraphqlTrees(undefined);
-    expect(Object.values(snap.files)).toEqual(Object.values(files));
-    // 50 → refused, 25 → refused, 12 → three queries of 12, 12 and 6.
-    expect(emu.counts()['POST /graphql']).toBe(5);
+    const refusedBefore = emu.graphqlRefusals.length;
+    try {
+      const snap = await fresh.readFiles(repo, 'main', Object.keys(files));
+      expect(Object.values(snap.files)).toEqual(Object.values(files));
+    } finally {
+      emu.graphqlComplexityLimit(undefined);
+    }
+    // One refusal at 17 paths ("… exceeds max complexity of 100"), then 6 paths per query (score 92): 5 queries.
+    expect(emu.graphqlRefusals.slice(refusedBefore).map((r) => r.reason)).toEqual(['Query has complexity of 249, which exceeds max complexity of 100']);
+    expect(emu.counts()['POST /graphql']).toBe(6);
+  });
+
+  it('serves GraphQL the way GitLab does: BigInt sizes as strings, and documents checked against the real schema', async () => {
+    const post = async (query: string, variables: Record<string, unknown>): Promise<unknown> => {
+      const res = await fetch(`${emu.url}/api/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${emu.token}` }, body: JSON.stringify({ query, variables }) });
+      return res.json();
+    };
+    const ok = await post('query($p: ID!) { project(fullPath: $p) { repository { blobs(paths: ["a.yaml"], ref: "main", refType: HEADS) { nodes { id path size rawSize } } } } }', { p: repo });
+    expect(ok).toMatchObject({ data: { project: { repository: { blobs: { nodes: [{ path: 'a.yaml', size: '5', rawSize: '5', id: expect.stringMatching(/^gid:\/\/gitlab\/Blob\/[0-9a-f]{40}$/) }] } } } } });
+    const before = emu.graphqlRefusals.length;
+    // `byteSize` is GitHub's name; GitLab's schema has no such field.
+    const bad = await post('query($p: ID!) { project(fullPath: $p) { repository { blobs(paths: ["a.yaml"]) { nodes { byteSize } } } } }', { p: repo });
+    expect(bad).toMatchObject({ errors: [{ message: expect.stringContaining('byteSize') }] });
+    expect(emu.graphqlRefusals.length).toBe(before + 1);
+  });
+
+  it("the emulator's schema is GitLab's 2022 introspection with the changes GitLab documents since", () => {
+    const old = buildClientSchema(gitlab2022Introspection());
+    const now = gitlabGraphqlSchema();
+    const blob = (s: GraphQLSchema) => (s.getType('RepositoryBlob') as GraphQLObjectType).getFields();
+    const repository = (s: GraphQLSchema) => (s.getType('Repository') as GraphQLObjectType).getFields();
+    expect([String(blob(old)['size']?.type), String(blob(old)['rawSize']?.type)]).toEqual(['Int', 'Int']);
+    expect([String(blob(now)['size']?.type), String(blob(now)['rawSize']?.type)]).toEqual(['BigInt', 'BigInt']);
+    expect(repository(old)['blobs']?.args.map((a) => a.name)).not.toContain('refType');
+    for (const f of ['blobs', 'tree', 'paginatedTree']) expect(repository(now)[f]?.args.find((a) => a.name === 'refType')?.type.toString()).toBe('RefType');
+    // Nothing else was lost on the way.
+    expect(Object.keys(now.getTypeMap()).length).toBe(Object.keys(old.getTypeMap()).length + 1);
+  });
+
+  it('right after ensureBranch, a read of that branch skips the second branch lookup', async () => {
+    const head = await forge.ensureBranch(repo, 'baton/handoff', 'main');
+    emu.resetCounts();
+    const snap = await forge.readFiles(repo, 'baton/handoff', ['a.yaml']);
+    expect(snap.head).toBe(head);
+    expect(emu.counts()).toEqual({ 'POST /graphql': 1 });
+    // The hand-off is used once: the next read asks GitLab again.
+    emu.resetCounts();
+    await forge.readFiles(repo, 'baton/handoff', ['a.yaml']);
+    expect(emu.counts()).toEqual({ 'GET /projects/:id/repository/branches/:ref': 1, 'POST /graphql': 1 });
   });
 
   it('lists files under a prefix across pages and an absent prefix as empty', async () => {

@@ -10,6 +10,7 @@ import type { CommitState, CommitStatus, Forge, MergeRequestRef, MergeRequestSpe
 import { ForgeError } from '../types.js';
 import type { RetryPolicy } from './http.js';
 import { DEFAULT_RETRY, GitlabApiError, gitbeakerRequester, requestWithRetry } from './http.js';
+import { GITLAB_MAX_COMPLEXITY, complexityLimitFrom, pathsPerReadQuery, readQuery } from './read-query.js';
 
 export interface GitlabForgeOptions {
   /** Instance URL, e.g. `https://gitlab.com` (no `/api/v4`). */
@@ -18,7 +19,10 @@ export interface GitlabForgeOptions {
   /** Username of the token's user; asked of `GET /user` once when not given. */
   botUsername?: string;
   retry?: Partial<RetryPolicy>;
-  /** Paths per GraphQL read; halved automatically if GitLab reports the query too complex. */
+  /**
+   * Upper bound on paths per GraphQL read. The adapter already sends no more than GitLab's complexity
+   * limit allows (read-query.ts); this only lowers it further.
+   */
   pathsPerQuery?: number;
   now?: () => number;
 }
@@ -28,6 +32,8 @@ export const GITLAB_NOTE_LIMIT = 1_000_000;
 const PAGE = 100;
 const DEFAULT_BRANCH_TTL_MS = 5 * 60_000;
 const META_CACHE_LIMIT = 20_000;
+/** How long a head learned by ensureBranch stands in for the next read's branch lookup. */
+const HEAD_HANDOFF_MS = 10_000;
 
 const SAFE_PATH = (p: string): boolean =>
   p.length > 0 && p.length <= 4096 && !/[\0\n\r]/.test(p) && !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.' || s === '');
@@ -50,15 +56,22 @@ function assertPath(path: string): void {
   if (!SAFE_PATH(path)) throw new ForgeError(`path ${JSON.stringify(path.slice(0, 200))} is not inside the repository`, 422);
 }
 
+/**
+ * A whole number as GitLab sends it: REST and GraphQL `Int` fields as JSON numbers, GraphQL `BigInt`
+ * fields (e.g. `RepositoryBlob.size`) as strings of digits. Every numeric field the adapter reads goes
+ * through this, so a field GitLab retypes from `Int` to `BigInt` keeps working.
+ */
+const Whole = z.union([z.number().int(), z.string().regex(/^-?\d{1,20}$/)]).transform((v) => (typeof v === 'number' ? v : Number(v)));
+
 const BranchSchema = z.object({ commit: z.object({ id: z.string().regex(SHA) }) });
 const ProjectSchema = z.object({ default_branch: z.string().nullish() });
 const CommitSchema = z.object({ id: z.string().regex(SHA), parent_ids: z.array(z.string()).optional(), web_url: z.string().optional() });
 const TreeSchema = z.array(z.object({ path: z.string(), type: z.string() }));
-const MergeRequestSchema = z.object({ iid: z.number().int(), web_url: z.string(), title: z.string(), description: z.string().nullish(), target_branch: z.string() });
-const NoteSchema = z.object({ id: z.number().int(), body: z.string(), system: z.boolean().optional(), author: z.object({ username: z.string() }).optional() });
+const MergeRequestSchema = z.object({ iid: Whole, web_url: z.string(), title: z.string(), description: z.string().nullish(), target_branch: z.string(), source_branch: z.string().optional(), state: z.string().optional() });
+const NoteSchema = z.object({ id: Whole, body: z.string(), system: z.boolean().optional(), author: z.object({ username: z.string() }).optional() });
 const StatusSchema = z.object({ name: z.string().nullish(), status: z.string(), description: z.string().nullish(), target_url: z.string().nullish() });
-const UserSchema = z.object({ id: z.number().int(), username: z.string(), state: z.string().optional() });
-const MemberSchema = z.object({ access_level: z.number().int(), state: z.string().optional() });
+const UserSchema = z.object({ id: Whole, username: z.string(), state: z.string().optional() });
+const MemberSchema = z.object({ access_level: Whole, state: z.string().optional() });
 
 const GraphqlReadSchema = z.object({
   data: z
@@ -70,7 +83,7 @@ const GraphqlReadSchema = z.object({
               z.string(),
               z
                 .object({
-                  nodes: z.array(z.object({ path: z.string(), size: z.number().nullish(), rawTextBlob: z.string().nullish() }).nullable()).optional(),
+                  nodes: z.array(z.object({ path: z.string(), size: Whole.nullish(), rawTextBlob: z.string().nullish() }).nullable()).optional(),
                   lastCommit: z.object({ sha: z.string() }).nullish(),
                 })
                 .nullable(),
@@ -132,14 +145,20 @@ export class GitlabForge implements Forge {
   private readonly base: string;
   private readonly meta = new Map<string, PathMeta>();
   private readonly defaults = new Map<string, { branch: string; at: number }>();
-  private pathsPerQuery: number;
+  /** Heads ensureBranch just learned, for the read that follows it (repo\0branch → head). */
+  private readonly handoff = new Map<string, { head: string; at: number }>();
+  private readonly pathsPerQuery: number;
+  /** GitLab's complexity limit as the adapter knows it; lowered if GitLab ever names a lower one. */
+  private complexityLimit = GITLAB_MAX_COMPLEXITY;
+  /** Set only if GitLab refuses a query the cost model let through: then halve until it passes. */
+  private learnedCap: number | undefined;
   private readonly now: () => number;
   private me: Promise<string> | undefined;
 
   constructor(private readonly options: GitlabForgeOptions) {
     this.policy = { ...DEFAULT_RETRY, ...options.retry };
     this.base = options.url.replace(/\/+$/, '');
-    this.pathsPerQuery = options.pathsPerQuery ?? 50;
+    this.pathsPerQuery = Math.max(1, options.pathsPerQuery ?? 100);
     this.now = options.now ?? Date.now;
     this.api = new Gitlab({ host: this.base, token: options.token, requesterFn: gitbeakerRequester(this.policy) });
     this.reviews = new GitlabReviews(this);
@@ -180,18 +199,43 @@ export class GitlabForge implements Forge {
   }
 
   /**
-   * Two requests whatever the number of paths (up to `pathsPerQuery`): the branch head, then one
-   * GraphQL query at that immutable commit for every blob and each path's last commit. Reading at the
-   * sha, not the branch name, keeps the files and the head from the same moment.
+   * The branch head, then GraphQL queries at that immutable commit for every blob and each path's last
+   * commit, as many paths per query as GitLab's complexity limit allows (17 with contents). Reading at
+   * the sha, not the branch name, keeps the files and the head from the same moment. Right after
+   * ensureBranch on the same branch, the head it returned is used instead of asking again.
    */
   async readFiles(repo: string, branch: string, paths: string[]): Promise<Snapshot> {
     assertRepo(repo);
+    assertBranch(branch);
     for (const p of paths) assertPath(p);
-    const head = await this.requireHead(repo, branch);
+    const head = this.takeHandoff(repo, branch) ?? (await this.requireHead(repo, branch));
     const metas = await this.pathMeta(repo, head, [...new Set(paths)], true);
     const files: Record<string, string | null> = {};
     for (const p of paths) files[p] = metas.get(p)?.exists ? (metas.get(p)?.content ?? null) : null;
     return { head, files };
+  }
+
+  private takeHandoff(repo: string, branch: string): string | undefined {
+    const key = `${repo}\0${branch}`;
+    const known = this.handoff.get(key);
+    this.handoff.delete(key);
+    // Reading at a head a moment old is the same race as a push landing just after the lookup: the write's
+    // last_commit_id guard catches any change to a file Baton writes.
+    return known && this.now() - known.at < HEAD_HANDOFF_MS ? known.head : undefined;
+  }
+
+  private handOver(repo: string, branch: string, head: string): string {
+    this.handoff.set(`${repo}\0${branch}`, { head, at: this.now() });
+    if (this.handoff.size > 1_000) {
+      const oldest = this.handoff.keys().next().value;
+      if (oldest !== undefined) this.handoff.delete(oldest);
+    }
+    return head;
+  }
+
+  /** Paths per read query: what GitLab's complexity and size limits allow, under the configured bound. */
+  private chunkSize(withContent: boolean): number {
+    return Math.min(this.pathsPerQuery, pathsPerReadQuery(withContent, this.complexityLimit), this.learnedCap ?? Number.POSITIVE_INFINITY);
   }
 
   private metaKey(repo: string, commit: string, path: string): string {
@@ -216,14 +260,18 @@ export class GitlabForge implements Forge {
       if (!withContent && known) out.set(p, known);
     }
     for (let i = 0; i < todo.length; ) {
-      const chunk = todo.slice(i, i + this.pathsPerQuery);
+      const size = this.chunkSize(withContent);
+      const chunk = todo.slice(i, i + size);
       let result: Map<string, PathMeta>;
       try {
         result = await this.queryPaths(repo, commit, chunk, withContent);
       } catch (e) {
-        // GitLab scores each aliased `tree { lastCommit }`; past its complexity limit, ask for fewer at a time.
-        if (e instanceof GraphqlComplexityError && this.pathsPerQuery > 1) {
-          this.pathsPerQuery = Math.max(1, Math.floor(this.pathsPerQuery / 2));
+        // The chunk was sized by GitLab's published rules; if GitLab still refuses, believe the limit it
+        // names, and if the rules themselves are off, halve until a query passes.
+        if (e instanceof GraphqlComplexityError && chunk.length > 1) {
+          const named = complexityLimitFrom(e.message);
+          if (named !== undefined && named < this.complexityLimit) this.complexityLimit = named;
+          if (this.chunkSize(withContent) >= chunk.length) this.learnedCap = Math.max(1, Math.floor(chunk.length / 2));
           continue;
         }
         throw e;
@@ -240,14 +288,10 @@ export class GitlabForge implements Forge {
   private async queryPaths(repo: string, commit: string, paths: string[], withContent: boolean): Promise<Map<string, PathMeta>> {
     // Paths travel as variables, never spliced into the query text.
     const vars: Record<string, unknown> = { fullPath: repo, ref: commit, paths };
-    const decls = ['$fullPath: ID!', '$ref: String!', '$paths: [String!]!'];
-    const trees: string[] = [];
     paths.forEach((p, i) => {
       vars[`p${i}`] = p;
-      decls.push(`$p${i}: String!`);
-      trees.push(`c${i}: tree(ref: $ref, path: $p${i}) { lastCommit { sha } }`);
     });
-    const query = `query BatonRead(${decls.join(', ')}) { project(fullPath: $fullPath) { repository { blobs(ref: $ref, paths: $paths, first: ${PAGE}) { nodes { path size ${withContent ? 'rawTextBlob' : ''} } } ${trees.join(' ')} } } }`;
+    const query = readQuery(paths.length, withContent);
     const res = await requestWithRetry(
       new URL(`${this.base}/api/graphql`),
       { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` }, body: JSON.stringify({ query, variables: vars }) },
@@ -274,7 +318,7 @@ export class GitlabForge implements Forge {
       if (withContent) {
         if (blob.text === null || blob.text === undefined) throw new ForgeError(`${p} is not a text file`, 422);
         // GitLab may cut large blobs short; writing back a truncated file would destroy it.
-        if (typeof blob.size === 'number' && Buffer.byteLength(blob.text, 'utf8') !== blob.size) throw new ForgeError(`${p} is too large to read through GitLab's GraphQL API`, 413);
+        if (blob.size !== null && blob.size !== undefined && Buffer.byteLength(blob.text, 'utf8') !== blob.size) throw new ForgeError(`${p} is too large to read through GitLab's GraphQL API`, 413);
         meta.content = blob.text;
       }
       out.set(p, meta);
@@ -336,15 +380,16 @@ export class GitlabForge implements Forge {
     }
   }
 
+  /** The branch's head, creating it from `from` if absent; the head is handed to the next readFiles of it. */
   async ensureBranch(repo: string, branch: string, from: string): Promise<string> {
     const existing = await this.headOf(repo, branch);
-    if (existing) return existing;
+    if (existing) return this.handOver(repo, branch, existing);
     if (!SHA.test(from)) assertBranch(from);
     try {
-      return BranchSchema.parse(await this.api.Branches.create(repo, branch, from)).commit.id;
+      return this.handOver(repo, branch, BranchSchema.parse(await this.api.Branches.create(repo, branch, from)).commit.id);
     } catch (e) {
       // Another writer created it between the two calls.
-      if (e instanceof GitlabApiError && e.status === 400 && /already exists/i.test(e.gitlabMessage)) return this.requireHead(repo, branch);
+      if (e instanceof GitlabApiError && e.status === 400 && /already exists/i.test(e.gitlabMessage)) return this.handOver(repo, branch, await this.requireHead(repo, branch));
       throw e;
     }
   }
@@ -356,8 +401,22 @@ class GraphqlComplexityError extends ForgeError {
   }
 }
 
+type OpenMergeRequest = z.infer<typeof MergeRequestSchema>;
+
 class GitlabReviews implements ReviewPort {
+  /** The open rolling MR per source branch as last seen (repo\0branch → MR), so a later bump edits it directly. */
+  private readonly openMrs = new Map<string, OpenMergeRequest>();
+
   constructor(private readonly forge: GitlabForge) {}
+
+  private rememberOpen(key: string, mr: OpenMergeRequest): void {
+    this.openMrs.delete(key);
+    this.openMrs.set(key, mr);
+    if (this.openMrs.size > 1_000) {
+      const oldest = this.openMrs.keys().next().value;
+      if (oldest !== undefined) this.openMrs.delete(oldest);
+    }
+  }
 
   private get api(): GitlabClient {
     return this.forge.api;
@@ -370,7 +429,23 @@ class GitlabReviews implements ReviewPort {
     // GitLab caps titles at 255 characters and descriptions at 1,048,576.
     const title = Array.from(spec.title).slice(0, 255).join('');
     const description = truncateNote(spec.body, GITLAB_NOTE_LIMIT);
-    const findOpen = async (): Promise<z.infer<typeof MergeRequestSchema> | undefined> => {
+    const key = `${repo}\0${spec.sourceBranch}`;
+    const known = this.openMrs.get(key);
+    if (known && known.target_branch === spec.targetBranch && (known.title !== title || (known.description ?? '') !== description)) {
+      // A later bump: edit the MR seen last time without listing first. GitLab answers with the MR's
+      // state; if it was closed or merged meanwhile, forget it and look for (or open) the current one.
+      try {
+        const edited = MergeRequestSchema.parse(await this.api.MergeRequests.edit(repo, known.iid, { title, description, targetBranch: spec.targetBranch }));
+        if (edited.state === 'opened' && (edited.source_branch === undefined || edited.source_branch === spec.sourceBranch)) {
+          this.rememberOpen(key, edited);
+          return { number: edited.iid, url: edited.web_url, created: false };
+        }
+      } catch (e) {
+        if (!(e instanceof GitlabApiError && e.status === 404)) throw e;
+      }
+    }
+    this.openMrs.delete(key);
+    const findOpen = async (): Promise<OpenMergeRequest | undefined> => {
       const raw = await this.api.MergeRequests.all({ projectId: repo, state: 'opened', sourceBranch: spec.sourceBranch, perPage: PAGE, maxPages: 1 });
       return z.array(MergeRequestSchema).parse(raw)[0];
     };
@@ -378,6 +453,7 @@ class GitlabReviews implements ReviewPort {
     if (!open) {
       try {
         const created = MergeRequestSchema.parse(await this.api.MergeRequests.create(repo, spec.sourceBranch, spec.targetBranch, title, { description, removeSourceBranch: true }));
+        this.rememberOpen(key, created);
         return { number: created.iid, url: created.web_url, created: true };
       } catch (e) {
         // 409 "Another open merge request already exists for this source branch": a concurrent writer won.
@@ -387,8 +463,9 @@ class GitlabReviews implements ReviewPort {
       }
     }
     if (open.title !== title || (open.description ?? '') !== description || open.target_branch !== spec.targetBranch) {
-      await this.api.MergeRequests.edit(repo, open.iid, { title, description, targetBranch: spec.targetBranch });
+      open = MergeRequestSchema.parse(await this.api.MergeRequests.edit(repo, open.iid, { title, description, targetBranch: spec.targetBranch }));
     }
+    this.rememberOpen(key, open);
     return { number: open.iid, url: open.web_url, created: false };
   }
 

@@ -180,10 +180,14 @@ class Normalizer {
       defaultBranch,
       sha: a.sha,
       conclusion: 'success',
+      shortShaLength: GITLAB_SHORT_SHA_LENGTH,
     };
     return { kind: 'events', events: [event] };
   }
 }
+
+/** GitLab's `CI_COMMIT_SHORT_SHA` is the first 8 characters of the commit sha: the tag GitLab users give images. */
+export const GITLAB_SHORT_SHA_LENGTH = 8;
 
 /** The kind of a delivery: the `X-Gitlab-Event` header, else the body's `object_kind` (as `replay` may lack headers). */
 function kindOf(body: unknown, header: string | undefined): string | undefined {

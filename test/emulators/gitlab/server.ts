@@ -100,7 +100,11 @@ export class GitlabEmulator {
   private failures: { remaining: number; status: number } = { remaining: 0, status: 502 };
   private randomFailure: { fraction: number; next: () => number; status: number } | undefined;
   private rate: { limit: number; windowMs: number; used: number; windowStart: number } | undefined;
-  private maxTreeFields: number | undefined;
+  private maxComplexity: number | undefined;
+  /** GraphQL documents GitLab would have refused (invalid for its schema, or over its complexity limit). */
+  readonly graphqlRefusals: { query: string; reason: string }[] = [];
+  /** The complexity score of every GraphQL document served, in order. */
+  readonly graphqlScores: number[] = [];
 
   constructor(options: GitlabEmulatorOptions = {}) {
     this.token = options.token ?? 'glpat-emulator-token';
@@ -168,12 +172,9 @@ export class GitlabEmulator {
     this.randomFailure = fraction > 0 ? { fraction, next: seededRandom(seed), status } : undefined;
   }
 
-  /**
-   * Refuse GraphQL queries with more than `n` `tree` fields, the way GitLab refuses a query over its
-   * complexity limit (the real score is not reproduced, only the refusal and its message).
-   */
-  limitGraphqlTrees(n: number | undefined): void {
-    this.maxTreeFields = n;
+  /** The complexity limit GraphQL queries are held to: GitLab's 250 for an authenticated request unless set. */
+  graphqlComplexityLimit(limit: number | undefined): void {
+    this.maxComplexity = limit;
   }
 
   /** At most `limit` requests per `windowMs`; beyond that, 429 with `Retry-After`. */
@@ -301,20 +302,20 @@ export class GitlabEmulator {
   private async dispatch(method: string, seg: string[], url: URL, body: Record<string, unknown>): Promise<[number, unknown, Record<string, string>?]> {
     const query = url.searchParams;
     if (seg[0] === 'api' && seg[1] === 'graphql' && method === 'POST') {
-      const trees = typeof body['query'] === 'string' ? (body['query'].match(/\btree\s*\(/g) ?? []).length : 0;
-      if (this.maxTreeFields !== undefined && trees > this.maxTreeFields) {
-        const score = trees * 5;
-        return [200, { errors: [{ message: `Query has complexity of ${score}, which exceeds max complexity of ${this.maxTreeFields * 5}` }] }];
-      }
-      const result = await executeGraphql(
+      const query = typeof body['query'] === 'string' ? body['query'] : '';
+      const outcome = await executeGraphql(
         (fullPath) => {
           const p = this.projects.get(fullPath);
           return p && { store: p.store, defaultBranch: p.defaultBranch };
         },
-        typeof body['query'] === 'string' ? body['query'] : '',
+        query,
         typeof body['variables'] === 'object' && body['variables'] !== null ? (body['variables'] as Record<string, unknown>) : undefined,
+        { ...(this.maxComplexity !== undefined && { maxComplexity: this.maxComplexity }) },
       );
-      return [200, result];
+      if (outcome.complexity !== undefined) this.graphqlScores.push(outcome.complexity);
+      if (outcome.refusal !== undefined) this.graphqlRefusals.push({ query, reason: outcome.refusal });
+      // GitLab answers 200 with `errors` for invalid and over-complex documents alike.
+      return [200, outcome.body];
     }
     if (seg[0] !== 'api' || seg[1] !== 'v4') return [404, { error: '404 Not Found' }];
     const s = seg.slice(2);

@@ -263,6 +263,8 @@ describe('GitLab source: pipeline hooks', () => {
       defaultBranch: 'master',
       sha: 'bcbb5ec396a2c0f828686f14fac9b80b780504f2',
       conclusion: 'success',
+      // GitLab's CI_COMMIT_SHORT_SHA length.
+      shortShaLength: 8,
     });
   });
   it('ignores failed, running, other-branch, tag and merge request pipelines', () => {
