@@ -15,6 +15,14 @@ export interface WriteRequest {
   expectedHead: string;
   changes: FileChange[];
   message: string;
+  /**
+   * Rebuild instead of extend: the new commit's parent is `expectedHead` (the base branch's head,
+   * not necessarily an ancestor of `branch`), and `branch` is moved to it although that is no
+   * fast-forward — only Baton's own rolling branches are written this way. The value is the head
+   * `branch` is expected to have now (`null`: it does not exist); a branch that moved meanwhile
+   * makes the write `stale` where the forge can tell.
+   */
+  replace?: string | null;
 }
 
 export type WriteResult =
@@ -29,6 +37,9 @@ export interface MergeRequestSpec {
   title: string;
   body: string;
 }
+
+/** The newest merge request from a source branch: what became of the rolling MR. */
+export type MergeRequestState = 'open' | 'merged' | 'closed' | 'none';
 
 export interface MergeRequestRef {
   number: number;
@@ -57,6 +68,8 @@ export type Reaction = 'eyes' | 'rocket' | 'confused';
 export interface ReviewPort {
   /** Open a merge request from sourceBranch, or update the open one in place. */
   ensureMergeRequest(repo: string, spec: MergeRequestSpec): Promise<MergeRequestRef>;
+  /** State of the newest merge request from `sourceBranch` (`none` when there never was one). */
+  mergeRequestState(repo: string, sourceBranch: string): Promise<MergeRequestState>;
   /** Create or edit (only if the text changed) the one comment carrying `marker` on MR `number`. */
   upsertComment(repo: string, number: number, marker: string, body: string): Promise<{ id: string; changed: boolean }>;
   react(repo: string, commentId: string, reaction: Reaction, number?: number): Promise<void>;

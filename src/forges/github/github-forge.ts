@@ -9,6 +9,7 @@ import type {
   Forge,
   MergeRequestRef,
   MergeRequestSpec,
+  MergeRequestState,
   Reaction,
   ReviewPort,
   Role,
@@ -53,6 +54,7 @@ const RepoSchema = z.object({ default_branch: z.string() });
 const TreeSchema = z.object({ truncated: z.boolean(), tree: z.array(z.object({ path: z.string(), type: z.string() })) });
 const CommitResultSchema = z.object({ createCommitOnBranch: z.object({ commit: z.object({ oid: z.string(), url: z.string().optional() }) }) });
 const PullSchema = z.object({ number: z.number(), html_url: z.string(), title: z.string(), body: z.string().nullable(), base: z.object({ ref: z.string() }) });
+const PullStateSchema = z.object({ state: z.string(), merged_at: z.string().nullable() });
 const CommentSchema = z.object({ id: z.number(), body: z.string().optional(), user: z.object({ login: z.string() }).nullable() });
 const StatusSchema = z.object({ context: z.string(), state: z.string(), description: z.string().nullable(), target_url: z.string().nullable() });
 const PermissionSchema = z.object({ permission: z.string(), role_name: z.string().optional() });
@@ -64,7 +66,8 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'GET /repos/{owner}/{repo}': RepoSchema,
   'GET /repos/{owner}/{repo}/git/trees/{tree_sha}': TreeSchema,
   'GET /repos/{owner}/{repo}/git/blobs/{file_sha}': BlobRestSchema,
-  'GET /repos/{owner}/{repo}/pulls': z.array(PullSchema),
+  'GET /repos/{owner}/{repo}/pulls': z.array(PullSchema.and(PullStateSchema)),
+  'PATCH /repos/{owner}/{repo}/git/refs/{ref}': RefSchema,
   'POST /repos/{owner}/{repo}/pulls': PullSchema,
   'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': z.array(CommentSchema),
   'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': CommentSchema,
@@ -236,6 +239,19 @@ export class GitHubForge implements Forge, ReviewPort {
     for (const c of req.changes) if (!isSafePath(c.path)) throw new ForgeError(`unsafe path ${JSON.stringify(c.path.slice(0, 200))}`, 422);
     const additions = req.changes.flatMap((c) => (c.type === 'write' ? [{ path: c.path, contents: Buffer.from(c.contents, 'utf8').toString('base64') }] : []));
     const deletions = req.changes.flatMap((c) => (c.type === 'delete' ? [{ path: c.path }] : []));
+    if (req.replace !== undefined) {
+      // Rebuild the rolling branch: point it at the new parent first (GitHub's ref API has no
+      // compare-and-swap, so the head is checked just before), then commit on top as usual.
+      const now = await this.headOf(repoText, req.branch);
+      if ((now ?? null) !== req.replace) return { status: 'stale', ...(now && { head: now }) };
+      try {
+        if (now === undefined) await this.rest(repo, 'POST /repos/{owner}/{repo}/git/refs', { ref: `refs/heads/${req.branch}`, sha: req.expectedHead });
+        else if (now !== req.expectedHead) await this.rest(repo, 'PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${req.branch}`, sha: req.expectedHead, force: true });
+      } catch (e) {
+        if (e instanceof ForgeError && e.status === 422) return { status: 'stale' };
+        throw e;
+      }
+    }
     const input = {
       branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName: req.branch },
       expectedHeadOid: req.expectedHead,
@@ -318,6 +334,16 @@ export class GitHubForge implements Forge, ReviewPort {
       await this.rest(repo, 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}', { pull_number: open.number, title, body, base: spec.targetBranch });
     }
     return { number: open.number, url: open.html_url, created: false };
+  }
+
+  async mergeRequestState(repoText: string, sourceBranch: string): Promise<MergeRequestState> {
+    const repo = parseRepo(repoText);
+    assertBranch(sourceBranch);
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/pulls', { state: 'all', head: `${repo.owner}:${sourceBranch}`, sort: 'created', direction: 'desc', per_page: 1 });
+    const newest = z.array(PullStateSchema).parse(raw)[0];
+    if (!newest) return 'none';
+    if (newest.state === 'open') return 'open';
+    return newest.merged_at ? 'merged' : 'closed';
   }
 
   async upsertComment(repoText: string, number: number, marker: string, body: string): Promise<{ id: string; changed: boolean }> {

@@ -6,7 +6,7 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { z } from 'zod';
 import type { FileChange } from '../../core/changeset.js';
-import type { CommitState, CommitStatus, Forge, MergeRequestRef, MergeRequestSpec, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
+import type { CommitState, CommitStatus, Forge, MergeRequestRef, MergeRequestSpec, MergeRequestState, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError } from '../types.js';
 import type { RetryPolicy } from './http.js';
 import { DEFAULT_RETRY, GitlabApiError, gitbeakerRequester, requestWithRetry } from './http.js';
@@ -368,8 +368,15 @@ export class GitlabForge implements Forge {
       else if (m.exists) actions.push({ action: 'delete', filePath: path, ...(m.lastCommit && { lastCommitId: m.lastCommit }) });
     }
     if (actions.length === 0) return { status: 'committed', commit: req.expectedHead };
+    // Rebuilding a rolling branch: GitLab's Commits API starts the commit from `start_sha` and, with
+    // `force`, moves the existing branch to it — one call, no window with the branch elsewhere.
+    if (req.replace !== undefined) {
+      const now = await this.headOf(repo, req.branch);
+      if ((now ?? null) !== req.replace) return { status: 'stale', ...(now && { head: now }) };
+    }
+    const start = req.replace !== undefined ? { startSha: req.expectedHead, ...(req.replace !== null && { force: true }) } : undefined;
     try {
-      const created = CommitSchema.parse(await this.api.Commits.create(repo, req.branch, req.message, actions));
+      const created = CommitSchema.parse(await this.api.Commits.create(repo, req.branch, req.message, actions, start));
       return { status: 'committed', commit: created.id, ...(created.web_url && { url: created.web_url }) };
     } catch (e) {
       if (e instanceof GitlabApiError && e.status === 400) {
@@ -467,6 +474,15 @@ class GitlabReviews implements ReviewPort {
     }
     this.rememberOpen(key, open);
     return { number: open.iid, url: open.web_url, created: false };
+  }
+
+  async mergeRequestState(repo: string, sourceBranch: string): Promise<MergeRequestState> {
+    assertRepo(repo);
+    assertBranch(sourceBranch);
+    const raw = await this.api.MergeRequests.all({ projectId: repo, sourceBranch, orderBy: 'created_at', sort: 'desc', perPage: 1, maxPages: 1 });
+    const newest = z.array(MergeRequestSchema).parse(raw)[0];
+    if (!newest) return 'none';
+    return newest.state === 'opened' || newest.state === 'locked' ? 'open' : newest.state === 'merged' ? 'merged' : 'closed';
   }
 
   async upsertComment(repo: string, number: number, marker: string, body: string): Promise<{ id: string; changed: boolean }> {

@@ -90,6 +90,20 @@ export class GitStore {
   }
 
   /**
+   * `PATCH /git/refs`: move an existing branch to `oid` — a fast-forward, or anything with `force`.
+   * 'missing' when the branch does not exist, 'not-fast-forward' when refused.
+   */
+  async moveBranch(branch: string, oid: string, force: boolean): Promise<'moved' | 'missing' | 'not-fast-forward'> {
+    return this.serialize(async () => {
+      const head = await this.refHead(branch);
+      if (!head) return 'missing';
+      if (!force && !(await this.isAncestor(head, oid))) return 'not-fast-forward';
+      const r = await runGit(['update-ref', `refs/heads/${branch}`, oid, head], { cwd: this.bare });
+      return r.code === 0 ? 'moved' : 'not-fast-forward';
+    });
+  }
+
+  /**
    * One commit on `branch` whose parent must be `expected` (compare-and-swap on the ref),
    * as createCommitOnBranch does. Throws CommitConflict when the branch moved, MissingPath
    * when a deletion names a path that does not exist.

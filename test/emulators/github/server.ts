@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBareRepo } from '../../helpers/git-repo.js';
+import { runGit } from '../../../src/forges/git/run-git.js';
 import { runGraphql } from './graphql.js';
 import { openApiValidator } from './openapi.js';
 import type { MatchedRequest } from './openapi.js';
@@ -52,6 +53,8 @@ export interface FaultControls {
   loseResponses(rate: number, seed: number): void;
   /** Primary rate limit: `remaining` requests left in the window, which resets in `resetInS`. */
   setRateLimit(remaining: number, resetInS?: number): void;
+  /** The next `n` requests are accepted and never answered (a peer that hangs). */
+  hangNext(n: number): void;
   clear(): void;
 }
 
@@ -70,6 +73,13 @@ export interface GitHubEmulator {
   enableApp(appId: number, slug: string): { privateKey: string };
   /** Open a pull request as `user` (outside the adapter). */
   openPull(fullName: string, pull: { head: string; base: string; title: string; body?: string; user: string }): number;
+  /**
+   * Merge an open pull request as a person would in the web UI: a squash commit (or a merge commit)
+   * on the base with the head's changes; the head branch is kept unless `deleteBranch`.
+   */
+  mergePull(fullName: string, number: number, options?: { method?: 'squash' | 'merge'; deleteBranch?: boolean }): Promise<string>;
+  /** Close a pull request without merging it. */
+  closePull(fullName: string, number: number): void;
   /** Comment as someone else, straight into state (no HTTP): for pagination tests. */
   addComments(fullName: string, issueNumber: number, user: string, bodies: string[]): number[];
   resetCounts(): void;
@@ -110,6 +120,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
 
   // Faults
   let failQueue: number[] = [];
+  let hanging = 0;
   let random: { rate: number; next: () => number; statuses: number[] } | undefined;
   let limitQueue: { status: number; retryAfterS: number }[] = [];
   let lose: { rate: number; next: () => number } | undefined;
@@ -166,6 +177,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     head: { ref: p.head, label: `${repo.owner}:${p.head}`, repo: { full_name: `${repo.owner}/${repo.name}` } },
     base: { ref: p.base, label: `${repo.owner}:${p.base}` },
     created_at: p.createdAt,
+    merged_at: p.mergedAt ?? null,
   });
   const commentJson = (repo: EmuRepo, c: EmuComment): Json => ({
     id: c.id,
@@ -227,6 +239,18 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         const branch = ref.slice('refs/heads/'.length);
         if (!ref.startsWith('refs/heads/') || !(await repo.git.createBranch(branch, sha))) return { status: 422, body: { message: 'Reference already exists' } };
         return { status: 201, body: { ref, object: { sha, type: 'commit' } } };
+      }
+
+      case 'PATCH /repos/{owner}/{repo}/git/refs/{ref}': {
+        if (!writer) return forbidden();
+        const ref = p['ref'] ?? '';
+        const sha = String(body['sha'] ?? '');
+        if (!ref.startsWith('heads/')) return { status: 422, body: { message: 'Reference does not exist' } };
+        if ((await repo.git.objectType(sha)) !== 'commit') return { status: 422, body: { message: 'Object does not exist' } };
+        const moved = await repo.git.moveBranch(ref.slice('heads/'.length), sha, body['force'] === true);
+        if (moved === 'missing') return { status: 422, body: { message: 'Reference does not exist' } };
+        if (moved === 'not-fast-forward') return { status: 422, body: { message: 'Update is not a fast forward' } };
+        return { status: 200, body: { ref: `refs/${ref}`, object: { sha, type: 'commit', url: `${baseUrl}/repos/${repo.owner}/${repo.name}/git/commits/${sha}` } } };
       }
 
       case 'GET /repos/{owner}/{repo}/git/trees/{tree_sha}': {
@@ -450,6 +474,11 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits' },
       });
     }
+    if (hanging > 0) {
+      hanging--;
+      record.faulted = true;
+      return; // never answered: the client's own timeout has to end it
+    }
     const failStatus = fail ?? rolled;
     if (failStatus !== undefined) {
       record.faulted = true;
@@ -511,7 +540,9 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         rate.remaining = remaining;
         rate.reset = Math.floor(Date.now() / 1000) + resetInS;
       },
+      hangNext: (n) => (hanging += n),
       clear: () => {
+        hanging = 0;
         failQueue = [];
         limitQueue = [];
         random = undefined;
@@ -519,6 +550,31 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         graphqlLimited = 0;
         rate.remaining = rate.limit;
       },
+    },
+    async mergePull(fullName, number, options = {}) {
+      const [owner = '', name = ''] = fullName.split('/');
+      const repo = state.repo(owner, name);
+      const pull = repo?.pulls.find((x) => x.number === number && x.state === 'open');
+      if (!repo || !pull) throw new Error(`no open pull ${fullName}#${number}`);
+      const t = repo.testRepo;
+      const head = await t.head(pull.head);
+      const changed = (await runGit(['diff', '--name-only', '-z', `refs/heads/${pull.base}`, head], { cwd: t.bare })).stdout.toString('utf8').split('\0').filter(Boolean);
+      const files: Record<string, string | null> = {};
+      for (const f of changed) {
+        const shown = await runGit(['show', `${head}:${f}`], { cwd: t.bare });
+        files[f] = shown.code === 0 ? shown.stdout.toString('utf8') : null;
+      }
+      const merged = options.method === 'merge' ? await t.commit(files, `Merge pull request #${number} from ${pull.head}`, pull.base) : await t.commit(files, `${pull.title} (#${number})`, pull.base);
+      pull.state = 'closed';
+      pull.mergedAt = nowIso();
+      if (options.deleteBranch) await runGit(['update-ref', '-d', `refs/heads/${pull.head}`], { cwd: t.bare });
+      return merged;
+    },
+    closePull(fullName, number) {
+      const [owner = '', name = ''] = fullName.split('/');
+      const pull = state.repo(owner, name)?.pulls.find((x) => x.number === number);
+      if (!pull) throw new Error(`no pull ${fullName}#${number}`);
+      pull.state = 'closed';
     },
     async createRepo(fullName, files, options = {}) {
       const branch = options.defaultBranch ?? 'main';
@@ -568,8 +624,10 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       requests.length = 0;
     },
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Hung requests (hangNext) hold their connections open: end them all.
       server.closeAllConnections();
+      await closed;
       for (const c of cleanups) await c();
     },
   };

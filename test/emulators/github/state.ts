@@ -14,6 +14,8 @@ export interface EmuPull {
   state: 'open' | 'closed';
   user: string;
   createdAt: string;
+  /** Set when the pull request was merged (it is then also `closed`). */
+  mergedAt?: string;
 }
 
 export interface EmuComment {

@@ -128,10 +128,14 @@ export class GitStore {
    * `POST /repository/commits`: the checks GitLab's Files::MultiService and Gitaly's UserCommitFiles
    * make, with their messages, then one commit on the branch head.
    */
-  async commit(branch: string, message: string, actions: CommitAction[], author?: { name?: string; email?: string }): Promise<{ sha: string; parent: string }> {
+  async commit(branch: string, message: string, actions: CommitAction[], author?: { name?: string; email?: string }, from: { start?: string; force?: boolean } = {}): Promise<{ sha: string; parent: string }> {
     return this.lock.run(async () => {
-      const head = await this.head(branch);
+      const current = await this.head(branch);
+      // `start_sha`/`start_branch` create a missing branch from there; with `force` they also
+      // overwrite an existing one (the new commit's parent is the start, not the branch head).
+      const head = current && !(from.force && from.start) ? current : from.start;
       if (!head) throw new ApiError(400, { message: 'You can only create or edit files when you are on a branch' });
+      if (!current && !(await this.validBranchName(branch))) throw new ApiError(400, { message: 'Branch name is invalid' });
       for (const a of actions) {
         if (['update', 'move', 'delete'].includes(a.action) && a.last_commit_id) {
           const last = await this.lastCommitFor(head, a.file_path);
@@ -169,7 +173,7 @@ export class GitStore {
             GIT_COMMITTER_EMAIL: this.author.email,
           })
         ).trim();
-        await this.run(['update-ref', `refs/heads/${branch}`, sha, head]);
+        await this.run(['update-ref', `refs/heads/${branch}`, sha, current ?? '0'.repeat(40)]);
         return { sha, parent: head };
       } finally {
         await rm(join(index, '..'), { recursive: true, force: true });

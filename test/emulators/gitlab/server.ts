@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { runGit } from '../../../src/forges/git/run-git.js';
 import { createBareRepo } from '../../helpers/git-repo.js';
 import type { TestRepo } from '../../helpers/git-repo.js';
 import type { CommitAction } from './git-store.js';
@@ -160,6 +161,33 @@ export class GitlabEmulator {
     const id = this.nextId++;
     mr.notes.push({ id, body, author, system: false, createdAt: id, emoji: [] });
     return id;
+  }
+
+  /**
+   * Merge an open MR as a person would in GitLab's UI: a squash commit (or merge commit) with the
+   * source branch's changes on the target; the source branch is kept unless `deleteBranch`.
+   */
+  async mergeMergeRequest(projectPath: string, iid: number, options: { deleteBranch?: boolean } = {}): Promise<string> {
+    const p = this.project(projectPath);
+    const mr = p.mergeRequests.find((m) => m.iid === iid && m.state === 'opened');
+    if (!mr) throw new Error(`no open merge request !${iid}`);
+    const head = await p.repo.head(mr.source_branch);
+    const changed = (await runGit(['diff', '--name-only', '-z', `refs/heads/${mr.target_branch}`, head], { cwd: p.repo.bare })).stdout.toString('utf8').split('\0').filter(Boolean);
+    const files: Record<string, string | null> = {};
+    for (const f of changed) {
+      const shown = await runGit(['show', `${head}:${f}`], { cwd: p.repo.bare });
+      files[f] = shown.code === 0 ? shown.stdout.toString('utf8') : null;
+    }
+    const merged = await p.repo.commit(files, `${mr.title}\n\nSee merge request !${iid}`, mr.target_branch);
+    mr.state = 'merged';
+    if (options.deleteBranch) await runGit(['update-ref', '-d', `refs/heads/${mr.source_branch}`], { cwd: p.repo.bare });
+    return merged;
+  }
+
+  closeMergeRequest(projectPath: string, iid: number): void {
+    const mr = this.project(projectPath).mergeRequests.find((m) => m.iid === iid);
+    if (!mr) throw new Error(`no merge request !${iid}`);
+    mr.state = 'closed';
   }
 
   /** The next `n` requests fail with `status` (5xx by default). */
@@ -370,7 +398,11 @@ export class GitlabEmulator {
       const message = str(body['commit_message']);
       if (!branch) return [400, { error: 'branch is missing' }];
       if (!message) return [400, { error: 'commit_message is missing' }];
-      if (body['start_sha'] !== undefined || body['force'] !== undefined) return [400, { error: 'the emulator does not implement start_sha/force; the adapter must not use them' }];
+      if (body['start_branch'] !== undefined && body['start_sha'] !== undefined) return [400, { error: 'start_branch, start_sha are mutually exclusive' }];
+      const startRef = str(body['start_sha']) ?? str(body['start_branch']);
+      if (body['force'] !== undefined && typeof body['force'] !== 'boolean') return [400, { error: 'force is invalid' }];
+      const start = startRef === undefined ? undefined : await p.store.resolve(startRef);
+      if (startRef !== undefined && !start) return [400, { message: `Invalid reference name: ${startRef}` }];
       const rawActions = body['actions'];
       if (!Array.isArray(rawActions) || rawActions.length === 0) return [400, { error: 'actions is missing' }];
       const actions: CommitAction[] = [];
@@ -386,7 +418,7 @@ export class GitlabEmulator {
         actions.push({ action, file_path: filePath, ...(content !== undefined && { content }), ...(encoding && { encoding }), ...(last && { last_commit_id: last }) });
       }
       const author = { ...(str(body['author_name']) && { name: str(body['author_name']) }), ...(str(body['author_email']) && { email: str(body['author_email']) }) };
-      const { sha, parent } = await p.store.commit(branch, message, actions, author);
+      const { sha, parent } = await p.store.commit(branch, message, actions, author, { ...(start && { start }), force: body['force'] === true });
       return [201, { id: sha, short_id: sha.slice(0, 8), title: message.split('\n')[0], message, parent_ids: [parent], web_url: `${webUrl}/-/commit/${sha}` }];
     }
 
