@@ -5,7 +5,9 @@
 
 import { z } from 'zod';
 import type {
+  CommitMergeRequest,
   CommitStatus,
+  LoggedCommit,
   Forge,
   MergeRequestRef,
   MergeRequestSpec,
@@ -56,6 +58,16 @@ const PullSchema = z.object({ number: z.number(), html_url: z.string(), title: z
 const CommentSchema = z.object({ id: z.number(), body: z.string().optional(), user: z.object({ login: z.string() }).nullable() });
 const StatusSchema = z.object({ context: z.string(), state: z.string(), description: z.string().nullable(), target_url: z.string().nullable() });
 const PermissionSchema = z.object({ permission: z.string(), role_name: z.string().optional() });
+const CommitPullSchema = z.object({
+  number: z.number(),
+  html_url: z.string(),
+  title: z.string(),
+  state: z.string(),
+  merged_at: z.string().nullable(),
+  merge_commit_sha: z.string().nullable(),
+  head: z.object({ sha: z.string() }),
+});
+const ListedCommitSchema = z.object({ sha: z.string(), commit: z.object({ message: z.string() }) });
 const BlobRestSchema = z.object({ content: z.string(), encoding: z.string() });
 
 /** The REST responses the adapter reads, by route: tests hold these to GitHub's response schemas. */
@@ -376,6 +388,36 @@ export class GitHubForge implements Forge, ReviewPort {
       description,
       ...(targetUrl !== null && { target_url: targetUrl }),
     });
+  }
+
+  async mergeRequestsForCommit(repoText: string, sha: string): Promise<CommitMergeRequest[]> {
+    const repo = parseRepo(repoText);
+    if (!/^[0-9a-f]{7,40}$/.test(sha)) throw new ForgeError('a commit lookup needs a hex commit id', 422);
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls', { commit_sha: sha, per_page: PAGE });
+    return z
+      .array(CommitPullSchema)
+      .parse(raw)
+      .map((p) => ({
+        number: p.number,
+        url: p.html_url,
+        title: p.title,
+        state: p.merged_at !== null ? 'merged' : p.state === 'open' ? 'open' : 'closed',
+        shas: [p.head.sha, ...(p.merged_at !== null && p.merge_commit_sha !== null ? [p.merge_commit_sha] : [])],
+      }));
+  }
+
+  async recentCommits(repoText: string, branch: string, limit: number): Promise<LoggedCommit[]> {
+    const repo = parseRepo(repoText);
+    assertBranch(branch);
+    const out: LoggedCommit[] = [];
+    for (let page = 1; out.length < limit; page++) {
+      const raw = await this.restOrAbsent(repo, 'GET /repos/{owner}/{repo}/commits', { sha: branch, per_page: Math.min(PAGE, limit), page });
+      if (raw === undefined) break;
+      const commits = z.array(ListedCommitSchema).parse(raw);
+      out.push(...commits.map((c) => ({ sha: c.sha, message: c.commit.message })));
+      if (commits.length < Math.min(PAGE, limit)) break;
+    }
+    return out.slice(0, limit);
   }
 
   async roleOf(repoText: string, user: string): Promise<Role> {

@@ -14,6 +14,9 @@ export interface EmuPull {
   state: 'open' | 'closed';
   user: string;
   createdAt: string;
+  /** Set when merged: the commit the merge created on the base branch. */
+  mergeCommitSha?: string;
+  mergedAt?: string;
 }
 
 export interface EmuComment {
