@@ -27,6 +27,8 @@ export interface Cause {
   actor?: string;
   /** `github:acme/web@3f2c1d0 (#42)` when the change is traced to an app commit. */
   sourceRef?: string;
+  /** The full id of that app commit, when known (CI events, image labels); trailers print 7 characters. */
+  sourceSha?: string;
 }
 
 export interface SetImage {

@@ -92,7 +92,7 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
       result.notes.push(`${img.image}: its pattern needs more than the commit sha; send registry events instead`);
       continue;
     }
-    const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, 7)}` };
+    const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, 7)}`, sourceSha: e.sha };
     for (const env of img.envs) {
       if (env.paused) {
         result.notes.push(`${img.image}: ${env.env} is paused`);
