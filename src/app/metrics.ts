@@ -8,6 +8,8 @@ export interface Metrics {
   webhooks: Counter<'source' | 'result'>;
   observeOutcome(outcome: Outcome, seconds: number): void;
   queuePending: Gauge;
+  /** Deployments the operator reported settled: `result` is `success` or `failure`. */
+  deployResults: Counter<'env' | 'result'>;
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
@@ -18,10 +20,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const bumps = new Counter({ name: 'baton_bumps_total', help: 'Image versions changed in environments', labelNames: ['env'], registers: [registry] });
   const duration = new Histogram({ name: 'baton_write_duration_seconds', help: 'Read-plan-write time per batch', registers: [registry], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
   const queuePending = new Gauge({ name: 'baton_queue_pending', help: 'Accepted events not yet fully written', registers: [registry] });
+  const deployResults = new Counter({ name: 'baton_deploy_results_total', help: 'Deployments settled by Argo CD / Flux reports, by environment and result', labelNames: ['env', 'result'], registers: [registry] });
   return {
     registry,
     webhooks,
     queuePending,
+    deployResults,
     observeOutcome(outcome, seconds) {
       writes.inc({ status: outcome.status });
       for (const b of outcome.bumps) bumps.inc({ env: b.env });

@@ -28,6 +28,10 @@ export interface PipelineDeps {
    * images). Used for `digest: pin` images whose event carried no digest.
    */
   resolveDigest?: (repository: string, tag: string) => Promise<string>;
+  /** Before a batch is written: fill in each intent's source (`Baton-Source` trailer); the reporter provides it. */
+  resolveSource?: (intents: Intent[]) => Promise<Intent[]>;
+  /** Every event the queue accepts, before routing (the reporter settles deployments on CD statuses). */
+  onEvent?: (event: Event) => void | Promise<void>;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -96,7 +100,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
-    const intents = await withDigests(batch);
+    const digested = await withDigests(batch);
+    const intents = deps.resolveSource ? await deps.resolveSource(digested) : digested;
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const summary = {
@@ -121,6 +126,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     async start() {
       await deps.queue.start({
         route: async (event) => {
+          await deps.onEvent?.(event);
           const { routed, notes } = await routeEvent(event);
           if (notes.length > 0) log.info({ delivery: event.deliveryId, source: event.source, notes }, routed.length > 0 ? 'routed with notes' : 'no change for this event');
           return routed;
@@ -133,6 +139,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     async runNow(event, options = {}) {
       const { routed, notes } = await routeEvent(event);
       if (options.dryRun) return { routed, notes, outcomes: [] };
+      await deps.onEvent?.(event);
       const outcomes: Outcome[] = [];
       for (const r of routed) outcomes.push(await flush(r.destination, r.intents));
       return { routed, notes, outcomes };

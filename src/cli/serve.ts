@@ -17,7 +17,12 @@ import type { Outcome } from '../core/outcome.js';
 import { parseRepoRef } from '../core/event.js';
 import { GitForge } from '../forges/git/git-forge.js';
 import { redactUrl } from '../forges/git/run-git.js';
-import type { Forge } from '../forges/types.js';
+import type { Forge, ReviewPort } from '../forges/types.js';
+import { createReporter } from '../app/reporter.js';
+import type { Reporter } from '../app/reporter.js';
+import type { ConfigIndex } from '../config/index.js';
+import type { RepoRef } from '../core/event.js';
+import { cdWebhookRoutes } from '../sources/cd/index.js';
 import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
@@ -77,6 +82,7 @@ interface PipelineParts {
   registry: OciClient;
   metrics?: Metrics;
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
+  reporter?: Reporter;
 }
 
 /** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
@@ -94,6 +100,50 @@ function pipelineFor(p: PipelineParts): Pipeline {
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     ...(p.settings.skipCi && { skipCi: true }),
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
+    ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent }),
+  });
+}
+
+/**
+ * The reporter for a running Baton: app repos on the env repo's forge use that forge; app repos on the
+ * other forge use one built from its settings (GITHUB_TOKEN / App, GITLAB_TOKEN) when they are set.
+ */
+function reporterFor(envRepo: EnvRepo, env: Env, logger: Logger, metrics: Metrics, registry: OciClient, config: () => Promise<ConfigIndex | undefined>): Reporter {
+  const others = new Map<string, ReviewPort | undefined>();
+  const reviewsFor = (ref: RepoRef): ReviewPort | undefined => {
+    if (ref.forge === envRepo.forge.kind) return envRepo.forge.reviews;
+    if (!others.has(ref.forge)) {
+      let forge: Forge | undefined;
+      try {
+        if (ref.forge === 'github') forge = githubForgeFromSettings(env, { log: logger });
+        else if (ref.forge === 'gitlab' && env['GITLAB_TOKEN']) forge = createGitlabForge({ GITLAB_URL: env['GITLAB_URL'], GITLAB_TOKEN: env['GITLAB_TOKEN'], BATON_GITLAB_BOT_USERNAME: env['BATON_GITLAB_BOT_USERNAME'] });
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, forge: ref.forge }, 'no forge to report on app merge requests');
+      }
+      others.set(ref.forge, forge?.reviews);
+    }
+    return others.get(ref.forge);
+  };
+  const hostOf = (url: string | undefined, fallback: string): string => {
+    try {
+      const host = new URL(url ?? fallback).host.toLowerCase();
+      return host === 'api.github.com' ? 'github.com' : host;
+    } catch {
+      return new URL(fallback).host;
+    }
+  };
+  const imageOrigin = registry.imageOrigin?.bind(registry);
+  return createReporter({
+    envForge: envRepo.forge,
+    envRepo: envRepo.repo,
+    reviewsFor,
+    config,
+    ...(imageOrigin && { imageOrigin }),
+    logger,
+    metrics,
+    now: () => Date.now(),
+    ...(env['BATON_ARGOCD_URL'] && { argocdUrl: env['BATON_ARGOCD_URL'] }),
+    sourceHosts: { github: [...new Set(['github.com', hostOf(env['GITHUB_API_URL'], 'https://api.github.com')])], gitlab: [hostOf(env['GITLAB_URL'], 'https://gitlab.com')] },
   });
 }
 
@@ -122,6 +172,8 @@ export interface StartOptions {
 
 export interface RunningBaton {
   url: string;
+  /** Reporting back on merge requests; previews and ChatOps write into its comment. */
+  reporter: Reporter;
   registry: OciClient;
   pipeline: Pipeline;
   envRepo: EnvRepo;
@@ -147,7 +199,14 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     setTimer: systemTimer,
     onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
   });
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, ...(options.onOutcome && { onOutcome: options.onOutcome }) });
+  let pipelineRef: Pipeline | undefined;
+  const reporter = reporterFor(envRepo, env, logger, metrics, registry, async () => pipelineRef?.config.latest ?? pipelineRef?.config.table());
+  const onOutcome = async (outcome: Outcome): Promise<void> => {
+    await reporter.onOutcome(outcome);
+    await options.onOutcome?.(outcome);
+  };
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter });
+  pipelineRef = pipeline;
   let draining = false;
   let configLoaded = false;
   await pipeline.start();
@@ -181,6 +240,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const sources: NonNullable<HttpDeps['sources']> = {
     github: githubWebhookRoute(env, [githubLogin]),
     gitlab: { source: createGitlabSource(gitlabBot ? { botUsername: gitlabBot } : {}), secrets: () => gitlabSecrets },
+    ...cdWebhookRoutes(env),
     ...options.sources,
   };
 
@@ -215,6 +275,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   let closing: Promise<void> | undefined;
   return {
     url,
+    reporter,
     registry,
     pipeline,
     envRepo,
@@ -227,6 +288,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         await queue.drain();
+        await reporter.idle();
         await closed;
       })();
       return closing;
