@@ -23,7 +23,10 @@ export const ArgoNotificationSchema = z.object({
   syncStatus: text,
   healthStatus: text,
   phase: text,
+  /** The last sync operation's message. */
   message: text,
+  /** Why the application is not healthy, when Argo CD says. */
+  healthMessage: text,
   finishedAt: text,
 });
 
@@ -48,7 +51,10 @@ export function parseArgoNotification(body: unknown, delivery: Delivery): Parsed
   if (!revision) return { kind: 'ignored', reason: 'the notification names no git commit revision' };
   const phase = present(b.phase);
   const environment = present(b.environment);
-  const message = present(b.message);
+  const health = HEALTH[present(b.healthStatus) ?? ''] ?? 'unknown';
+  const operation = phase !== undefined ? PHASE[phase] : undefined;
+  // A degraded app after a good sync: the health message says why; the sync message would say "successfully synced".
+  const message = operation === 'failed' ? present(b.message) : health === 'degraded' ? (present(b.healthMessage) ?? present(b.message)) : undefined;
   const at = present(b.finishedAt);
   const event: CdStatus = {
     type: 'cd-status',
@@ -57,8 +63,8 @@ export function parseArgoNotification(body: unknown, delivery: Delivery): Parsed
     application: b.app,
     revision,
     sync: SYNC[present(b.syncStatus) ?? ''] ?? 'unknown',
-    health: HEALTH[present(b.healthStatus) ?? ''] ?? 'unknown',
-    ...(phase !== undefined && PHASE[phase] !== undefined && { operation: PHASE[phase] }),
+    health,
+    ...(operation !== undefined && { operation }),
     ...(environment !== undefined && { environment }),
     ...(message !== undefined && { message }),
     ...(at !== undefined && { at }),

@@ -39,7 +39,9 @@ export function parseFluxEvent(body: unknown, delivery: Delivery): Parsed {
   }
   const e = r.data;
   const meta = e.metadata ?? {};
-  const revision = commitOfRevision(meta['revision']);
+  // notification-controller forwards `revision`; controllers name it `<group>/revision` (older versions pass that on).
+  const revisionKey = Object.keys(meta).find((k) => k === 'revision') ?? Object.keys(meta).find((k) => k.endsWith('/revision'));
+  const revision = commitOfRevision(revisionKey !== undefined ? meta[revisionKey] : undefined);
   if (!revision) return { kind: 'ignored', reason: 'the event names no git commit revision' };
   const failed = e.severity === 'error' || FAILED.has(e.reason);
   const succeeded = !failed && SUCCEEDED.has(e.reason);
