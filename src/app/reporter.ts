@@ -12,6 +12,7 @@
  */
 
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { CdStatus, Event, RepoRef } from '../core/event.js';
 import { formatRepoRef, parseRepoRef } from '../core/event.js';
 import type { Intent } from '../core/intent.js';
@@ -51,6 +52,70 @@ interface TrackedRow extends DeploymentRow {
   sources: SourceCommit[];
   /** The branch the operator deploys (for merge-request writes: the rolling MR's target). */
   targetBranch: string;
+  /** Read back from `git log` after a start: its state is not known until the comment says it. */
+  rebuilt?: boolean;
+}
+
+/**
+ * What the comment remembers besides its text, so a restarted Baton shows the same states: the rows
+ * (with their sources as trailer strings), the recent history, previews and command results.
+ */
+const StoredRowSchema = z.object({
+  env: z.string().max(200),
+  image: z.string().max(200),
+  from: z.string().max(300).optional(),
+  to: z.string().max(300),
+  write: z.enum(['commit', 'merge-request']),
+  envCommit: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), url: z.string().max(2000).optional() }).optional(),
+  rollingMr: z.object({ number: z.number().int().positive(), url: z.string().max(2000) }).optional(),
+  state: z.enum(['pending', 'success', 'failure']),
+  detail: z.string().max(500).optional(),
+  message: z.string().max(2000).optional(),
+  at: z.string().max(40),
+  sources: z.array(z.string().max(300)).max(20),
+  targetBranch: z.string().max(255),
+});
+const StoredStateSchema = z.object({
+  v: z.literal(1),
+  rows: z.array(StoredRowSchema).max(500),
+  history: z.array(z.object({ at: z.string().max(40), env: z.string().max(200), image: z.string().max(200), to: z.string().max(300), state: z.enum(['pending', 'success', 'failure']), detail: z.string().max(500).optional() })).max(100),
+});
+const STATE_OPEN = '<!-- baton:state ';
+const STATE_CLOSE = ' -->';
+const HISTORY_STORED = 30;
+
+function encodeState(r: { rows: Iterable<TrackedRow>; history: HistoryEntry[] }): string {
+  const rows = [...new Set(r.rows)].map((row) => ({
+    env: row.env,
+    image: row.image,
+    ...(row.from !== undefined && { from: row.from }),
+    to: row.to,
+    write: row.write,
+    ...(row.envCommit && { envCommit: row.envCommit }),
+    ...(row.rollingMr && { rollingMr: row.rollingMr }),
+    state: row.state,
+    ...(row.detail !== undefined && { detail: row.detail }),
+    ...(row.message !== undefined && { message: Array.from(row.message).slice(0, 1000).join('') }),
+    at: row.at,
+    sources: row.sources.map(formatSourceRef),
+    targetBranch: row.targetBranch,
+  }));
+  const json = JSON.stringify({ v: 1, rows, history: r.history.slice(-HISTORY_STORED) } satisfies z.input<typeof StoredStateSchema>);
+  return `${STATE_OPEN}${Buffer.from(json, 'utf8').toString('base64url')}${STATE_CLOSE}`;
+}
+
+function decodeState(body: string): z.infer<typeof StoredStateSchema> | undefined {
+  const at = body.lastIndexOf(STATE_OPEN);
+  if (at < 0) return undefined;
+  const end = body.indexOf(STATE_CLOSE, at + STATE_OPEN.length);
+  if (end < 0) return undefined;
+  try {
+    const json: unknown = JSON.parse(Buffer.from(body.slice(at + STATE_OPEN.length, end), 'base64url').toString('utf8'));
+    const r = StoredStateSchema.safeParse(json);
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 interface Report {
@@ -64,6 +129,8 @@ interface Report {
   previews: Map<string, PreviewRow>;
   commands: CommandResultEntry[];
   published?: string;
+  /** The comment's stored state was read (once per report and process). */
+  restored?: boolean;
 }
 
 const HISTORY_KEPT = 200;
@@ -107,6 +174,8 @@ export function createReporter(deps: ReporterDeps): Reporter {
   const reports = new Map<string, Report>();
   const envRef: RepoRef = { forge: deps.envForge.kind, path: deps.envRepo };
   const fullShas = new Map<string, string>();
+  /** Web URLs of source MRs, learned when tracing a bump (for the rolling MR's list). */
+  const mrUrls = new Map<string, string>();
   let tail: Promise<unknown> = Promise.resolve();
   let indexed: Promise<void> | undefined;
 
@@ -138,11 +207,41 @@ export function createReporter(deps: ReporterDeps): Reporter {
     if (r.history.length > HISTORY_KEPT) r.history.splice(0, r.history.length - HISTORY_KEPT);
   }
 
+  /** After a start: take the states and history the comment remembers for rows that were only read back from git. */
+  async function restore(r: Report): Promise<void> {
+    if (r.restored) return;
+    const reviews = reviewsOf(r);
+    if (!reviews?.findComment) return;
+    const existing = await reviews.findComment(r.repo.path, r.number, REPORT_MARKER);
+    r.restored = true;
+    const stored = existing ? decodeState(existing.body) : undefined;
+    if (!stored) return;
+    for (const s of stored.rows) {
+      const key = rowKey(s.env, s.image);
+      const current = r.rows.get(key);
+      const row: TrackedRow = { ...s, sources: s.sources.map(parseSourceRef).filter((x): x is SourceCommit => x !== undefined) };
+      if (!current) r.rows.set(key, row);
+      else if (current.rebuilt && current.envCommit?.sha === s.envCommit?.sha) {
+        current.state = s.state;
+        current.at = s.at;
+        if (s.detail !== undefined) current.detail = s.detail;
+        if (s.message !== undefined) current.message = s.message;
+        if (s.envCommit?.url !== undefined) current.envCommit = s.envCommit;
+        if (s.rollingMr) current.rollingMr = s.rollingMr;
+        delete current.rebuilt;
+      }
+    }
+    r.history.unshift(...stored.history.filter((h) => !r.history.some((x) => x.at === h.at && x.env === h.env && x.image === h.image && x.state === h.state)));
+  }
+
   async function publish(r: Report): Promise<void> {
     const reviews = reviewsOf(r);
     if (!reviews) return;
+    await restore(r);
     const rows = [...r.rows.values()].sort((a, b) => a.env.localeCompare(b.env) || a.image.localeCompare(b.image));
-    const body = renderComment(
+    const state = encodeState({ rows: r.rows.values(), history: r.history });
+    const limit = r.repo.forge === 'gitlab' ? COMMENT_LIMITS.gitlab : COMMENT_LIMITS.github;
+    const text = renderComment(
       {
         deployments: rows,
         history: r.history,
@@ -150,8 +249,9 @@ export function createReporter(deps: ReporterDeps): Reporter {
         ...(r.previews.size > 0 && { previews: [...r.previews.values()] }),
         ...(r.commands.length > 0 && { commandResults: r.commands }),
       },
-      r.repo.forge === 'gitlab' ? COMMENT_LIMITS.gitlab : COMMENT_LIMITS.github,
+      limit - state.length - 1,
     );
+    const body = `${text}${state}\n`;
     if (body === r.published) return;
     await reviews.upsertComment(r.repo.path, r.number, REPORT_MARKER, body);
     r.published = body;
@@ -228,10 +328,11 @@ export function createReporter(deps: ReporterDeps): Reporter {
                 write,
                 envCommit: { sha: c.sha },
                 state: 'pending',
-                detail: 'read back from the env repo history',
+                detail: 'state not known since Baton restarted',
                 at: iso(),
                 sources: b.sources,
                 targetBranch: info.target,
+                rebuilt: true,
               });
               found++;
             }
@@ -285,7 +386,8 @@ export function createReporter(deps: ReporterDeps): Reporter {
           r.rows.set(rowKey(b.env, b.image), row);
           addHistory(r, row);
           touched.add(r);
-          rolling?.carries.set(reportKey(s.repo, n), { repo: formatRepoRef(s.repo), number: n });
+          const url = mrUrls.get(reportKey(s.repo, n));
+          rolling?.carries.set(reportKey(s.repo, n), { repo: formatRepoRef(s.repo), number: n, ...(url !== undefined && { url }) });
         }
       }
       if (rolling) {
@@ -338,7 +440,11 @@ export function createReporter(deps: ReporterDeps): Reporter {
       return at >= 0 && shas.indexOf(sha) > at;
     };
     const rows = new Set<TrackedRow>();
-    for (const r of reports.values()) for (const row of r.rows.values()) if (row.env === env) rows.add(row);
+    for (const r of reports.values()) {
+      if (![...r.rows.values()].some((row) => row.env === env)) continue;
+      await restore(r).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not read the comment back'));
+      for (const row of r.rows.values()) if (row.env === env) rows.add(row);
+    }
     const changed = new Set<TrackedRow>();
     for (const row of rows) {
       if (!(await contains(row))) continue;
@@ -347,6 +453,7 @@ export function createReporter(deps: ReporterDeps): Reporter {
       if (verdict.state !== 'pending' && row.state !== verdict.state) deps.metrics?.deployResults.inc({ env, result: verdict.state });
       row.state = verdict.state;
       row.detail = verdict.detail;
+      delete row.rebuilt;
       if (message !== undefined) row.message = message;
       else delete row.message;
       row.at = e.at && /^\d{4}-\d{2}-\d{2}T/.test(e.at) ? e.at : iso();
@@ -411,7 +518,12 @@ export function createReporter(deps: ReporterDeps): Reporter {
             lookups.set(
               key,
               (reviews?.mergeRequestsForCommit?.(src.repo.path, src.sha) ?? Promise.resolve([])).then((mrs) => ({
-                numbers: mrs.filter((m) => m.state !== 'closed').map((m) => m.number),
+                numbers: mrs
+                  .filter((m) => m.state !== 'closed')
+                  .map((m) => {
+                    mrUrls.set(reportKey(src.repo, m.number), m.url);
+                    return m.number;
+                  }),
                 ...(() => {
                   const full = mrs.flatMap((m) => m.shas).find((x) => x.startsWith(src.sha) && x.length === 40);
                   return full ? { full } : {};

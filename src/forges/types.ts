@@ -78,6 +78,8 @@ export interface ReviewPort {
   react(repo: string, commentId: string, reaction: Reaction, number?: number): Promise<void>;
   setStatus(repo: string, status: CommitStatus): Promise<void>;
   roleOf(repo: string, user: string): Promise<Role>;
+  /** The body of Baton's own comment carrying `marker` on MR `number` (every page searched), if there is one. */
+  findComment?(repo: string, number: number, marker: string): Promise<{ id: string; body: string } | undefined>;
   /** Merge requests of `repo` that `sha` (full or abbreviated) was merged by or is part of. */
   mergeRequestsForCommit?(repo: string, sha: string): Promise<CommitMergeRequest[]>;
 }

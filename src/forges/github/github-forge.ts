@@ -338,16 +338,7 @@ export class GitHubForge implements Forge, ReviewPort {
     if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
     // The marker leads, so truncation can never cut it off and orphan the comment.
     const text = truncateComment(body.startsWith(marker) ? body : `${marker}\n${body}`);
-    const me = await this.options.botLogin();
-    let mine: z.infer<typeof CommentSchema> | undefined;
-    // Every page: on a busy PR Baton's comment can be far from the first 100.
-    for (let page = 1; !mine; page++) {
-      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, per_page: PAGE, page });
-      const comments = z.array(CommentSchema).parse(raw);
-      // Anyone can quote the marker; only a comment Baton wrote is Baton's to edit.
-      mine = comments.find((c) => (c.body ?? '').includes(marker) && (me === undefined || c.user?.login === me));
-      if (comments.length < PAGE) break;
-    }
+    const mine = await this.mine(repo, number, marker);
     if (mine) {
       if (mine.body === text) return { id: String(mine.id), changed: false };
       await this.rest(repo, 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', { comment_id: mine.id, body: text });
@@ -355,6 +346,25 @@ export class GitHubForge implements Forge, ReviewPort {
     }
     const created = CommentSchema.parse(await this.rest(repo, 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, body: text }));
     return { id: String(created.id), changed: true };
+  }
+
+  /** Baton's comment carrying `marker`: every page, since on a busy PR it can be far from the first 100. */
+  private async mine(repo: RepoName, number: number, marker: string): Promise<z.infer<typeof CommentSchema> | undefined> {
+    const me = await this.options.botLogin();
+    for (let page = 1; ; page++) {
+      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, per_page: PAGE, page });
+      const comments = z.array(CommentSchema).parse(raw);
+      // Anyone can quote the marker; only a comment Baton wrote is Baton's to edit.
+      const found = comments.find((c) => (c.body ?? '').includes(marker) && (me === undefined || c.user?.login === me));
+      if (found || comments.length < PAGE) return found;
+    }
+  }
+
+  async findComment(repoText: string, number: number, marker: string): Promise<{ id: string; body: string } | undefined> {
+    const repo = parseRepo(repoText);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid pull request number ${number}`, 422);
+    const mine = await this.mine(repo, number, marker);
+    return mine ? { id: String(mine.id), body: mine.body ?? '' } : undefined;
   }
 
   async react(repoText: string, commentId: string, reaction: Reaction, number?: number): Promise<void> {

@@ -424,11 +424,7 @@ class GitlabReviews implements ReviewPort {
     if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid merge request number ${number}`, 422);
     if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
     const text = truncateNote(body.includes(marker) ? body : `${marker}\n${body}`);
-    const me = await this.forge.botUsername();
-    // gitbeaker follows every `Link: rel="next"` page: on a busy MR Baton's note can be far from the first 100.
-    const notes = z.array(NoteSchema).parse(await this.api.MergeRequestNotes.all(repo, number, { sort: 'asc', orderBy: 'created_at', perPage: PAGE }));
-    // Anyone can quote the marker; only a note Baton wrote is Baton's to edit.
-    const mine = notes.find((n) => !n.system && n.body.includes(marker) && n.author?.username === me);
+    const mine = await this.mine(repo, number, marker);
     if (mine) {
       if (mine.body === text) return { id: String(mine.id), changed: false };
       await this.api.MergeRequestNotes.edit(repo, number, mine.id, { body: text });
@@ -436,6 +432,21 @@ class GitlabReviews implements ReviewPort {
     }
     const created = NoteSchema.parse(await this.api.MergeRequestNotes.create(repo, number, text));
     return { id: String(created.id), changed: true };
+  }
+
+  private async mine(repo: string, number: number, marker: string): Promise<z.infer<typeof NoteSchema> | undefined> {
+    const me = await this.forge.botUsername();
+    // gitbeaker follows every `Link: rel="next"` page: on a busy MR Baton's note can be far from the first 100.
+    const notes = z.array(NoteSchema).parse(await this.api.MergeRequestNotes.all(repo, number, { sort: 'asc', orderBy: 'created_at', perPage: PAGE }));
+    // Anyone can quote the marker; only a note Baton wrote is Baton's to edit.
+    return notes.find((n) => !n.system && n.body.includes(marker) && n.author?.username === me);
+  }
+
+  async findComment(repo: string, number: number, marker: string): Promise<{ id: string; body: string } | undefined> {
+    assertRepo(repo);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid merge request number ${number}`, 422);
+    const mine = await this.mine(repo, number, marker);
+    return mine ? { id: String(mine.id), body: mine.body } : undefined;
   }
 
   async react(repo: string, commentId: string, reaction: Reaction, number?: number): Promise<void> {
