@@ -199,14 +199,15 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     setTimer: systemTimer,
     onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
   });
-  let pipelineRef: Pipeline | undefined;
-  const reporter = reporterFor(envRepo, env, logger, metrics, registry, async () => pipelineRef?.config.latest ?? pipelineRef?.config.table());
+  // The reporter reads the config the pipeline keeps; the pipeline calls the reporter: tie the knot once built.
+  const built: { pipeline?: Pipeline } = {};
+  const reporter = reporterFor(envRepo, env, logger, metrics, registry, async () => built.pipeline?.config.latest ?? built.pipeline?.config.table());
   const onOutcome = async (outcome: Outcome): Promise<void> => {
     await reporter.onOutcome(outcome);
     await options.onOutcome?.(outcome);
   };
   const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter });
-  pipelineRef = pipeline;
+  built.pipeline = pipeline;
   let draining = false;
   let configLoaded = false;
   await pipeline.start();
