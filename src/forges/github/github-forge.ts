@@ -82,6 +82,8 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': CommentSchema,
   'GET /repos/{owner}/{repo}/commits/{ref}/statuses': z.array(StatusSchema),
   'GET /repos/{owner}/{repo}/collaborators/{username}/permission': PermissionSchema,
+  'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls': z.array(CommitPullSchema),
+  'GET /repos/{owner}/{repo}/commits': z.array(ListedCommitSchema),
 };
 
 function readQuery(count: number, byRef: boolean): string {
