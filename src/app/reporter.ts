@@ -301,7 +301,12 @@ export function createReporter(deps: ReporterDeps): Reporter {
   async function rebuildIndex(): Promise<void> {
     const list = deps.envForge.recentCommits?.bind(deps.envForge);
     const table = await deps.config();
-    if (!list || !table) return;
+    if (!list) return;
+    if (!table) {
+      // No valid .baton.yml yet: try again next time rather than never.
+      indexed = undefined;
+      return;
+    }
     const branches = new Map<string, { target: string; write: 'commit' | 'merge-request' }>();
     for (const [env, e] of Object.entries(table.config.environments)) {
       const target = e.branch ?? table.defaultBranch;

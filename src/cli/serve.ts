@@ -108,7 +108,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
  * The reporter for a running Baton: app repos on the env repo's forge use that forge; app repos on the
  * other forge use one built from its settings (GITHUB_TOKEN / App, GITLAB_TOKEN) when they are set.
  */
-function reporterFor(envRepo: EnvRepo, env: Env, logger: Logger, metrics: Metrics, registry: OciClient, config: () => Promise<ConfigIndex | undefined>): Reporter {
+function reporterFor(envRepo: EnvRepo, env: Env, logger: Logger, metrics: Metrics | undefined, registry: OciClient, config: () => Promise<ConfigIndex | undefined>): Reporter {
   const others = new Map<string, ReviewPort | undefined>();
   const reviewsFor = (ref: RepoRef): ReviewPort | undefined => {
     if (ref.forge === envRepo.forge.kind) return envRepo.forge.reviews;
@@ -140,7 +140,7 @@ function reporterFor(envRepo: EnvRepo, env: Env, logger: Logger, metrics: Metric
     config,
     ...(imageOrigin && { imageOrigin }),
     logger,
-    metrics,
+    ...(metrics && { metrics }),
     now: () => Date.now(),
     ...(env['BATON_ARGOCD_URL'] && { argocdUrl: env['BATON_ARGOCD_URL'] }),
     sourceHosts: { github: [...new Set(['github.com', hostOf(env['GITHUB_API_URL'], 'https://api.github.com')])], gitlab: [hostOf(env['GITLAB_URL'], 'https://gitlab.com')] },
@@ -153,7 +153,10 @@ export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ p
   const envRepo = await resolveEnvRepo(settings, env, logger);
   const registry = new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
-  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry }), registry, envRepo };
+  const built: { pipeline?: Pipeline } = {};
+  const reporter = reporterFor(envRepo, env, logger, undefined, registry, async () => built.pipeline?.config.latest ?? built.pipeline?.config.table());
+  built.pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, reporter, onOutcome: (o) => reporter.onOutcome(o) });
+  return { pipeline: built.pipeline, registry, envRepo };
 }
 
 export interface StartOptions {

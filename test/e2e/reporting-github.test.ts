@@ -238,4 +238,23 @@ describe('reporting back on GitHub pull requests', () => {
     expect(after[0]?.body).toMatch(/\| staging \| web \| .* \| ✅ deployed/);
     expect(all[0]?.body).toBe(`quoting ${REPORT_MARKER}`);
   });
+
+  it('the rolling PR carries every source PR; once merged and healthy, each of them is told', async () => {
+    const third = await mergedPull('feature-c', 'Smaller bundle');
+    await postGithub('workflow_run', workflowRun(third.sha));
+    const rolling = repoOf('env').pulls.find((p) => p.state === 'open' && p.head === 'baton/production');
+    if (!rolling) throw new Error('no open rolling PR');
+    const carried = repoOf('web').pulls.filter((p) => p.number !== first.number).map((p) => p.number);
+    const rollingComment = batonComments('env', rolling.number)[0]?.body ?? '';
+    for (const n of carried) expect(rollingComment).toContain(`[\\#${n}](https://github.com/acme/web/pull/${n})`);
+    const merged = await api('PUT', `/repos/acme/env/pulls/${rolling.number}/merge`, {});
+    await send(argo.send(argoApp({ name: 'web-production', environment: 'production', revision: String(merged['sha']), sync: 'Synced', health: 'Healthy', phase: 'Succeeded' })));
+    for (const n of carried) {
+      const pull = repoOf('web').pulls.find((p) => p.number === n);
+      expect(batonComments('web', n)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed · Synced \\\/ Healthy/);
+      expect(statusOf(pull?.mergeCommitSha ?? '', 'baton/production')?.state).toBe('success');
+    }
+    expect(batonComments('env', rolling.number)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed/);
+    expect(gh.emulator.violations).toEqual([]);
+  });
 });

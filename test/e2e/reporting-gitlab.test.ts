@@ -81,7 +81,7 @@ describe('reporting back on GitLab merge requests', () => {
     baton = await startTestBaton({
       envRepo: { forge, repo: ENV, label: `gitlab:${ENV}`, embedded: false },
       sources: { gitlab: gitlabSourceFromEnv({ GITLAB_WEBHOOK_SECRET: SECRET, BATON_GITLAB_BOT_USERNAME: 'baton-bot' }) },
-      env: { BATON_ARGOCD_TOKEN: argo.token, BATON_FLUX_SECRET: flux.token },
+      env: { BATON_ARGOCD_TOKEN: argo.token, BATON_FLUX_SECRET: flux.token, BATON_ARGOCD_URL: 'https://argocd.example.com/' },
     });
   });
   afterAll(async () => {
@@ -121,8 +121,10 @@ describe('reporting back on GitLab merge requests', () => {
     expect(after).toHaveLength(1);
     expect(after[0]?.id).toBe(before?.id);
     expect(after[0]?.body).toMatch(/\| staging \| web \| .* \| ✅ deployed · Synced \\\/ Healthy/);
-    expect(status('baton/staging')?.status).toBe('success');
+    // Settled by Argo CD: the status links to the application there (BATON_ARGOCD_URL).
+    expect(status('baton/staging')).toMatchObject({ status: 'success', target_url: 'https://argocd.example.com/applications/web-staging' });
     expect(status('baton/production')?.status).toBe('pending');
+    expect(status('baton/production')?.target_url).toMatch(/\/-\/commit\/[0-9a-f]{40}$/);
   });
 
   it('Flux reports the rolling MR, once merged, failed: production turns failed with the message', async () => {
