@@ -54,6 +54,8 @@ interface TrackedRow extends DeploymentRow {
   targetBranch: string;
   /** Read back from `git log` after a start: its state is not known until the comment says it. */
   rebuilt?: boolean;
+  /** A later bump of the same image in the same environment replaced it: once settled, later reports leave it alone. */
+  superseded?: boolean;
 }
 
 /**
@@ -176,6 +178,20 @@ export function createReporter(deps: ReporterDeps): Reporter {
   const fullShas = new Map<string, string>();
   /** Web URLs of source MRs, learned when tracing a bump (for the rolling MR's list). */
   const mrUrls = new Map<string, string>();
+  /** Deployments of app commits that belong to no MR (pushed straight to the default branch): statuses only. */
+  const loose = new Map<string, TrackedRow>();
+  /** The newest row of each environment and image; older ones are marked superseded. */
+  const latest = new Map<string, TrackedRow>();
+  const makeLatest = (row: TrackedRow): void => {
+    const key = rowKey(row.env, row.image);
+    const prev = latest.get(key);
+    if (prev && prev !== row && prev.envCommit?.sha !== row.envCommit?.sha) prev.superseded = true;
+    latest.set(key, row);
+  };
+  const keepLoose = (s: SourceCommit, row: TrackedRow): void => {
+    loose.set(`${formatRepoRef(s.repo)}@${s.sha}\u0000${row.env}\u0000${row.image}`, row);
+    while (loose.size > 1000) loose.delete(loose.keys().next().value ?? '');
+  };
   let tail: Promise<unknown> = Promise.resolve();
   let indexed: Promise<void> | undefined;
 
@@ -220,7 +236,11 @@ export function createReporter(deps: ReporterDeps): Reporter {
       const key = rowKey(s.env, s.image);
       const current = r.rows.get(key);
       const row: TrackedRow = { ...s, sources: s.sources.map(parseSourceRef).filter((x): x is SourceCommit => x !== undefined) };
-      if (!current) r.rows.set(key, row);
+      if (!current) {
+        const newest = latest.get(key);
+        if (newest && newest.envCommit?.sha !== row.envCommit?.sha) row.superseded = true;
+        r.rows.set(key, row);
+      }
       else if (current.rebuilt && current.envCommit?.sha === s.envCommit?.sha) {
         current.state = s.state;
         current.at = s.at;
@@ -284,6 +304,7 @@ export function createReporter(deps: ReporterDeps): Reporter {
       const rows = [...reports.values()]
         .filter((r) => !r.rolling && r.repo.forge === s.repo.forge && r.repo.path.toLowerCase() === s.repo.path.toLowerCase())
         .flatMap((r) => [...r.rows.values()])
+        .concat([...loose.values()])
         .filter((row, i, all) => row.env === env && all.indexOf(row) === i && row.sources.some((x) => sha.startsWith(x.sha)));
       if (rows.length === 0) continue;
       const state: DeployState = rows.some((x) => x.state === 'failure') ? 'failure' : rows.some((x) => x.state === 'pending') ? 'pending' : 'success';
@@ -321,24 +342,31 @@ export function createReporter(deps: ReporterDeps): Reporter {
         for (const b of parseBatonCommit(c.message)) {
           const write = table.config.environments[b.env]?.write === 'merge-request' ? 'merge-request' : info.write;
           for (const s of b.sources) {
+            const rebuiltRow = (): TrackedRow => ({
+              env: b.env,
+              image: b.image,
+              ...(b.from !== undefined && { from: b.from }),
+              to: b.to,
+              write,
+              envCommit: { sha: c.sha },
+              state: 'pending',
+              detail: 'state not known since Baton restarted',
+              at: iso(),
+              sources: b.sources,
+              targetBranch: info.target,
+              rebuilt: true,
+            });
+            const fresh = (): TrackedRow => {
+              const row = rebuiltRow();
+              makeLatest(row);
+              return row;
+            };
+            if (s.numbers.length === 0) keepLoose(s, fresh());
             for (const n of s.numbers) {
               const r = report(s.repo, n);
               const existing = r.rows.get(rowKey(b.env, b.image));
               if (existing?.envCommit?.sha === c.sha) continue;
-              r.rows.set(rowKey(b.env, b.image), {
-                env: b.env,
-                image: b.image,
-                ...(b.from !== undefined && { from: b.from }),
-                to: b.to,
-                write,
-                envCommit: { sha: c.sha },
-                state: 'pending',
-                detail: 'state not known since Baton restarted',
-                at: iso(),
-                sources: b.sources,
-                targetBranch: info.target,
-                rebuilt: true,
-              });
+              r.rows.set(rowKey(b.env, b.image), fresh());
               found++;
             }
           }
@@ -385,7 +413,9 @@ export function createReporter(deps: ReporterDeps): Reporter {
         sources,
         targetBranch: outcome.destination.branch,
       };
+      makeLatest(row);
       for (const s of sources) {
+        if (s.numbers.length === 0) keepLoose(s, row);
         for (const n of s.numbers) {
           const r = report(s.repo, n);
           r.rows.set(rowKey(b.env, b.image), row);
@@ -450,9 +480,11 @@ export function createReporter(deps: ReporterDeps): Reporter {
       await restore(r).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not read the comment back'));
       for (const row of r.rows.values()) if (row.env === env) rows.add(row);
     }
+    for (const row of loose.values()) if (row.env === env) rows.add(row);
     const changed = new Set<TrackedRow>();
     for (const row of rows) {
-      if (!(await contains(row))) continue;
+      // A replaced row is settled once (its change ships with the newer one), then left as it was.
+      if ((row.superseded && row.state !== 'pending') || !(await contains(row))) continue;
       const message = verdict.state === 'failure' && e.message !== undefined ? e.message : undefined;
       if (row.state === verdict.state && row.detail === verdict.detail && row.message === message) continue;
       if (verdict.state !== 'pending' && row.state !== verdict.state) deps.metrics?.deployResults.inc({ env, result: verdict.state });
