@@ -93,6 +93,7 @@ describe('the Baton comment', () => {
     '<!-- baton:report -->',
     '**bold** _em_ ~~strike~~ # heading',
     'javascript:alert(1)',
+    'fixes #1, GH-2 and acme/web#3',
     '\u202eevil\u202c',
   ];
 
@@ -116,6 +117,8 @@ describe('the Baton comment', () => {
     // No mention survives: every @ is followed by a zero-width space.
     expect(md).not.toMatch(/@(?!\u200b|&#8203;)/);
     expect(md).not.toMatch(/[\u202a-\u202e]/);
+    // No issue reference survives either (GitHub links `#12` found in the rendered text).
+    expect(md.replace('[MR \\#7](https://github.com/acme/env/pull/7)', '')).not.toMatch(/(?<!&)#\d|GH-\d/i);
   });
 
   it('shows a hostile tag as its text, not as formatting', () => {

@@ -124,7 +124,8 @@ function historyBlock(history: HistoryEntry[], omitted: number): string[] {
 
 function carriesBlock(carries: CarriedMr[] | undefined): string[] {
   if (!carries || carries.length === 0) return [];
-  const items = carries.map((c) => `- ${escapeMarkdown(c.repo, 200)} ${link(`\\#${c.number}`, c.url)}${c.title !== undefined ? ` ${escapeMarkdown(c.title, 200)}` : ''}`);
+  // Without its URL a bare `#12` would link an issue of whichever repository shows the comment.
+  const items = carries.map((c) => `- ${escapeMarkdown(c.repo, 200)} ${c.url !== undefined ? link(`\\#${c.number}`, c.url) : `\\#&#8203;${c.number}`}${c.title !== undefined ? ` ${escapeMarkdown(c.title, 200)}` : ''}`);
   return ['', `**Carries ${carries.length} merge ${carries.length === 1 ? 'request' : 'requests'}:**`, '', ...items];
 }
 

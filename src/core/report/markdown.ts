@@ -10,12 +10,18 @@ const ENTITIES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;
 
 /**
  * Plain text for inline Markdown, in one line. `@` gets a zero-width space after it (GitHub and GitLab
- * find mentions in the rendered text, where entities are already decoded); `://` and `www.` get one too,
- * so bare URLs never become autolinks; line breaks and control characters become spaces.
+ * find mentions in the rendered text, where entities are already decoded); `://`, `www.` and `#<digit>`
+ * get one too, so bare URLs and issue references never become links; line breaks and control characters become spaces.
  */
 export function escapeMarkdown(text: string, maxChars = 300): string {
   // GFM finds bare URLs in the parsed text, after escapes are resolved: a zero-width space keeps them unlinked.
-  let chars = Array.from(text.replace(/:\/\//g, ':\u200b//').replace(/(www)\./gi, '$1\u200b.'));
+  let chars = Array.from(
+    text
+      .replace(/:\/\//g, ':\u200b//')
+      .replace(/(www)\./gi, '$1\u200b.')
+      // `#12`, `GH-12`, `owner/repo#12` become issue links (and cross-references) in the rendered text.
+      .replace(/(#|\bGH-)(?=\d)/gi, '$1\u200b'),
+  );
   const cut = chars.length > maxChars;
   if (cut) chars = chars.slice(0, maxChars - 1);
   let out = '';
