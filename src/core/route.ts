@@ -122,6 +122,9 @@ export function route(event: Event, table: RoutingTable): RouteResult {
       return routeImagePushed(event, table);
     case 'ci-completed':
       return routeCiCompleted(event, table);
+    case 'cd-status':
+      // Operators' reports change no file: the reporter settles deployments with them.
+      return { intents: [], notes: [] };
     default:
       return { intents: [], notes: [`${event.type} events do not change environments yet`] };
   }
