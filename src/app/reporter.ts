@@ -546,6 +546,8 @@ export function createReporter(deps: ReporterDeps): Reporter {
     const lookups = new Map<string, Promise<{ numbers: number[]; full?: string }>>();
     return Promise.all(
       intents.map(async (intent) => {
+        // Only image changes have an image to trace (previews and commands carry their own MR).
+        if (intent.type !== 'set-image') return intent;
         try {
           const src = await sourceOf(intent, table, origins);
           if (!src) return intent;
