@@ -136,6 +136,7 @@ interface Report {
 }
 
 const HISTORY_KEPT = 200;
+const REPORTS_KEPT = 2000;
 const COMMANDS_KEPT = 50;
 
 export interface Reporter {
@@ -208,13 +209,15 @@ export function createReporter(deps: ReporterDeps): Reporter {
     return r.rolling ? deps.envForge.reviews : deps.reviewsFor(r.repo);
   }
 
+  /** The report of one MR; the least recently touched ones are forgotten past a bound (their comments remember them). */
   function report(repo: RepoRef, number: number, rolling = false): Report {
     const key = reportKey(repo, number);
     let r = reports.get(key);
-    if (!r) {
-      r = { repo, number, rolling, rows: new Map(), history: [], carries: new Map(), previews: new Map(), commands: [] };
-      reports.set(key, r);
-    }
+    if (r) reports.delete(key);
+    else r = { repo, number, rolling, rows: new Map(), history: [], carries: new Map(), previews: new Map(), commands: [] };
+    reports.set(key, r);
+    while (reports.size > REPORTS_KEPT) reports.delete(reports.keys().next().value ?? '');
+    for (const m of [mrUrls, fullShas]) if (m.size > REPORTS_KEPT * 4) m.clear();
     return r;
   }
 
