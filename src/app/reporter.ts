@@ -209,7 +209,7 @@ export function createReporter(deps: ReporterDeps): Reporter {
     return r.rolling ? deps.envForge.reviews : deps.reviewsFor(r.repo);
   }
 
-  /** The report of one MR; the least recently touched ones are forgotten past a bound (their comments remember them). */
+  /** The report of one MR; past a bound the least recently touched are forgotten (later reports no longer reach them). */
   function report(repo: RepoRef, number: number, rolling = false): Report {
     const key = reportKey(repo, number);
     let r = reports.get(key);
