@@ -16,7 +16,7 @@ import { oneShotPipeline } from './cli/serve.js';
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
   baton validate [FILE]               check a .baton.yml (default ./.baton.yml)
-  baton replay --source registry:<kind> --event FILE [--header K=V …] [--dry-run]
+  baton replay --source registry:<kind>|argocd|flux --event FILE [--header K=V …] [--dry-run]
                                       run one stored delivery through Baton and print the plan
   baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
   baton schema [--out FILE]           print the JSON Schema of .baton.yml

@@ -58,6 +58,11 @@ export class ConfigSource {
     return this.store.revision;
   }
 
+  /** The last valid table read, without asking the forge whether it is still fresh. */
+  get latest(): ConfigIndex | undefined {
+    return this.index;
+  }
+
   /** The routing table, or undefined when no valid config has ever been read. */
   async table(): Promise<ConfigIndex | undefined> {
     if (this.deps.now() - this.checkedAt < this.deps.ttlMs && this.index) return this.index;

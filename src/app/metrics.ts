@@ -10,6 +10,8 @@ export interface Metrics {
   observeOutcome(outcome: Outcome, seconds: number): void;
   /** Set the queue gauges (pending, retrying, dead letters, oldest pending age) from its stats. */
   observeQueue(stats: QueueStats): void;
+  /** Deployments the operator reported settled: `result` is `success` or `failure`. */
+  deployResults: Counter<'env' | 'result'>;
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
@@ -23,9 +25,11 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const queueRetrying = new Gauge({ name: 'baton_queue_retrying', help: 'Events waiting for their next try after a failure', registers: [registry] });
   const deadLetters = new Gauge({ name: 'baton_dead_letters', help: 'Events parked after a permanent failure or the retention window (baton failed lists them)', registers: [registry] });
   const oldest = new Gauge({ name: 'baton_queue_oldest_pending_seconds', help: 'Age of the oldest event not yet written', registers: [registry] });
+  const deployResults = new Counter({ name: 'baton_deploy_results_total', help: 'Deployments settled by Argo CD / Flux reports, by environment and result', labelNames: ['env', 'result'], registers: [registry] });
   return {
     registry,
     webhooks,
+    deployResults,
     observeQueue(stats) {
       queuePending.set(stats.pending);
       queueRetrying.set(stats.retrying);

@@ -35,6 +35,10 @@ export interface PipelineDeps {
    * images). Used for `digest: pin` images whose event carried no digest.
    */
   resolveDigest?: (repository: string, tag: string) => Promise<string>;
+  /** Before a batch is written: fill in each intent's source (`Baton-Source` trailer); the reporter provides it. */
+  resolveSource?: (intents: Intent[]) => Promise<Intent[]>;
+  /** Every event the queue accepts, before routing (the reporter settles deployments on CD statuses). */
+  onEvent?: (event: Event) => void | Promise<void>;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -129,7 +133,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const notes: string[] = [];
     const fresh = await dropStale(batch, notes);
     if (notes.length > 0) log.info({ branch: destination.branch, notes }, 'skipped events older than what is written');
-    const intents = await withDigests(fresh);
+    const digested = await withDigests(fresh);
+    const intents = deps.resolveSource ? await deps.resolveSource(digested) : digested;
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const landed = outcome.bumps.flatMap((b) => b.causes.flatMap((c) => (c.acceptedAt === undefined ? [] : [{ env: b.env, image: b.image, at: c.acceptedAt }])));
@@ -155,6 +160,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     async start() {
       await deps.queue.start({
         route: async (event, meta) => {
+          await deps.onEvent?.(event);
           const { routed, notes } = await routeEvent(event, meta);
           if (notes.length > 0) log.info({ delivery: event.deliveryId, source: event.source, notes }, routed.length > 0 ? 'routed with notes' : 'no change for this event');
           return routed;
@@ -167,6 +173,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     async runNow(event, options = {}) {
       const { routed, notes } = await routeEvent(event);
       if (options.dryRun) return { routed, notes, outcomes: [] };
+      await deps.onEvent?.(event);
       const outcomes: Outcome[] = [];
       for (const r of routed) outcomes.push(await flush(r.destination, r.intents));
       return { routed, notes, outcomes };

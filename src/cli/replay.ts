@@ -11,10 +11,13 @@ import type { Event } from '../core/event.js';
 import { pathsOf, plan } from '../core/plan.js';
 import { rollingBranch } from '../core/outcome.js';
 import type { Forge } from '../forges/types.js';
+import { argocdSource, fluxSource } from '../sources/cd/index.js';
 import { registrySources } from '../sources/registry/index.js';
 import type { Delivery, Source } from '../sources/types.js';
 
 export function sourceFor(name: string): Source | undefined {
+  if (name === 'argocd') return argocdSource;
+  if (name === 'flux') return fluxSource;
   const m = /^registry:(.+)$/.exec(name);
   if (m?.[1]) return Object.hasOwn(registrySources, m[1]) ? registrySources[m[1]] : undefined;
   return undefined;

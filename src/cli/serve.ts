@@ -19,8 +19,13 @@ import { parseRepoRef } from '../core/event.js';
 import { GitForge } from '../forges/git/git-forge.js';
 import { redactUrl, setGitTimeout } from '../forges/git/run-git.js';
 import { setForgeTimeout } from '../forges/timeout.js';
-import type { Forge } from '../forges/types.js';
+import type { Forge, ReviewPort } from '../forges/types.js';
 import { failureKind } from '../forges/types.js';
+import { createReporter } from '../app/reporter.js';
+import type { Reporter } from '../app/reporter.js';
+import type { ConfigIndex } from '../config/index.js';
+import type { RepoRef } from '../core/event.js';
+import { cdWebhookRoutes } from '../sources/cd/index.js';
 import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
@@ -84,6 +89,7 @@ interface PipelineParts {
   registry: OciClient;
   metrics?: Metrics;
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
+  reporter?: Reporter;
 }
 
 /** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
@@ -103,6 +109,50 @@ function pipelineFor(p: PipelineParts): Pipeline {
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     ...(p.settings.skipCi && { skipCi: true }),
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
+    ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent }),
+  });
+}
+
+/**
+ * The reporter for a running Baton: app repos on the env repo's forge use that forge; app repos on the
+ * other forge use one built from its settings (GITHUB_TOKEN / App, GITLAB_TOKEN) when they are set.
+ */
+function reporterFor(envRepo: EnvRepo, env: Env, logger: Logger, metrics: Metrics | undefined, registry: OciClient, config: () => Promise<ConfigIndex | undefined>): Reporter {
+  const others = new Map<string, ReviewPort | undefined>();
+  const reviewsFor = (ref: RepoRef): ReviewPort | undefined => {
+    if (ref.forge === envRepo.forge.kind) return envRepo.forge.reviews;
+    if (!others.has(ref.forge)) {
+      let forge: Forge | undefined;
+      try {
+        if (ref.forge === 'github') forge = githubForgeFromSettings(env, { log: logger });
+        else if (ref.forge === 'gitlab' && env['GITLAB_TOKEN']) forge = createGitlabForge({ GITLAB_URL: env['GITLAB_URL'], GITLAB_TOKEN: env['GITLAB_TOKEN'], BATON_GITLAB_BOT_USERNAME: env['BATON_GITLAB_BOT_USERNAME'] });
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, forge: ref.forge }, 'no forge to report on app merge requests');
+      }
+      others.set(ref.forge, forge?.reviews);
+    }
+    return others.get(ref.forge);
+  };
+  const hostOf = (url: string | undefined, fallback: string): string => {
+    try {
+      const host = new URL(url ?? fallback).host.toLowerCase();
+      return host === 'api.github.com' ? 'github.com' : host;
+    } catch {
+      return new URL(fallback).host;
+    }
+  };
+  const imageOrigin = registry.imageOrigin?.bind(registry);
+  return createReporter({
+    envForge: envRepo.forge,
+    envRepo: envRepo.repo,
+    reviewsFor,
+    config,
+    ...(imageOrigin && { imageOrigin }),
+    logger,
+    ...(metrics && { metrics }),
+    now: () => Date.now(),
+    ...(env['BATON_ARGOCD_URL'] && { argocdUrl: env['BATON_ARGOCD_URL'] }),
+    sourceHosts: { github: [...new Set(['github.com', hostOf(env['GITHUB_API_URL'], 'https://api.github.com')])], gitlab: [hostOf(env['GITLAB_URL'], 'https://gitlab.com')] },
   });
 }
 
@@ -112,7 +162,10 @@ export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ p
   const envRepo = await resolveEnvRepo(settings, env, logger);
   const registry = new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
-  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry }), registry, envRepo };
+  const built: { pipeline?: Pipeline } = {};
+  const reporter = reporterFor(envRepo, env, logger, undefined, registry, async () => built.pipeline?.config.latest ?? built.pipeline?.config.table());
+  built.pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, reporter, onOutcome: (o) => reporter.onOutcome(o) });
+  return { pipeline: built.pipeline, registry, envRepo };
 }
 
 export interface StartOptions {
@@ -131,6 +184,8 @@ export interface StartOptions {
 
 export interface RunningBaton {
   url: string;
+  /** Reporting back on merge requests; previews and ChatOps write into its comment. */
+  reporter: Reporter;
   registry: OciClient;
   pipeline: Pipeline;
   envRepo: EnvRepo;
@@ -180,7 +235,15 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     setTimer: systemTimer,
     log: logger,
   });
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, ...(options.onOutcome && { onOutcome: options.onOutcome }) });
+  // The reporter reads the config the pipeline keeps; the pipeline calls the reporter: tie the knot once built.
+  const built: { pipeline?: Pipeline } = {};
+  const reporter = reporterFor(envRepo, env, logger, metrics, registry, async () => built.pipeline?.config.latest ?? built.pipeline?.config.table());
+  const onOutcome = async (outcome: Outcome): Promise<void> => {
+    await reporter.onOutcome(outcome);
+    await options.onOutcome?.(outcome);
+  };
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter });
+  built.pipeline = pipeline;
   let draining = false;
   let configLoaded = false;
   let configProblem: string | undefined = 'the env repository has not been read yet';
@@ -196,7 +259,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const gitlabConfigured = env['BATON_GITLAB_BOT_USERNAME']?.trim();
   const github = swappable(githubWebhookRoute(env, []));
   const gitlab = swappable({ source: createGitlabSource(gitlabConfigured ? { botUsername: gitlabConfigured } : {}), secrets: () => gitlabSecrets });
-  const sources: NonNullable<HttpDeps['sources']> = { github: github.route, gitlab: gitlab.route, ...options.sources };
+  const sources: NonNullable<HttpDeps['sources']> = { github: github.route, gitlab: gitlab.route, ...cdWebhookRoutes(env), ...options.sources };
 
   const app = createHttpApp({
     registrySources: registrySourcesFromEnv(env),
@@ -278,6 +341,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   let closing: Promise<void> | undefined;
   return {
     url,
+    reporter,
     registry,
     pipeline,
     envRepo,
@@ -291,6 +355,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         await queue.drain(settings.BATON_DRAIN_TIMEOUT);
+        await reporter.idle();
         server.closeAllConnections();
         await closed;
       })();

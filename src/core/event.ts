@@ -91,6 +91,12 @@ export interface CdStatus extends EventBase {
   sync: 'synced' | 'out-of-sync' | 'unknown';
   health: 'healthy' | 'progressing' | 'degraded' | 'suspended' | 'missing' | 'unknown';
   message?: string;
+  /** The `.baton.yml` environment the application deploys, when the notification names it. */
+  environment?: string;
+  /** The last sync operation (Argo CD `operationState.phase`, Flux reconciliation result). */
+  operation?: 'running' | 'succeeded' | 'failed';
+  /** Operator's time of the report (ISO), when it sends one. */
+  at?: string;
 }
 
 export type Event = ImagePushed | CiCompleted | Pushed | PullRequestChanged | CommentPosted | CdStatus;

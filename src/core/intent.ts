@@ -29,6 +29,8 @@ export interface Cause {
   sourceRef?: string;
   /** When Baton accepted the event (ms since the epoch): orders events of unordered tag policies. */
   acceptedAt?: number;
+  /** The full id of that app commit, when known (CI events, image labels); trailers print 7 characters. */
+  sourceSha?: string;
 }
 
 export interface SetImage {

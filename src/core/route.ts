@@ -106,7 +106,7 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
       result.notes.push(`${img.image}: its pattern needs more than the commit sha; send registry events instead`);
       continue;
     }
-    const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, e.shortShaLength ?? DEFAULT_SHORT_SHA_LENGTH)}` };
+    const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, e.shortShaLength ?? DEFAULT_SHORT_SHA_LENGTH)}`, sourceSha: e.sha };
     for (const env of img.envs) {
       if (env.paused) {
         result.notes.push(`${img.image}: ${env.env} is paused`);
@@ -136,6 +136,9 @@ export function route(event: Event, table: RoutingTable): RouteResult {
       return routeImagePushed(event, table);
     case 'ci-completed':
       return routeCiCompleted(event, table);
+    case 'cd-status':
+      // Operators' reports change no file: the reporter settles deployments with them.
+      return { intents: [], notes: [] };
     default:
       return { intents: [], notes: [`${event.type} events do not change environments yet`] };
   }

@@ -61,6 +61,22 @@ export interface CommitStatus {
 
 export type Reaction = 'eyes' | 'rocket' | 'confused';
 
+/** A merge request a commit belongs to (merged as it, or open and containing it). */
+export interface CommitMergeRequest {
+  number: number;
+  url: string;
+  title: string;
+  state: 'open' | 'merged' | 'closed';
+  /** Commits that identify it: its head, and the merge (or squash) commit once merged. */
+  shas: string[];
+}
+
+/** One commit of a branch's history, newest first. */
+export interface LoggedCommit {
+  sha: string;
+  message: string;
+}
+
 /**
  * Review-side operations: merge requests, the sticky comment, reactions, statuses and roles.
  * Plain git has none of these, so they live apart from the file operations.
@@ -75,6 +91,10 @@ export interface ReviewPort {
   react(repo: string, commentId: string, reaction: Reaction, number?: number): Promise<void>;
   setStatus(repo: string, status: CommitStatus): Promise<void>;
   roleOf(repo: string, user: string): Promise<Role>;
+  /** The body of Baton's own comment carrying `marker` on MR `number` (every page searched), if there is one. */
+  findComment?(repo: string, number: number, marker: string): Promise<{ id: string; body: string } | undefined>;
+  /** Merge requests of `repo` that `sha` (full or abbreviated) was merged by or is part of. */
+  mergeRequestsForCommit?(repo: string, sha: string): Promise<CommitMergeRequest[]>;
 }
 
 export interface Forge {
@@ -92,6 +112,8 @@ export interface Forge {
   /** The repository's default branch (where `.baton.yml` lives). */
   defaultBranch(repo: string): Promise<string>;
   readonly reviews?: ReviewPort;
+  /** The newest `limit` commits of `branch` with their messages (the reporter reads Baton's trailers back). */
+  recentCommits?(repo: string, branch: string, limit: number): Promise<LoggedCommit[]>;
 }
 
 /** A forge call failed in a way the caller should know the HTTP-ish status of. */

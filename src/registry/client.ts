@@ -14,6 +14,29 @@ export { retryAfterMs };
 export interface OciClient {
   resolveDigest(image: string, tag: string): Promise<string>;
   listTags(image: string): Promise<string[]>;
+  /** Where an image was built from: the `org.opencontainers.image.revision`/`.source` annotations or labels. */
+  imageOrigin?(image: string, tag: string): Promise<ImageOrigin>;
+}
+
+export interface ImageOrigin {
+  /** The source commit (`org.opencontainers.image.revision`). */
+  revision?: string;
+  /** The source repository URL (`org.opencontainers.image.source`). */
+  source?: string;
+}
+
+const REVISION = 'org.opencontainers.image.revision';
+const SOURCE = 'org.opencontainers.image.source';
+/** Manifests and configs are small; anything larger is not read. */
+const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
+
+function originOf(fields: unknown): ImageOrigin {
+  if (typeof fields !== 'object' || fields === null) return {};
+  const f = fields as Record<string, unknown>;
+  const pick = (k: string): string | undefined => (typeof f[k] === 'string' && f[k] !== '' ? f[k].slice(0, 1000) : undefined);
+  const revision = pick(REVISION);
+  const source = pick(SOURCE);
+  return { ...(revision !== undefined && { revision }), ...(source !== undefined && { source }) };
 }
 
 export interface Credentials {
@@ -132,6 +155,63 @@ export class HttpOciClient implements OciClient {
     if (!get.ok) throw this.failure(get, `GET ${t.registry}/${t.repository}:${tag}`);
     const bytes = Buffer.from(await get.arrayBuffer());
     return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  }
+
+  /**
+   * Annotations of the manifest (or index) first, then of the first platform manifest, then the labels
+   * of its config (`docker build --label`, `LABEL` in a Dockerfile): the first place that names a value wins.
+   */
+  async imageOrigin(image: string, tag: string): Promise<ImageOrigin> {
+    if (!isValidTag(tag)) throw new RegistryError(`not a valid tag: ${JSON.stringify(tag.slice(0, 140))}`, undefined, false);
+    const t = parseImage(image);
+    const found: ImageOrigin = {};
+    const merge = (o: ImageOrigin): boolean => {
+      if (found.revision === undefined && o.revision !== undefined) found.revision = o.revision;
+      if (found.source === undefined && o.source !== undefined) found.source = o.source;
+      return found.revision !== undefined && found.source !== undefined;
+    };
+    let doc = await this.document(t, `/v2/${t.repository}/manifests/${tag}`, MANIFEST_ACCEPT);
+    if (merge(originOf(doc['annotations']))) return found;
+    const manifests = Array.isArray(doc['manifests']) ? (doc['manifests'] as unknown[]) : undefined;
+    if (manifests) {
+      const first = manifests.find((m): m is { digest: string } => typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)['digest'] === 'string');
+      if (!first || !isValidDigest(first.digest)) return found;
+      doc = await this.document(t, `/v2/${t.repository}/manifests/${first.digest}`, MANIFEST_ACCEPT);
+      if (merge(originOf(doc['annotations']))) return found;
+    }
+    const config = doc['config'];
+    const configDigest = typeof config === 'object' && config !== null ? (config as Record<string, unknown>)['digest'] : undefined;
+    if (typeof configDigest !== 'string' || !isValidDigest(configDigest)) return found;
+    const blob = await this.document(t, `/v2/${t.repository}/blobs/${configDigest}`, '*/*');
+    const inner = blob['config'];
+    merge(originOf(typeof inner === 'object' && inner !== null ? (inner as Record<string, unknown>)['Labels'] : undefined));
+    return found;
+  }
+
+  private async document(t: Target, path: string, accept: string): Promise<Record<string, unknown>> {
+    const res = await this.request(t, path, 'GET', { Accept: accept });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new RegistryError(`${t.registry}${path} not found`, 404, false);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw this.failure(res, `GET ${t.registry}${path}`);
+    }
+    const length = Number(res.headers.get('content-length') ?? 0);
+    if (length > MAX_DOCUMENT_BYTES) {
+      await res.body?.cancel();
+      throw new RegistryError(`${t.registry}${path}: larger than ${MAX_DOCUMENT_BYTES} bytes`, res.status, false);
+    }
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length > MAX_DOCUMENT_BYTES) throw new RegistryError(`${t.registry}${path}: larger than ${MAX_DOCUMENT_BYTES} bytes`, res.status, false);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new RegistryError(`${t.registry}${path}: not JSON`, res.status, false);
+    }
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   }
 
   async listTags(image: string): Promise<string[]> {

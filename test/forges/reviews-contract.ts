@@ -127,5 +127,27 @@ export function reviewsContract(name: string, setup: () => Promise<ReviewsHarnes
       expect(await h.forge.reviews.roleOf(h.repo, 'no-such-user-here')).toBe('none');
       expect(await h.forge.reviews.roleOf(h.repo, '../../admin')).toBe('none');
     });
+
+    it('finds its own sticky comment, and nothing on a merge request without one', async () => {
+      const found = await h.forge.reviews.findComment?.(h.repo, mr, MARKER);
+      expect(found?.body.startsWith(MARKER)).toBe(true);
+      expect((await h.comments(mr)).find((c) => c.id === found?.id)?.author).not.toBe('someone-else');
+    });
+
+    it('lists the merge requests a commit belongs to, by full or abbreviated sha', async () => {
+      const head = await h.forge.headOf(h.repo, 'baton/staging');
+      if (!head) throw new Error('no rolling branch');
+      const full = await h.forge.reviews.mergeRequestsForCommit?.(h.repo, head);
+      expect(full?.map((m) => [m.number, m.state])).toEqual([[mr, 'open']]);
+      expect(full?.[0]?.shas).toContain(head);
+      expect((await h.forge.reviews.mergeRequestsForCommit?.(h.repo, head.slice(0, 7)))?.map((m) => m.number)).toEqual([mr]);
+    });
+
+    it('lists recent commits of a branch newest first, with their messages, up to the limit', async () => {
+      const commits = await h.forge.recentCommits?.(h.repo, 'baton/staging', 2);
+      expect(commits?.map((c) => c.message.split('\n')[0])).toEqual(['review contract', expect.any(String)]);
+      expect(commits?.[0]?.sha).toBe(await h.forge.headOf(h.repo, 'baton/staging'));
+      expect(await h.forge.recentCommits?.(h.repo, 'no-such-branch', 5)).toEqual([]);
+    });
   });
 }

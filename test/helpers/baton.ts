@@ -83,7 +83,7 @@ export async function startTestBaton(options: TestBatonOptions = {}): Promise<Te
       const until = Date.now() + timeoutMs;
       for (;;) {
         const s = baton.pipeline.queue.stats();
-        if (s.pending === 0 && s.batches === 0) return;
+        if (s.pending === 0 && s.batches === 0) return baton.reporter.idle();
         if (Date.now() > until) throw new Error(`queue not idle after ${timeoutMs} ms: ${JSON.stringify(s)}`);
         await new Promise((r) => setTimeout(r, 25));
       }

@@ -180,16 +180,22 @@ async function writeBlob(layout: string, data: Buffer, mediaType: string): Promi
 }
 
 /** One image for one platform: an empty-tar layer, a config naming `label` (so each build is unique), a manifest. */
-async function writeImage(layout: string, label: string, architecture: string): Promise<Descriptor> {
+async function writeImage(layout: string, label: string, architecture: string, meta: ImageMeta = {}): Promise<Descriptor> {
   const tar = Buffer.alloc(1024); // two zero blocks: a valid empty tar
   const layer = await writeBlob(layout, gzipSync(tar), OCI_LAYER);
   const config = await writeBlob(
     layout,
-    Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Labels: { 'dev.baton.test': label } }, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } })),
+    Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Labels: { 'dev.baton.test': label, ...meta.labels } }, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } })),
     OCI_CONFIG,
   );
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] }));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer], ...(meta.annotations && { annotations: meta.annotations }) }));
   return { ...(await writeBlob(layout, manifest, OCI_MANIFEST)), platform: { architecture, os: 'linux' } };
+}
+
+/** Config labels (`LABEL`, `docker build --label`) and manifest annotations an image carries. */
+export interface ImageMeta {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export interface BuiltImage {
@@ -206,14 +212,14 @@ export interface BuiltImage {
  * Write an OCI image layout (oci-layout, index.json, blobs) holding `tag`: one linux/amd64 image, or with
  * `multiArch` an image index over linux/amd64 and linux/arm64.
  */
-export async function buildImage(tag: string, options: { multiArch?: boolean; label?: string } = {}): Promise<BuiltImage> {
+export async function buildImage(tag: string, options: { multiArch?: boolean; label?: string } & ImageMeta = {}): Promise<BuiltImage> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-oci-'));
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const label = options.label ?? `${tag}-${randomBytes(4).toString('hex')}`;
   const platforms = options.multiArch
-    ? [await writeImage(dir, label, 'amd64'), await writeImage(dir, label, 'arm64')]
-    : [await writeImage(dir, label, 'amd64')];
+    ? [await writeImage(dir, label, 'amd64', options), await writeImage(dir, label, 'arm64', options)]
+    : [await writeImage(dir, label, 'amd64', options)];
   let top: Descriptor;
   if (options.multiArch) {
     top = await writeBlob(dir, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: platforms })), OCI_INDEX);

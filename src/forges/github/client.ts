@@ -58,6 +58,8 @@ export function octokitTuningOptions(tuning: ClientTuning = {}, id = 'baton'): {
       onSecondaryRateLimit: shouldWait,
       ...(tuning.writeSpacingMs !== undefined && {
         write: new Bottleneck.Group({ maxConcurrent: 1, minTime: tuning.writeSpacingMs }),
+        // Comments and PRs notify people; GitHub asks for more spacing between them (the plugin's default is 3 s).
+        notifications: new Bottleneck.Group({ maxConcurrent: 1, minTime: tuning.writeSpacingMs }),
       }),
     },
     retry: { retryAfterBaseValue: unit, retries: tuning.retries ?? 3 },

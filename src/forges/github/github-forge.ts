@@ -5,7 +5,9 @@
 
 import { z } from 'zod';
 import type {
+  CommitMergeRequest,
   CommitStatus,
+  LoggedCommit,
   Forge,
   MergeRequestRef,
   MergeRequestSpec,
@@ -58,6 +60,16 @@ const PullStateSchema = z.object({ state: z.string(), merged_at: z.string().null
 const CommentSchema = z.object({ id: z.number(), body: z.string().optional(), user: z.object({ login: z.string() }).nullable() });
 const StatusSchema = z.object({ context: z.string(), state: z.string(), description: z.string().nullable(), target_url: z.string().nullable() });
 const PermissionSchema = z.object({ permission: z.string(), role_name: z.string().optional() });
+const CommitPullSchema = z.object({
+  number: z.number(),
+  html_url: z.string(),
+  title: z.string(),
+  state: z.string(),
+  merged_at: z.string().nullable(),
+  merge_commit_sha: z.string().nullable(),
+  head: z.object({ sha: z.string() }),
+});
+const ListedCommitSchema = z.object({ sha: z.string(), commit: z.object({ message: z.string() }) });
 const BlobRestSchema = z.object({ content: z.string(), encoding: z.string() });
 
 /** The REST responses the adapter reads, by route: tests hold these to GitHub's response schemas. */
@@ -73,6 +85,8 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': CommentSchema,
   'GET /repos/{owner}/{repo}/commits/{ref}/statuses': z.array(StatusSchema),
   'GET /repos/{owner}/{repo}/collaborators/{username}/permission': PermissionSchema,
+  'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls': z.array(CommitPullSchema),
+  'GET /repos/{owner}/{repo}/commits': z.array(ListedCommitSchema),
 };
 
 function readQuery(count: number, byRef: boolean): string {
@@ -352,16 +366,7 @@ export class GitHubForge implements Forge, ReviewPort {
     if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
     // The marker leads, so truncation can never cut it off and orphan the comment.
     const text = truncateComment(body.startsWith(marker) ? body : `${marker}\n${body}`);
-    const me = await this.options.botLogin();
-    let mine: z.infer<typeof CommentSchema> | undefined;
-    // Every page: on a busy PR Baton's comment can be far from the first 100.
-    for (let page = 1; !mine; page++) {
-      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, per_page: PAGE, page });
-      const comments = z.array(CommentSchema).parse(raw);
-      // Anyone can quote the marker; only a comment Baton wrote is Baton's to edit.
-      mine = comments.find((c) => (c.body ?? '').includes(marker) && (me === undefined || c.user?.login === me));
-      if (comments.length < PAGE) break;
-    }
+    const mine = await this.mine(repo, number, marker);
     if (mine) {
       if (mine.body === text) return { id: String(mine.id), changed: false };
       await this.rest(repo, 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', { comment_id: mine.id, body: text });
@@ -369,6 +374,25 @@ export class GitHubForge implements Forge, ReviewPort {
     }
     const created = CommentSchema.parse(await this.rest(repo, 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, body: text }));
     return { id: String(created.id), changed: true };
+  }
+
+  /** Baton's comment carrying `marker`: every page, since on a busy PR it can be far from the first 100. */
+  private async mine(repo: RepoName, number: number, marker: string): Promise<z.infer<typeof CommentSchema> | undefined> {
+    const me = await this.options.botLogin();
+    for (let page = 1; ; page++) {
+      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: number, per_page: PAGE, page });
+      const comments = z.array(CommentSchema).parse(raw);
+      // Anyone can quote the marker; only a comment Baton wrote is Baton's to edit.
+      const found = comments.find((c) => (c.body ?? '').includes(marker) && (me === undefined || c.user?.login === me));
+      if (found || comments.length < PAGE) return found;
+    }
+  }
+
+  async findComment(repoText: string, number: number, marker: string): Promise<{ id: string; body: string } | undefined> {
+    const repo = parseRepo(repoText);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid pull request number ${number}`, 422);
+    const mine = await this.mine(repo, number, marker);
+    return mine ? { id: String(mine.id), body: mine.body ?? '' } : undefined;
   }
 
   async react(repoText: string, commentId: string, reaction: Reaction, number?: number): Promise<void> {
@@ -402,6 +426,36 @@ export class GitHubForge implements Forge, ReviewPort {
       description,
       ...(targetUrl !== null && { target_url: targetUrl }),
     });
+  }
+
+  async mergeRequestsForCommit(repoText: string, sha: string): Promise<CommitMergeRequest[]> {
+    const repo = parseRepo(repoText);
+    if (!/^[0-9a-f]{7,40}$/.test(sha)) throw new ForgeError('a commit lookup needs a hex commit id', 422);
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls', { commit_sha: sha, per_page: PAGE });
+    return z
+      .array(CommitPullSchema)
+      .parse(raw)
+      .map((p) => ({
+        number: p.number,
+        url: p.html_url,
+        title: p.title,
+        state: p.merged_at !== null ? 'merged' : p.state === 'open' ? 'open' : 'closed',
+        shas: [p.head.sha, ...(p.merged_at !== null && p.merge_commit_sha !== null ? [p.merge_commit_sha] : [])],
+      }));
+  }
+
+  async recentCommits(repoText: string, branch: string, limit: number): Promise<LoggedCommit[]> {
+    const repo = parseRepo(repoText);
+    assertBranch(branch);
+    const out: LoggedCommit[] = [];
+    for (let page = 1; out.length < limit; page++) {
+      const raw = await this.restOrAbsent(repo, 'GET /repos/{owner}/{repo}/commits', { sha: branch, per_page: Math.min(PAGE, limit), page });
+      if (raw === undefined) break;
+      const commits = z.array(ListedCommitSchema).parse(raw);
+      out.push(...commits.map((c) => ({ sha: c.sha, message: c.commit.message })));
+      if (commits.length < Math.min(PAGE, limit)) break;
+    }
+    return out.slice(0, limit);
   }
 
   async roleOf(repoText: string, user: string): Promise<Role> {

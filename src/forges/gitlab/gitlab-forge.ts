@@ -6,7 +6,7 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { z } from 'zod';
 import type { FileChange } from '../../core/changeset.js';
-import type { CommitState, CommitStatus, Forge, MergeRequestRef, MergeRequestSpec, MergeRequestState, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
+import type { CommitMergeRequest, CommitState, CommitStatus, Forge, LoggedCommit, MergeRequestRef, MergeRequestSpec, MergeRequestState, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError } from '../types.js';
 import type { RetryPolicy } from './http.js';
 import { DEFAULT_RETRY, GitlabApiError, gitbeakerRequester, requestWithRetry } from './http.js';
@@ -68,6 +68,16 @@ const ProjectSchema = z.object({ default_branch: z.string().nullish() });
 const CommitSchema = z.object({ id: z.string().regex(SHA), parent_ids: z.array(z.string()).optional(), web_url: z.string().optional() });
 const TreeSchema = z.array(z.object({ path: z.string(), type: z.string() }));
 const MergeRequestSchema = z.object({ iid: Whole, web_url: z.string(), title: z.string(), description: z.string().nullish(), target_branch: z.string(), source_branch: z.string().optional(), state: z.string().optional() });
+const CommitMergeRequestSchema = z.object({
+  iid: Whole,
+  web_url: z.string(),
+  title: z.string(),
+  state: z.string(),
+  sha: z.string().nullish(),
+  merge_commit_sha: z.string().nullish(),
+  squash_commit_sha: z.string().nullish(),
+});
+const ListedCommitSchema = z.object({ id: z.string().regex(SHA), message: z.string() });
 const NoteSchema = z.object({ id: Whole, body: z.string(), system: z.boolean().optional(), author: z.object({ username: z.string() }).optional() });
 const StatusSchema = z.object({ name: z.string().nullish(), status: z.string(), description: z.string().nullish(), target_url: z.string().nullish() });
 const UserSchema = z.object({ id: Whole, username: z.string(), state: z.string().optional() });
@@ -186,6 +196,23 @@ export class GitlabForge implements Forge {
     const head = await this.headOf(repo, branch);
     if (!head) throw new ForgeError(`branch ${JSON.stringify(branch)} does not exist in ${repo}`, 404);
     return head;
+  }
+
+  async recentCommits(repo: string, branch: string, limit: number): Promise<LoggedCommit[]> {
+    assertRepo(repo);
+    assertBranch(branch);
+    const perPage = Math.min(PAGE, limit);
+    try {
+      const raw = await this.api.Commits.all(repo, { refName: branch, perPage, maxPages: Math.ceil(limit / perPage) });
+      return z
+        .array(ListedCommitSchema)
+        .parse(raw)
+        .slice(0, limit)
+        .map((c) => ({ sha: c.id, message: c.message }));
+    } catch (e) {
+      if (e instanceof GitlabApiError && e.status === 404) return [];
+      throw e;
+    }
   }
 
   async defaultBranch(repo: string): Promise<string> {
@@ -490,11 +517,7 @@ class GitlabReviews implements ReviewPort {
     if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid merge request number ${number}`, 422);
     if (marker.trim() === '') throw new ForgeError('a sticky comment needs a marker', 422);
     const text = truncateNote(body.includes(marker) ? body : `${marker}\n${body}`);
-    const me = await this.forge.botUsername();
-    // gitbeaker follows every `Link: rel="next"` page: on a busy MR Baton's note can be far from the first 100.
-    const notes = z.array(NoteSchema).parse(await this.api.MergeRequestNotes.all(repo, number, { sort: 'asc', orderBy: 'created_at', perPage: PAGE }));
-    // Anyone can quote the marker; only a note Baton wrote is Baton's to edit.
-    const mine = notes.find((n) => !n.system && n.body.includes(marker) && n.author?.username === me);
+    const mine = await this.mine(repo, number, marker);
     if (mine) {
       if (mine.body === text) return { id: String(mine.id), changed: false };
       await this.api.MergeRequestNotes.edit(repo, number, mine.id, { body: text });
@@ -502,6 +525,21 @@ class GitlabReviews implements ReviewPort {
     }
     const created = NoteSchema.parse(await this.api.MergeRequestNotes.create(repo, number, text));
     return { id: String(created.id), changed: true };
+  }
+
+  private async mine(repo: string, number: number, marker: string): Promise<z.infer<typeof NoteSchema> | undefined> {
+    const me = await this.forge.botUsername();
+    // gitbeaker follows every `Link: rel="next"` page: on a busy MR Baton's note can be far from the first 100.
+    const notes = z.array(NoteSchema).parse(await this.api.MergeRequestNotes.all(repo, number, { sort: 'asc', orderBy: 'created_at', perPage: PAGE }));
+    // Anyone can quote the marker; only a note Baton wrote is Baton's to edit.
+    return notes.find((n) => !n.system && n.body.includes(marker) && n.author?.username === me);
+  }
+
+  async findComment(repo: string, number: number, marker: string): Promise<{ id: string; body: string } | undefined> {
+    assertRepo(repo);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid merge request number ${number}`, 422);
+    const mine = await this.mine(repo, number, marker);
+    return mine ? { id: String(mine.id), body: mine.body } : undefined;
   }
 
   async react(repo: string, commentId: string, reaction: Reaction, number?: number): Promise<void> {
@@ -534,6 +572,22 @@ class GitlabReviews implements ReviewPort {
       if (e instanceof GitlabApiError && e.status === 400 && /cannot transition status/i.test(e.gitlabMessage)) return;
       throw e;
     }
+  }
+
+  async mergeRequestsForCommit(repo: string, sha: string): Promise<CommitMergeRequest[]> {
+    assertRepo(repo);
+    if (!/^[0-9a-f]{7,40}$/.test(sha)) throw new ForgeError('a commit lookup needs a hex commit id', 422);
+    const raw = await this.api.Commits.allMergeRequests(repo, sha, { perPage: PAGE, maxPages: 1 });
+    return z
+      .array(CommitMergeRequestSchema)
+      .parse(raw)
+      .map((m) => ({
+        number: m.iid,
+        url: m.web_url,
+        title: m.title,
+        state: m.state === 'merged' ? 'merged' : m.state === 'opened' ? 'open' : 'closed',
+        shas: [m.sha, m.merge_commit_sha, m.squash_commit_sha].filter((x): x is string => typeof x === 'string' && x !== ''),
+      }));
   }
 
   async roleOf(repo: string, user: string): Promise<Role> {

@@ -77,6 +77,42 @@ export class GitStore {
     return { tree, parents: parents.split(' ').filter(Boolean), author, date, message: rest.join('\n') };
   }
 
+  /** Commits reachable from `branch`, newest first (as `GET /repos/{o}/{r}/commits?sha=` lists them). */
+  async log(branch: string, skip: number, limit: number): Promise<{ sha: string; message: string; author: string; date: string; parents: string[] }[]> {
+    const r = await runGit(['log', `--skip=${skip}`, `--max-count=${limit}`, '-z', '--format=%H%n%P%n%an%n%aI%n%B', `refs/heads/${branch}`], { cwd: this.bare });
+    if (r.code !== 0) return [];
+    return r.stdout
+      .toString('utf8')
+      .split('\0')
+      .filter((x) => x.trim() !== '')
+      .map((entry) => {
+        const [sha = '', parents = '', author = '', date = '', ...rest] = entry.replace(/^\n/, '').split('\n');
+        return { sha, parents: parents.split(' ').filter(Boolean), author, date, message: rest.join('\n') };
+      });
+  }
+
+  /** The full id of a commit named by a (possibly abbreviated) sha, or undefined. */
+  async resolveCommit(sha: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{7,40}$/.test(sha)) return undefined;
+    const r = await runGit(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`], { cwd: this.bare });
+    return r.code === 0 ? r.stdout.toString('utf8').trim() : undefined;
+  }
+
+  /** A merge commit of `head` into `base` (no conflicts expected), moving `base`; returns its id. */
+  async merge(base: string, head: string, message: string): Promise<string> {
+    return this.serialize(async () => {
+      const baseOid = await this.refHead(base);
+      const headOid = await this.refHead(head);
+      if (!baseOid || !headOid) throw new MissingPath(!baseOid ? base : head);
+      const tree = (await git(['merge-tree', '--write-tree', baseOid, headOid], { cwd: this.bare })).split('\n')[0]?.trim() ?? '';
+      const env = { GIT_AUTHOR_NAME: 'GitHub', GIT_AUTHOR_EMAIL: 'noreply@github.com', GIT_COMMITTER_NAME: 'GitHub', GIT_COMMITTER_EMAIL: 'noreply@github.com' };
+      const oid = (await git(['commit-tree', tree, '-p', baseOid, '-p', headOid, '-F', '-'], { cwd: this.bare, env, input: message })).trim();
+      const r = await runGit(['update-ref', `refs/heads/${base}`, oid, baseOid], { cwd: this.bare });
+      if (r.code !== 0) throw new CommitConflict((await this.refHead(base)) ?? '');
+      return oid;
+    });
+  }
+
   async isAncestor(ancestor: string, of: string): Promise<boolean> {
     return (await runGit(['merge-base', '--is-ancestor', ancestor, of], { cwd: this.bare })).code === 0;
   }

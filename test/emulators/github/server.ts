@@ -167,17 +167,18 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     return { page: items.slice((page - 1) * perPage, page * perPage), headers: links.length ? { link: links.join(', ') } : {} };
   }
 
-  const pullJson = (repo: EmuRepo, p: EmuPull): Json => ({
+  const pullJson = (repo: EmuRepo, p: EmuPull, headSha?: string): Json => ({
     number: p.number,
     state: p.state,
+    merged_at: p.mergedAt ?? null,
+    merge_commit_sha: p.mergeCommitSha ?? null,
     title: p.title,
     body: p.body,
     html_url: `https://github.com/${repo.owner}/${repo.name}/pull/${p.number}`,
     user: { login: p.user },
-    head: { ref: p.head, label: `${repo.owner}:${p.head}`, repo: { full_name: `${repo.owner}/${repo.name}` } },
+    head: { ref: p.head, label: `${repo.owner}:${p.head}`, ...(headSha !== undefined && { sha: headSha }), repo: { full_name: `${repo.owner}/${repo.name}` } },
     base: { ref: p.base, label: `${repo.owner}:${p.base}` },
     created_at: p.createdAt,
-    merged_at: p.mergedAt ?? null,
   });
   const commentJson = (repo: EmuRepo, c: EmuComment): Json => ({
     id: c.id,
@@ -322,6 +323,55 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         }
         if (body['state'] === 'open' || body['state'] === 'closed') pull.state = body['state'];
         return { status: 200, body: pullJson(repo, pull) };
+      }
+
+      // GitHub: the merged PR that introduced the commit; for a commit not on the default branch, also open PRs containing it.
+      case 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls': {
+        const sha = await repo.git.resolveCommit(p['commit_sha'] ?? '');
+        if (!sha) return { status: 422, body: { message: `No commit found for SHA: ${p['commit_sha'] ?? ''}` } };
+        const found: { pull: EmuPull; head?: string }[] = [];
+        for (const x of repo.pulls) {
+          const head = await repo.git.refHead(x.head);
+          if (x.mergeCommitSha === sha) found.push({ pull: x, ...(head !== undefined && { head }) });
+          else if (x.state === 'open' && head !== undefined && (head === sha || (await repo.git.isAncestor(sha, head))) && !(await repo.git.isAncestor(sha, (await repo.git.refHead(x.base)) ?? sha))) found.push({ pull: x, head });
+        }
+        const { page, headers } = paginate(found, match, path);
+        return { status: 200, body: page.map((x) => pullJson(repo, x.pull, x.head)), headers };
+      }
+
+      case 'GET /repos/{owner}/{repo}/commits': {
+        const branch = match.query['sha'] ?? repo.defaultBranch;
+        if (!(await repo.git.refHead(branch))) return notFound();
+        const perPage = Math.min(100, Math.max(1, Number(match.query['per_page'] ?? 30)));
+        const pageNo = Math.max(1, Number(match.query['page'] ?? 1));
+        const list = await repo.git.log(branch, (pageNo - 1) * perPage, perPage + 1);
+        const more = list.length > perPage;
+        const link = `<${baseUrl}${path}?sha=${encodeURIComponent(branch)}&per_page=${perPage}&page=${pageNo + 1}>; rel="next"`;
+        return {
+          status: 200,
+          body: list.slice(0, perPage).map((c) => ({
+            sha: c.sha,
+            node_id: `C_${c.sha}`,
+            url: `${baseUrl}/repos/${repo.owner}/${repo.name}/commits/${c.sha}`,
+            html_url: `https://github.com/${repo.owner}/${repo.name}/commit/${c.sha}`,
+            comments_url: `${baseUrl}/repos/${repo.owner}/${repo.name}/commits/${c.sha}/comments`,
+            commit: { message: c.message, author: { name: c.author, email: 'someone@example.com', date: c.date }, committer: { name: 'GitHub', email: 'noreply@github.com', date: c.date }, tree: { sha: '', url: '' }, url: '', comment_count: 0 },
+            author: null,
+            committer: null,
+            parents: c.parents.map((sha) => ({ sha, url: `${baseUrl}/repos/${repo.owner}/${repo.name}/commits/${sha}` })),
+          })),
+          headers: more ? { link } : {},
+        };
+      }
+
+      case 'PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge': {
+        if (!writer) return forbidden();
+        const pull = repo.pulls.find((x) => x.number === Number(p['pull_number']));
+        if (!pull) return notFound();
+        if (pull.state !== 'open') return { status: 405, body: { message: 'Pull Request is not mergeable' } };
+        const sha = await repo.git.merge(pull.base, pull.head, `Merge pull request #${pull.number} from ${repo.owner}/${pull.head}\n\n${pull.title}`);
+        Object.assign(pull, { state: 'closed', mergeCommitSha: sha, mergedAt: nowIso() });
+        return { status: 200, body: { sha, merged: true, message: 'Pull Request successfully merged' } };
       }
 
       case 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': {
@@ -567,6 +617,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       const merged = options.method === 'merge' ? await t.commit(files, `Merge pull request #${number} from ${pull.head}`, pull.base) : await t.commit(files, `${pull.title} (#${number})`, pull.base);
       pull.state = 'closed';
       pull.mergedAt = nowIso();
+      pull.mergeCommitSha = merged;
       if (options.deleteBranch) await runGit(['update-ref', '-d', `refs/heads/${pull.head}`], { cwd: t.bare });
       return merged;
     },

@@ -16,6 +16,8 @@ export interface EmuPull {
   createdAt: string;
   /** Set when the pull request was merged (it is then also `closed`). */
   mergedAt?: string;
+  /** Set when merged: the commit the merge created on the base branch. */
+  mergeCommitSha?: string;
 }
 
 export interface EmuComment {

@@ -109,6 +109,45 @@ export class GitStore {
     return this.run(['log', '-1', '--format=%B', commit]);
   }
 
+  /** `GET /repository/commits?ref_name=`: commits reachable from the branch, newest first. */
+  async log(branch: string, skip: number, limit: number): Promise<{ sha: string; message: string; parents: string[] }[]> {
+    const head = await this.head(branch);
+    if (!head) return [];
+    const out = await this.run(['log', `--skip=${skip}`, `--max-count=${limit}`, '-z', '--format=%H%n%P%n%B', head]);
+    return out
+      .split('\0')
+      .filter((x) => x.trim() !== '')
+      .map((entry) => {
+        const [sha = '', parents = '', ...rest] = entry.replace(/^\n/, '').split('\n');
+        return { sha, parents: parents.split(' ').filter(Boolean), message: rest.join('\n') };
+      });
+  }
+
+  /** A full sha for a full or abbreviated one. */
+  async resolveSha(sha: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{7,40}$/.test(sha)) return undefined;
+    const r = await runGit(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`], { cwd: this.bare });
+    return r.code === 0 ? r.stdout.toString('utf8').trim() : undefined;
+  }
+
+  async isAncestor(ancestor: string, of: string): Promise<boolean> {
+    return (await runGit(['merge-base', '--is-ancestor', ancestor, of], { cwd: this.bare })).code === 0;
+  }
+
+  /** `PUT /merge_requests/:iid/merge` with a merge commit: `target` moves to a commit with both heads as parents. */
+  async merge(target: string, source: string, message: string): Promise<string> {
+    return this.lock.run(async () => {
+      const base = await this.head(target);
+      const head = await this.head(source);
+      if (!base || !head) throw new ApiError(405, { message: 'Method Not Allowed' });
+      const tree = (await this.run(['merge-tree', '--write-tree', base, head])).split('\n')[0]?.trim() ?? '';
+      const env = { GIT_AUTHOR_NAME: this.author.name, GIT_AUTHOR_EMAIL: this.author.email, GIT_COMMITTER_NAME: this.author.name, GIT_COMMITTER_EMAIL: this.author.email };
+      const oid = (await this.run(['commit-tree', tree, '-p', base, '-p', head, '-F', '-'], message, env)).trim();
+      await this.run(['update-ref', `refs/heads/${target}`, oid, base]);
+      return oid;
+    });
+  }
+
   async parents(commit: string): Promise<string[]> {
     return (await this.run(['log', '-1', '--format=%P', commit])).trim().split(' ').filter((p) => p !== '');
   }

@@ -35,6 +35,7 @@ interface MergeRequest {
   target_branch: string;
   state: 'opened' | 'closed' | 'merged';
   author: string;
+  merge_commit_sha?: string;
   notes: Note[];
   emoji: { name: string; user: string }[];
 }
@@ -443,6 +444,43 @@ export class GitlabEmulator {
       p.statusLog.push({ ...status });
       return [201, status];
     }
+    if (r[0] === 'repository' && r[1] === 'commits' && r.length === 2 && method === 'GET') {
+      const ref = query.get('ref_name') ?? p.defaultBranch;
+      if (!(await p.store.head(ref))) return [404, { message: '404 Commit Not Found' }];
+      const perPage = Math.min(Math.max(Number(query.get('per_page') ?? 20) || 20, 1), 100);
+      const page = Math.max(Number(query.get('page') ?? 1) || 1, 1);
+      const list = await p.store.log(ref, (page - 1) * perPage, perPage + 1);
+      const headers: Record<string, string> = { 'x-page': String(page), 'x-per-page': String(perPage), 'x-next-page': '' };
+      if (list.length > perPage) {
+        headers['x-next-page'] = String(page + 1);
+        const next = new URL(url.pathname + url.search, this.url);
+        next.searchParams.set('page', String(page + 1));
+        headers['link'] = `<${next.href}>; rel="next"`;
+      }
+      const present = (c: { sha: string; message: string; parents: string[] }): Record<string, unknown> => ({
+        id: c.sha,
+        short_id: c.sha.slice(0, 8),
+        title: c.message.split('\n')[0],
+        message: c.message,
+        parent_ids: c.parents,
+        web_url: `${webUrl}/-/commit/${c.sha}`,
+      });
+      return [200, list.slice(0, perPage).map(present), headers];
+    }
+    // MRs a commit belongs to: merged by it, or open with it on the source branch (GitLab lists both).
+    if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'merge_requests' && r.length === 4 && method === 'GET') {
+      const sha = await p.store.resolveSha(r[2] ?? '');
+      if (!sha) return [404, { message: '404 Commit Not Found' }];
+      const found: Record<string, unknown>[] = [];
+      for (const mr of p.mergeRequests) {
+        const head = await p.store.head(mr.source_branch);
+        const contains = head !== undefined && (head === sha || (await p.store.isAncestor(sha, head)));
+        if (mr.merge_commit_sha === sha || (mr.state === 'opened' && contains)) {
+          found.push({ iid: mr.iid, id: mr.id, title: mr.title, state: mr.state, sha: head ?? null, merge_commit_sha: mr.merge_commit_sha ?? null, squash_commit_sha: null, web_url: `${webUrl}/-/merge_requests/${mr.iid}` });
+        }
+      }
+      return [200, found];
+    }
     if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'statuses' && method === 'GET') {
       const name = query.get('name');
       // Newest first, as GitLab lists them.
@@ -503,6 +541,13 @@ export class GitlabEmulator {
         if (str(body['description']) !== undefined) mr.description = str(body['description']) ?? mr.description;
         if (body['state_event'] === 'close') mr.state = 'closed';
         return [200, present(mr)];
+      }
+      if (r[2] === 'merge' && r.length === 3 && method === 'PUT') {
+        if (mr.state !== 'opened') return [405, { message: '405 Method Not Allowed' }];
+        const sha = await p.store.merge(mr.target_branch, mr.source_branch, `Merge branch '${mr.source_branch}' into '${mr.target_branch}'\n\n${mr.title}\n\nSee merge request ${p.path}!${mr.iid}`);
+        mr.state = 'merged';
+        mr.merge_commit_sha = sha;
+        return [200, { ...present(mr), merge_commit_sha: sha }];
       }
       if (r[2] === 'award_emoji' && r.length === 3) return this.award(mr.emoji, method, body);
       if (r[2] === 'notes') {
