@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Event } from '../core/event.js';
 import { destinationKey } from '../core/intent.js';
-import type { Destination, Intent, SetImage } from '../core/intent.js';
+import type { Destination, Intent } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { route } from '../core/route.js';
 import type { Forge } from '../forges/types.js';
@@ -71,13 +71,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
-  async function withDigests(intents: Intent[]): Promise<SetImage[]> {
+  async function withDigests(intents: Intent[]): Promise<Intent[]> {
     const resolve = deps.resolveDigest;
     if (!resolve) return intents;
     const cache = new Map<string, Promise<string | undefined>>();
     return Promise.all(
       intents.map(async (i) => {
-        if (i.digestMode !== 'pin' || i.digest !== undefined) return i;
+        if (i.type !== 'set-image' || i.digestMode !== 'pin' || i.digest !== undefined) return i;
         const key = `${i.repository}:${i.tag}`;
         if (!cache.has(key)) {
           cache.set(

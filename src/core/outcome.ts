@@ -1,6 +1,6 @@
 /** What happened to one batch of intents, for the reporter, logs and metrics. */
 
-import type { Bump, FileProblem, Skip } from './changeset.js';
+import type { Bump, FileProblem, PreviewResult, Skip } from './changeset.js';
 import type { Destination } from './intent.js';
 
 interface OutcomeBase {
@@ -11,6 +11,8 @@ interface OutcomeBase {
   skipped: Skip[];
   problems: FileProblem[];
   attempts: number;
+  /** Preview intents of the batch and what became of them (created, moved, waiting, invalid…). */
+  previews?: PreviewResult[];
 }
 
 export type Outcome =
