@@ -4,7 +4,8 @@
  * string value; it can never add keys or documents.
  */
 
-import { Document, isMap, isScalar, parseAllDocuments, visit } from 'yaml';
+import { isMap, parseAllDocuments, visit } from 'yaml';
+import type { Document } from 'yaml';
 import type { Scalar } from 'yaml';
 
 export const TEMPLATE_VARIABLES = [
@@ -61,7 +62,7 @@ export function renderTemplate(template: string, vars: TemplateVars): RenderResu
       },
       Map(_key, node) {
         // `name: {{name}}` unquoted is a flow mapping, not a placeholder: say how to write it.
-        if (node.flow && node.items.some((p) => isMap(p.key) || (isScalar(p.key) && isMap(p.value)))) {
+        if (node.flow && node.items.some((p) => isMap(p.key))) {
           errors.push('a {{variable}} must be quoted in the template ("{{name}}"), or YAML reads it as a mapping');
         }
       },
@@ -76,5 +77,10 @@ export function renderTemplate(template: string, vars: TemplateVars): RenderResu
 
 /** Stringify rendered documents without line folding, so long values round-trip byte for byte. */
 export function stringifyDocuments(documents: Document[]): string {
-  return documents.map((d, i) => (i === 0 ? '' : '---\n') + d.toString({ lineWidth: 0 })).join('');
+  return documents
+    .map((d, i) => {
+      const text = d.toString({ lineWidth: 0 });
+      return i === 0 || text.startsWith('---') ? text : `---\n${text}`;
+    })
+    .join('');
 }
