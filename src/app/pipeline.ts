@@ -10,6 +10,8 @@ import type { Forge } from '../forges/types.js';
 import type { Queue, Routed } from '../queue/types.js';
 import { ConfigSource, describeMessages } from './config-source.js';
 import { execute } from './executor.js';
+import { checkBuilds, releasedByBuild } from './previews.js';
+import type { PreviewDeps } from './previews.js';
 import type { Metrics } from './metrics.js';
 
 export interface PipelineDeps {
@@ -28,6 +30,8 @@ export interface PipelineDeps {
    * images). Used for `digest: pin` images whose event carried no digest.
    */
   resolveDigest?: (repository: string, tag: string) => Promise<string>;
+  /** App-repo access for previews (MR lookups, CI state); without it every preview waits. */
+  previews?: Omit<PreviewDeps, 'logger'>;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -38,6 +42,8 @@ export interface Pipeline {
   start(): Promise<void>;
   /** Route one event and write now, without the queue (CLI replay). */
   runNow(event: Event, options?: { dryRun?: boolean }): Promise<{ routed: Routed[]; notes: string[]; outcomes: Outcome[] }>;
+  /** Write intents made outside routing (the sweep, `/baton preview`), builds checked first. */
+  runIntents(intents: Intent[]): Promise<Outcome[]>;
 }
 
 export function groupByDestination(intents: Intent[]): Routed[] {
@@ -61,13 +67,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     onInvalid: (messages, revision) => log.error({ revision, problems: describeMessages(messages) }, '.baton.yml is invalid; the last valid config stays in force'),
   });
 
+  const previewDeps: PreviewDeps | undefined = deps.previews && { ...deps.previews, logger: log };
+
   async function routeEvent(event: Event): Promise<{ routed: Routed[]; notes: string[] }> {
     // A push may have changed .baton.yml: read it again now rather than after the TTL.
     if (event.type === 'push') config.invalidate();
     const table = await config.table();
     if (!table) return { routed: [], notes: ['no valid .baton.yml in the env repository'] };
     const result = route(event, table);
-    return { routed: groupByDestination(result.intents), notes: result.notes };
+    const released = previewDeps ? await releasedByBuild(event, table, previewDeps) : { intents: [], notes: [] };
+    const intents = await checkBuilds([...result.intents, ...released.intents], previewDeps);
+    return { routed: groupByDestination(intents), notes: [...result.notes, ...released.notes] };
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
@@ -107,9 +117,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       bumps: outcome.bumps.map((b) => `${b.image} ${b.from ?? '∅'}→${b.to} (${b.env})`),
       ...(outcome.status === 'committed' && { commit: outcome.commit }),
       ...(outcome.problems.length > 0 && { problems: outcome.problems.map((p) => p.message) }),
+      ...(outcome.previews && { previews: outcome.previews.map((p) => `${p.name} ${p.state}: ${p.message}`) }),
     };
     if (outcome.status === 'failed') log.error({ ...summary, error: outcome.error }, 'write failed');
     else if (outcome.problems.length > 0) log.warn(summary, 'some targets were not written');
+    else if (outcome.previews?.some((p) => p.state === 'invalid')) log.warn(summary, 'a preview was not written: its template is invalid');
     else log.info(summary, outcome.status === 'committed' ? 'committed' : 'nothing to change');
     await deps.onOutcome?.(outcome);
     return outcome;
@@ -136,6 +148,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const outcomes: Outcome[] = [];
       for (const r of routed) outcomes.push(await flush(r.destination, r.intents));
       return { routed, notes, outcomes };
+    },
+    async runIntents(intents) {
+      const outcomes: Outcome[] = [];
+      for (const r of groupByDestination(await checkBuilds(intents, previewDeps))) outcomes.push(await flush(r.destination, r.intents));
+      return outcomes;
     },
   };
 }

@@ -22,6 +22,9 @@ import { createHttpApp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
 import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
+import { GitlabAppRepo } from '../forges/gitlab/app-repo.js';
+import type { AppRepos } from '../app/previews.js';
+import type { AppRepoPort } from '../forges/types.js';
 import { GitHubForge, githubForgeFromSettings } from '../forges/github/index.js';
 import { githubWebhookRoute } from '../sources/github/index.js';
 import { createGitlabSource, parseGitlabSecrets } from '../sources/gitlab/index.js';
@@ -69,12 +72,38 @@ export async function resolveEnvRepo(settings: Settings, env: Env = {}, logger?:
   return { forge: git, repo, label: redactUrl(repo), embedded: false };
 }
 
+/**
+ * The forges that answer for app repositories (previews: MR state, CI state). The env repo's own
+ * forge is reused when the app repo lives on the same kind of forge; otherwise one is built from the
+ * GitHub / GitLab settings, once, when first needed.
+ */
+export function appReposFor(envRepo: EnvRepo, env: Env, logger?: Logger): AppRepos {
+  let github: AppRepoPort | undefined | null = envRepo.forge instanceof GitHubForge ? envRepo.forge : null;
+  let gitlab: AppRepoPort | undefined | null = envRepo.forge instanceof GitlabForge ? new GitlabAppRepo(envRepo.forge) : null;
+  return (ref) => {
+    if (ref.forge === 'github') {
+      if (github === null) github = githubForgeFromSettings(env, logger ? { log: logger } : {}) ?? undefined;
+      return github;
+    }
+    if (ref.forge === 'gitlab') {
+      if (gitlab === null) {
+        gitlab = env['GITLAB_TOKEN']
+          ? new GitlabAppRepo(createGitlabForge({ GITLAB_URL: env['GITLAB_URL'], GITLAB_TOKEN: env['GITLAB_TOKEN'], BATON_GITLAB_BOT_USERNAME: env['BATON_GITLAB_BOT_USERNAME'] }))
+          : undefined;
+      }
+      return gitlab;
+    }
+    return undefined;
+  };
+}
+
 interface PipelineParts {
   settings: Settings;
   envRepo: EnvRepo;
   logger: Logger;
   queue: MemoryQueue;
   registry: OciClient;
+  appRepos: AppRepos;
   metrics?: Metrics;
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -92,6 +121,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     configTtlMs: p.settings.BATON_CONFIG_TTL_MS,
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
+    previews: { appRepos: p.appRepos, resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag) },
     ...(p.settings.skipCi && { skipCi: true }),
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
   });
@@ -103,7 +133,7 @@ export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ p
   const envRepo = await resolveEnvRepo(settings, env, logger);
   const registry = new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
-  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry }), registry, envRepo };
+  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry, appRepos: appReposFor(envRepo, env, logger) }), registry, envRepo };
 }
 
 export interface StartOptions {
@@ -118,6 +148,8 @@ export interface StartOptions {
   registry?: OciClient;
   /** Keep the queue journal on disk (default true). */
   journal?: boolean;
+  /** The forges answering for app repositories (default: built from the env repo's forge and settings). */
+  appRepos?: AppRepos;
 }
 
 export interface RunningBaton {
@@ -147,7 +179,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     setTimer: systemTimer,
     onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
   });
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, ...(options.onOutcome && { onOutcome: options.onOutcome }) });
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, appRepos: options.appRepos ?? appReposFor(envRepo, env, logger), ...(options.onOutcome && { onOutcome: options.onOutcome }) });
   let draining = false;
   let configLoaded = false;
   await pipeline.start();

@@ -1,0 +1,81 @@
+/**
+ * The forge-side half of preview routing: find the MRs a CI success releases, and check that the
+ * build of a preview's commit exists before its file is written ("never point at a missing image").
+ */
+
+import type { Logger } from 'pino';
+import type { Event, RepoRef } from '../core/event.js';
+import { formatRepoRef } from '../core/event.js';
+import type { EnsurePreview, Intent, PreviewMergeRequest } from '../core/intent.js';
+import { routeBuildReady } from '../core/preview/route.js';
+import type { PreviewTable } from '../core/preview/route.js';
+import type { AppRepoPort, BuildState, MergeRequestInfo } from '../forges/types.js';
+
+/** The forge that answers for an app repository (`github:acme/web`), when Baton can reach it. */
+export type AppRepos = (repo: RepoRef) => AppRepoPort | undefined;
+
+export interface PreviewDeps {
+  appRepos: AppRepos;
+  /**
+   * The registry's answer for `repository:tag` (its digest), used when the app repo reports no CI
+   * at all for the commit; rejects when the tag does not exist.
+   */
+  resolveDigest?: (repository: string, tag: string) => Promise<string>;
+  logger: Logger;
+}
+
+export function toPreviewMergeRequest(repo: RepoRef, mr: MergeRequestInfo): PreviewMergeRequest & { labels: string[] } {
+  return { repo, number: mr.number, title: mr.title, author: mr.author, headSha: mr.headSha, headBranch: mr.headBranch, fromFork: mr.fromFork, labels: mr.labels };
+}
+
+/** A CI success outside the default branch: the preview intents of the open MRs whose head it built. */
+export async function releasedByBuild(event: Event, table: PreviewTable, deps: PreviewDeps): Promise<{ intents: Intent[]; notes: string[] }> {
+  if (event.type !== 'ci-completed' || event.conclusion !== 'success' || event.branch === event.defaultBranch) return { intents: [], notes: [] };
+  const source = formatRepoRef(event.repo);
+  if ((table.previewsBySource?.(source) ?? []).length === 0) return { intents: [], notes: [] };
+  const port = deps.appRepos(event.repo);
+  if (!port) return { intents: [], notes: [`no forge access to ${source}, so its merge requests cannot be looked up`] };
+  try {
+    const mrs = (await port.mergeRequestsForCommit(event.repo.path, event.sha)).filter((m) => m.state === 'open');
+    return routeBuildReady(event, mrs.map((m) => toPreviewMergeRequest(event.repo, m)), table, source);
+  } catch (err) {
+    // The sweep re-creates a missing preview of an open MR, so a failed lookup costs time, not the preview.
+    deps.logger.warn({ err: (err as Error).message, repo: source, sha: event.sha }, 'could not look up the merge requests of a built commit');
+    return { intents: [], notes: [`could not look up the merge requests of ${event.sha.slice(0, 7)}`] };
+  }
+}
+
+/**
+ * Resolve `unchecked` builds: CI success on the commit, or (when the app repo has no CI status at all)
+ * the tag on the registry. Anything else leaves the intent `waiting`: planned as nothing, reported.
+ */
+export async function checkBuilds(intents: Intent[], deps: PreviewDeps | undefined): Promise<Intent[]> {
+  const cache = new Map<string, Promise<{ state: BuildState; digest?: string }>>();
+  const check = (i: EnsurePreview): Promise<{ state: BuildState; digest?: string }> => {
+    const key = `${formatRepoRef(i.mr.repo)}@${i.sha}:${i.repository}:${i.tag}`;
+    let p = cache.get(key);
+    if (!p) {
+      p = (async () => {
+        const port = deps?.appRepos(i.mr.repo);
+        const state = port ? await port.buildState(i.mr.repo.path, i.sha).catch((err: unknown) => {
+          deps?.logger.warn({ err: (err as Error).message, repo: formatRepoRef(i.mr.repo), sha: i.sha }, 'could not read the CI state of a commit');
+          return 'pending' as const;
+        }) : 'none';
+        if (state !== 'none' || !deps?.resolveDigest) return { state };
+        const digest = await deps.resolveDigest(i.repository, i.tag).catch(() => undefined);
+        return digest ? { state: 'success', digest } : { state };
+      })();
+      cache.set(key, p);
+    }
+    return p;
+  };
+  return Promise.all(
+    intents.map(async (i): Promise<Intent> => {
+      if (i.type !== 'ensure-preview' || i.build !== 'unchecked') return i;
+      const { state, digest } = await check(i);
+      if (state === 'success') return { ...i, build: 'confirmed', ...(digest && !i.digest && { digest }) };
+      deps?.logger.info({ image: i.image, preview: i.name, mr: i.mr.number, sha: i.sha, ci: state }, `waiting for the build of ${i.sha.slice(0, 7)}`);
+      return { ...i, build: 'waiting' };
+    }),
+  );
+}
