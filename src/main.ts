@@ -11,6 +11,7 @@ import { SettingsError, loadSettings } from './cli/settings.js';
 import { validateFile } from './cli/validate.js';
 import { findResyncSelections } from './app/resync.js';
 import { oneShotPipeline } from './cli/serve.js';
+import { sweep } from './app/sweeper.js';
 
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
@@ -18,6 +19,7 @@ const USAGE = `usage:
   baton replay --source registry:<kind> --event FILE [--header K=V …] [--dry-run]
                                       run one stored delivery through Baton and print the plan
   baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
+  baton sweep [--dry-run]             remove previews of closed or idle merge requests, re-create missing ones
   baton schema [--out FILE]           print the JSON Schema of .baton.yml`;
 
 async function serve(): Promise<void> {
@@ -121,6 +123,22 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       return run.notes.some((n) => n.message.startsWith('registry error')) ? 1 : 0;
+    }
+    case 'sweep': {
+      const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } } });
+      const settings = loadSettings(process.env);
+      const { pipeline, envRepo, appRepos, logger } = await oneShotPipeline(settings, process.env);
+      const report = await sweep(
+        { forge: envRepo.forge, repo: envRepo.repo, table: () => pipeline.config.table(), appRepos, now: () => Date.now(), maxDeletes: settings.BATON_SWEEP_MAX_DELETES, logger, run: (intents) => pipeline.runIntents(intents) },
+        { dryRun: values['dry-run'] === true },
+      );
+      const verb = values['dry-run'] ? 'would ' : '';
+      for (const r of report.removed) console.log(`${verb}remove ${r.name} (!${r.number}, ${r.reason})`);
+      for (const r of report.recreated) console.log(`${verb}re-create ${r.name} (!${r.number})`);
+      for (const r of report.kept) console.log(`keep ${r.name} (!${r.number}, ${r.reason})`);
+      for (const e of report.errors) console.error(`note: ${e}`);
+      for (const o of report.outcomes) console.log(`${o.branch}: ${o.status === 'committed' ? `committed ${o.commit}` : o.status}${(o.previews ?? []).filter((p) => p.state === 'waiting' || p.state === 'invalid').map((p) => `; ${p.name}: ${p.message}`).join('')}`);
+      return report.errors.length > 0 ? 1 : 0;
     }
     case 'help':
     case '--help':

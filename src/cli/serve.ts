@@ -12,6 +12,7 @@ import { createMetrics } from '../app/metrics.js';
 import type { Metrics } from '../app/metrics.js';
 import { createPipeline } from '../app/pipeline.js';
 import { findResyncSelections, parseInterval } from '../app/resync.js';
+import { sweep } from '../app/sweeper.js';
 import type { Pipeline } from '../app/pipeline.js';
 import type { Outcome } from '../core/outcome.js';
 import { parseRepoRef } from '../core/event.js';
@@ -128,12 +129,13 @@ function pipelineFor(p: PipelineParts): Pipeline {
 }
 
 /** For one-shot commands (replay, resync): writes immediately, no debounce, no journal. */
-export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ pipeline: Pipeline; registry: OciClient; envRepo: EnvRepo }> {
+export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ pipeline: Pipeline; registry: OciClient; envRepo: EnvRepo; appRepos: AppRepos; logger: Logger }> {
   const logger = createLogger(env['LOG_LEVEL'] ?? 'warn');
   const envRepo = await resolveEnvRepo(settings, env, logger);
   const registry = new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
-  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry, appRepos: appReposFor(envRepo, env, logger) }), registry, envRepo };
+  const appRepos = appReposFor(envRepo, env, logger);
+  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry, appRepos }), registry, envRepo, appRepos, logger };
 }
 
 export interface StartOptions {
@@ -179,7 +181,8 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     setTimer: systemTimer,
     onError: (err, context) => logger.error({ err, context }, 'queue work failed'),
   });
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, appRepos: options.appRepos ?? appReposFor(envRepo, env, logger), ...(options.onOutcome && { onOutcome: options.onOutcome }) });
+  const appRepos = options.appRepos ?? appReposFor(envRepo, env, logger);
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, appRepos, ...(options.onOutcome && { onOutcome: options.onOutcome }) });
   let draining = false;
   let configLoaded = false;
   await pipeline.start();
@@ -202,6 +205,28 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
         .catch((err: unknown) => logger.error({ err }, 'resync failed'));
     }, resyncEvery);
     resyncTimer.unref();
+  }
+
+  // The preview sweep: closed or idle previews removed, missing ones of open MRs re-created.
+  let sweepEvery: number | undefined;
+  try {
+    sweepEvery = parseInterval(settings.BATON_SWEEP_INTERVAL);
+  } catch {
+    throw new Error(`BATON_SWEEP_INTERVAL must look like 30s, 15m or 1h (got ${JSON.stringify(settings.BATON_SWEEP_INTERVAL)})`);
+  }
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping = false;
+  if (sweepEvery) {
+    sweepTimer = setInterval(() => {
+      if (sweeping || draining) return;
+      sweeping = true;
+      void sweep({ forge: envRepo.forge, repo: envRepo.repo, table: () => pipeline.config.table(), appRepos, now: () => Date.now(), maxDeletes: settings.BATON_SWEEP_MAX_DELETES, logger, run: (intents) => pipeline.runIntents(intents) })
+        .catch((err: unknown) => logger.error({ err }, 'preview sweep failed'))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, sweepEvery);
+    sweepTimer.unref();
   }
 
   // GitLab hooks: Baton's own notes and pushes are recognised by its username (asked of the API when unset).
@@ -256,6 +281,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
       closing ??= (async () => {
         draining = true;
         if (resyncTimer) clearInterval(resyncTimer);
+        if (sweepTimer) clearInterval(sweepTimer);
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         await queue.drain();

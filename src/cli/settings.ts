@@ -18,6 +18,8 @@ const SettingsSchema = z.object({
   BATON_GIT_AUTHOR_NAME: z.string().default('Baton'),
   BATON_GIT_AUTHOR_EMAIL: z.string().default('baton@localhost'),
   BATON_RESYNC_INTERVAL: z.string().optional(),
+  BATON_SWEEP_INTERVAL: z.string().optional(),
+  BATON_SWEEP_MAX_DELETES: Int(10),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
