@@ -32,7 +32,6 @@ previews:
     template: templates/preview-app.yaml
     ttl: 7d
 `;
-const DAY = 86_400_000;
 
 /** A preview file as Baton writes it, annotated with its MR. */
 const previewOf = (n: number): string => `apiVersion: argoproj.io/v1alpha1
