@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { jsonSchema } from './config/schema.js';
-import { demoCurl } from './cli/embedded.js';
+import { demoCurl, demoPreviewCurls } from './cli/embedded.js';
 import { readDelivery, replay, sourceFor } from './cli/replay.js';
 import { startBaton } from './cli/serve.js';
 import { SettingsError, loadSettings } from './cli/settings.js';
@@ -40,6 +40,17 @@ async function serve(): Promise<void> {
       `Then, after BATON_DEBOUNCE_MS (${settings.BATON_DEBOUNCE_MS} ms), see the commit:`,
       `  git --git-dir ${gitDir} log -p -1 main`,
       '',
+      ...(baton.demoGithubSecret
+        ? [
+            'Open a preview environment: the registry announces the merge request build, then GitHub announces the merge request:',
+            '',
+            demoPreviewCurls(baton.url, baton.demoToken ?? '$BATON_REGISTRY_TOKEN', baton.demoGithubSecret),
+            '',
+            'Then see the preview Application Baton wrote:',
+            `  git --git-dir ${gitDir} log -p -1 previews`,
+            '',
+          ]
+        : []),
     ];
     process.stdout.write(lines.join('\n') + '\n');
   }

@@ -10,7 +10,8 @@ import type { Forge } from '../forges/types.js';
 import type { Queue, Routed } from '../queue/types.js';
 import { ConfigSource, describeMessages } from './config-source.js';
 import { execute } from './executor.js';
-import { checkBuilds, releasedByBuild } from './previews.js';
+import { SeenBuilds, checkBuilds, releasedByBuild } from './previews.js';
+import { isValidTag, normalizeRepository } from '../core/image-ref.js';
 import type { PreviewDeps } from './previews.js';
 import type { Metrics } from './metrics.js';
 
@@ -67,11 +68,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     onInvalid: (messages, revision) => log.error({ revision, problems: describeMessages(messages) }, '.baton.yml is invalid; the last valid config stays in force'),
   });
 
-  const previewDeps: PreviewDeps | undefined = deps.previews && { ...deps.previews, logger: log };
+  const seen = new SeenBuilds();
+  const previewDeps: PreviewDeps | undefined = deps.previews && { ...deps.previews, seen, logger: log };
 
   async function routeEvent(event: Event): Promise<{ routed: Routed[]; notes: string[] }> {
     // A push may have changed .baton.yml: read it again now rather than after the TTL.
     if (event.type === 'push') config.invalidate();
+    if (event.type === 'image-pushed' && isValidTag(event.tag)) seen.record(normalizeRepository(`${event.registry}/${event.repository}`), event.tag, event.digest);
     const table = await config.table();
     if (!table) return { routed: [], notes: ['no valid .baton.yml in the env repository'] };
     const result = route(event, table);

@@ -14,8 +14,37 @@ import type { AppRepoPort, BuildState, MergeRequestInfo } from '../forges/types.
 /** The forge that answers for an app repository (`github:acme/web`), when Baton can reach it. */
 export type AppRepos = (repo: RepoRef) => AppRepoPort | undefined;
 
+/**
+ * Tags the registry announced (`repository:tag` → digest), newest kept: a registry event is proof
+ * that a build exists, so a preview opened after it need not ask anyone. Bounded; lost on restart.
+ */
+export class SeenBuilds {
+  private readonly tags = new Map<string, string | undefined>();
+  constructor(private readonly max = 10_000) {}
+
+  record(repository: string, tag: string, digest?: string): void {
+    const key = `${repository}:${tag}`;
+    this.tags.delete(key);
+    this.tags.set(key, digest);
+    if (this.tags.size > this.max) {
+      const oldest = this.tags.keys().next().value;
+      if (oldest !== undefined) this.tags.delete(oldest);
+    }
+  }
+
+  /** undefined: never seen; otherwise the digest the registry gave (possibly none). */
+  lookup(repository: string, tag: string): { digest?: string } | undefined {
+    const key = `${repository}:${tag}`;
+    if (!this.tags.has(key)) return undefined;
+    const digest = this.tags.get(key);
+    return digest ? { digest } : {};
+  }
+}
+
 export interface PreviewDeps {
   appRepos: AppRepos;
+  /** Builds the registry announced to this process. */
+  seen?: SeenBuilds;
   /**
    * The registry's answer for `repository:tag` (its digest), used when the app repo reports no CI
    * at all for the commit; rejects when the tag does not exist.
@@ -56,6 +85,8 @@ export async function checkBuilds(intents: Intent[], deps: PreviewDeps | undefin
     let p = cache.get(key);
     if (!p) {
       p = (async () => {
+        const seen = deps?.seen?.lookup(i.repository, i.tag);
+        if (seen) return { state: 'success' as const, ...seen };
         const port = deps?.appRepos(i.mr.repo);
         const state = port ? await port.buildState(i.mr.repo.path, i.sha).catch((err: unknown) => {
           deps?.logger.warn({ err: (err as Error).message, repo: formatRepoRef(i.mr.repo), sha: i.sha }, 'could not read the CI state of a commit');

@@ -32,7 +32,7 @@ import { createGitlabSource, parseGitlabSecrets } from '../sources/gitlab/index.
 import { BurstFilter, registrySecrets, registrySourcesFromEnv } from '../sources/registry/index.js';
 import { HttpOciClient, registryClientOptions } from '../registry/index.js';
 import type { OciClient } from '../registry/index.js';
-import { demoToken, ensureEmbeddedRepo } from './embedded.js';
+import { demoGithubSecret, demoToken, ensureEmbeddedRepo } from './embedded.js';
 import type { Env, Settings } from './settings.js';
 
 export interface EnvRepo {
@@ -161,6 +161,8 @@ export interface RunningBaton {
   envRepo: EnvRepo;
   /** The demo registry token, when running on the embedded default without BATON_REGISTRY_TOKEN. */
   demoToken?: string;
+  /** The demo GitHub webhook secret, when running on the embedded default without WEBHOOK_SECRET. */
+  demoGithubSecret?: string;
   logger: Logger;
   /** Stop accepting, drain the queue, close the server. */
   close(): Promise<void>;
@@ -172,6 +174,8 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   if (settings.REDIS_URL) throw new Error('REDIS_URL is set, but this build has only the embedded single-process queue; unset REDIS_URL and run one replica');
   const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env, logger));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
+  // The embedded demo takes GitHub deliveries signed with a demo secret, so its preview curl works.
+  const githubSecret = envRepo.embedded && !env['WEBHOOK_SECRET'] ? await demoGithubSecret(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
   const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({
@@ -236,7 +240,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   // GitHub deliveries caused by Baton's own login are ignored; the forge can tell which login that is.
   const githubLogin = envRepo.forge instanceof GitHubForge ? await envRepo.forge.selfLogin().catch(() => undefined) : undefined;
   const sources: NonNullable<HttpDeps['sources']> = {
-    github: githubWebhookRoute(env, [githubLogin]),
+    github: githubWebhookRoute(githubSecret ? { ...env, WEBHOOK_SECRET: githubSecret } : env, [githubLogin]),
     gitlab: { source: createGitlabSource(gitlabBot ? { botUsername: gitlabBot } : {}), secrets: () => gitlabSecrets },
     ...options.sources,
   };
@@ -276,6 +280,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     pipeline,
     envRepo,
     ...(token && { demoToken: token }),
+    ...(githubSecret && { demoGithubSecret: githubSecret }),
     logger,
     close() {
       closing ??= (async () => {
