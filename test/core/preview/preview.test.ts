@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { EnsurePreview, Intent } from '../../../src/core/intent.js';
@@ -171,5 +173,21 @@ describe('planning preview intents', () => {
     const change = cs.changes[0];
     if (change?.type !== 'write') throw new Error('expected a write');
     expect(parseAllDocuments(change.contents).map((d) => (d.toJS() as { kind: string }).kind)).toEqual(['Namespace', 'Application']);
+  });
+});
+
+describe('the documented templates', () => {
+  const docs = readFileSync(fileURLToPath(new URL('../../../docs/previews.md', import.meta.url)), 'utf8');
+  const documented = [...docs.matchAll(/```yaml\n(# templates\/preview-[^\n]*\n[\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  const example = readFileSync(fileURLToPath(new URL('../../../examples/env-repo/templates/preview-app.yaml', import.meta.url)), 'utf8');
+
+  it.each([...documented.map((t, i) => [`docs/previews.md template ${i + 1}`, t] as const), ['examples/env-repo template', example] as const])('%s renders to a valid preview', (_what, template) => {
+    const cs = plan(confirmed(route(mrEvent('opened'), table()).intents), files({ 'templates/preview-app.yaml': template }));
+    expect(cs.previews?.[0]?.message).not.toMatch(/invalid|nothing was written/);
+    expect(cs.previews?.[0]?.state).toBe('created');
+  });
+
+  it('docs/previews.md has both an Argo CD and a Flux template', () => {
+    expect(documented.map((t) => /kind: (Application|Kustomization)\n/.exec(t)?.[1])).toEqual(['Application', 'Kustomization']);
   });
 });
