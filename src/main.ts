@@ -8,7 +8,8 @@ import { demoCurl, demoPreviewCurls } from './cli/embedded.js';
 import { readDelivery, replay, sourceFor } from './cli/replay.js';
 import { startBaton } from './cli/serve.js';
 import { SettingsError, loadSettings } from './cli/settings.js';
-import { validateFile } from './cli/validate.js';
+import { validateFile, validateRepo } from './cli/validate.js';
+import { createLogger, resolveEnvRepo } from './cli/serve.js';
 import { findResyncSelections } from './app/resync.js';
 import { oneShotPipeline } from './cli/serve.js';
 import { sweep } from './app/sweeper.js';
@@ -16,6 +17,7 @@ import { sweep } from './app/sweeper.js';
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
   baton validate [FILE]               check a .baton.yml (default ./.baton.yml)
+  baton validate --repo               check BATON_ENV_REPO's .baton.yml and render every preview template
   baton replay --source registry:<kind> --event FILE [--header K=V …] [--dry-run]
                                       run one stored delivery through Baton and print the plan
   baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
@@ -85,8 +87,13 @@ async function main(argv: string[]): Promise<number> {
       await serve();
       return -1;
     case 'validate': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
-      const result = await validateFile(positionals[0] ?? '.baton.yml');
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { repo: { type: 'boolean' } } });
+      let result: { ok: boolean; lines: string[] };
+      if (values.repo) {
+        const settings = loadSettings(process.env);
+        const envRepo = await resolveEnvRepo(settings, process.env, createLogger(settings.LOG_LEVEL));
+        result = await validateRepo(envRepo.forge, envRepo.repo, envRepo.label);
+      } else result = await validateFile(positionals[0] ?? '.baton.yml');
       for (const l of result.lines) (result.ok ? console.log : console.error)(l);
       return result.ok ? 0 : 1;
     }

@@ -111,3 +111,28 @@ export function planPreviews(intents: PreviewIntent[], current: (path: string) =
   }
   return { files, results, changes };
 }
+
+/** Render a template for a sample MR (`baton validate --repo`): its problems, or the notes of a valid one. */
+export function checkTemplate(
+  route: { image: string; repository: string; source: string; destination: EnsurePreview['destination']; template: string },
+  template: string,
+): { ok: true; notes: string[] } | { ok: false; problems: string[] } {
+  const sha = '3f2c1d0e9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e';
+  const sample: EnsurePreview = {
+    type: 'ensure-preview',
+    destination: route.destination,
+    image: route.image,
+    repository: route.repository,
+    name: `${route.image}-pr-1`,
+    path: 'sample.yaml',
+    template: route.template,
+    mr: { repo: { forge: 'github', path: 'sample/app' }, number: 1, title: 'Sample: "title" # with {braces}', author: 'someone', headSha: sha, headBranch: 'feature/sample', fromFork: false },
+    sha,
+    tag: sha.slice(0, 7),
+    build: 'confirmed',
+    onlyIfExists: false,
+    cause: { source: 'github', deliveryId: 'validate' },
+  };
+  const out = renderPreview(sample, template);
+  return out.ok ? { ok: true, notes: out.notes } : out;
+}
