@@ -12,6 +12,7 @@ import type { EmuRepo } from '../emulators/github/state.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { batonOnGitHub, githubHeaders } from '../helpers/github.js';
 import { TEMPLATE } from '../core/preview/fixtures.js';
+import { previewCommand } from '../../src/core/preview/route.js';
 
 const SECRET = 'github-webhook-secret-0123456789';
 const IMAGE = 'registry.example.com/acme/web';
@@ -173,7 +174,7 @@ describe('previews end to end on the GitHub emulator', () => {
     expect(gh.emulator.violations).toEqual([]);
   });
 
-  it('a fork MR gets nothing from its events', async () => {
+  it("a fork MR gets nothing from its events, nothing on a non-approver's command, and a pinned preview on an approver's", async () => {
     const head = await env().head('previews');
     const sha = 'f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0';
     const m = gh.emulator.openPull('acme/web', { head: 'patch-1', base: 'main', title: 'Fork', user: 'mallory', fork: { fullName: 'mallory/web', sha } });
@@ -181,5 +182,35 @@ describe('previews end to end on the GitHub emulator', () => {
     await post('pull_request', pullRequest('opened', { number: m, sha, branch: 'patch-1', title: 'Fork', fork: true }));
     await post('workflow_run', workflowRun('patch-1', sha));
     expect(await env().head('previews')).toBe(head);
+
+    // What the ChatOps parser will hand over for "/baton preview", with the commenter's role from GitHub.
+    gh.emulator.addUser('mallory');
+    gh.emulator.addUser('maria');
+    gh.emulator.grant('acme/web', 'maria', 'maintain');
+    const table = await baton.baton.pipeline.config.table();
+    if (!table) throw new Error('no config');
+    const mr = { repo: { forge: 'github', path: 'acme/web' } as const, number: m, title: 'Fork', author: 'mallory', headSha: sha, headBranch: 'patch-1', fromFork: true };
+    const command = async (actor: string) => previewCommand({ action: 'preview', mr, actor, actorRole: await gh.forge.roleOf('acme/web', actor), source: 'github', deliveryId: `cmd-${actor}` }, table, 'github:acme/web');
+    expect(await command('mallory')).toMatchObject({ kind: 'reply', message: expect.stringMatching(/maintain or admin/) });
+    const approved = await command('maria');
+    if (approved.kind !== 'intents') throw new Error(approved.message);
+    await baton.baton.pipeline.runIntents(approved.intents);
+    expect(await previewFile(`web-pr-${m}`)).toContain(`value: "${sha.slice(0, 7)}"`);
+    expect(await env().message('previews')).toContain('Baton-Actor: maria');
+
+    // A later push from the fork does not move it.
+    const next = 'f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1';
+    gh.emulator.addCheckRun('acme/web', next, { conclusion: 'success' });
+    await post('pull_request', pullRequest('synchronize', { number: m, sha: next, branch: 'patch-1', title: 'Fork', fork: true }));
+    expect(await previewFile(`web-pr-${m}`)).toContain(`value: "${sha.slice(0, 7)}"`);
+  });
+
+  it('a commit status from another CI (no check runs) counts as the build', async () => {
+    const sha = await app.testRepo.commit({ 'c.txt': '1\n' }, 'jenkins', 'jenkins');
+    const m = gh.emulator.openPull('acme/web', { head: 'jenkins', base: 'main', title: 'Jenkins', user: 'alice' });
+    app.statuses.push({ id: gh.emulator.state.id(), sha, state: 'success', context: 'ci/jenkins', description: null, targetUrl: null, creator: 'jenkins', createdAt: new Date().toISOString() });
+    await post('pull_request', pullRequest('opened', { number: m, sha, branch: 'jenkins', title: 'Jenkins' }));
+    expect(await previewFile(`web-pr-${m}`)).toContain(`value: "${sha.slice(0, 7)}"`);
+    expect(gh.emulator.violations).toEqual([]);
   });
 });

@@ -458,9 +458,21 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
     const repo = parseRepo(repoText);
     if (!isSha(sha)) throw new ForgeError('a full commit id is needed', 422);
     const runs = CheckRunsSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', { ref: sha, per_page: PAGE }));
-    if (runs.total_count === 0) return 'none';
+    if (runs.total_count === 0) return this.legacyBuildState(repo, sha);
     if (runs.check_runs.some((r) => r.conclusion !== null && FAILED.has(r.conclusion))) return 'failure';
     if (runs.total_count > runs.check_runs.length) return 'pending';
     return runs.check_runs.every((r) => r.status === 'completed' && r.conclusion !== null && PASSED.has(r.conclusion)) ? 'success' : 'pending';
+  }
+
+  /** CI that reports commit statuses (Jenkins, CircleCI…): the newest status per context, Baton's own left out. */
+  private async legacyBuildState(repo: RepoName, sha: string): Promise<BuildState> {
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/statuses', { ref: sha, per_page: PAGE });
+    const latest = new Map<string, string>();
+    // Newest first: the first entry of a context is its current state.
+    for (const s of z.array(StatusSchema).parse(raw)) if (!s.context.startsWith('baton/') && !latest.has(s.context)) latest.set(s.context, s.state);
+    const states = [...latest.values()];
+    if (states.length === 0) return 'none';
+    if (states.some((s) => s === 'failure' || s === 'error')) return 'failure';
+    return states.every((s) => s === 'success') ? 'success' : 'pending';
   }
 }
