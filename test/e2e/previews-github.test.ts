@@ -168,7 +168,14 @@ describe('previews end to end on the GitHub emulator', () => {
     expect(await env().head('previews')).toBe(head);
     expect(baton.outcomes.at(-1)?.previews).toMatchObject([{ state: 'waiting', message: `waiting for the build of ${sha.slice(0, 7)}` }]);
 
-    gh.emulator.addCheckRun('acme/web', sha, { conclusion: 'success' });
+    // The lint workflow passes while the image build still runs: not yet.
+    gh.emulator.addCheckRun('acme/web', sha, { name: 'lint', conclusion: 'success' });
+    gh.emulator.addCheckRun('acme/web', sha, { name: 'image', status: 'in_progress', conclusion: null });
+    await post('workflow_run', workflowRun('late', sha));
+    expect(await env().head('previews')).toBe(head);
+
+    const image = app.checkRuns.find((r) => r.sha === sha && r.name === 'image');
+    if (image) Object.assign(image, { status: 'completed', conclusion: 'success' });
     await post('workflow_run', workflowRun('late', sha));
     expect(await previewFile(`web-pr-${m}`)).toContain(`value: "${sha.slice(0, 7)}"`);
     expect(gh.emulator.violations).toEqual([]);

@@ -187,7 +187,7 @@ export function routePullRequest(e: PullRequestChanged, table: PreviewTable, for
 
 /**
  * CI succeeded on a commit outside the default branch: the previews of the open MRs whose head it
- * is may now be written. `mrs` are the forge's answer for that commit.
+ * is may now be written, once the build check agrees. `mrs` are the forge's answer for that commit.
  */
 export function routeBuildReady(e: CiCompleted, mrs: (PreviewMergeRequest & { labels?: string[] })[], table: PreviewTable, formatSource: string): PreviewRouteResult {
   const routes = table.previewsBySource?.(formatSource) ?? [];
@@ -200,7 +200,9 @@ export function routeBuildReady(e: CiCompleted, mrs: (PreviewMergeRequest & { la
       if (mr.fromFork) continue;
       if (route.trigger === 'label' && !(mr.labels ?? []).includes(route.label)) continue;
       const cause = causeOf(route, e, e.sha, mr.number);
-      const i = ensureIntent(route, mr, e.sha, cause, { build: 'confirmed', onlyIfExists: route.trigger === 'command' }, notes);
+      // One workflow passing is not the whole CI (the image may come from another): the build is
+      // still checked against every check run / pipeline of the commit before writing.
+      const i = ensureIntent(route, mr, e.sha, cause, { build: 'unchecked', onlyIfExists: route.trigger === 'command' }, notes);
       if (i) intents.push(i);
     }
   }

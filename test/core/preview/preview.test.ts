@@ -73,10 +73,10 @@ describe('routing merge request events to preview intents', () => {
     expect(cs.previews).toMatchObject([{ state: 'skipped' }]);
   });
 
-  it('a CI success on the MR head releases the preview with the build confirmed; other commits do not', () => {
+  it('a CI success on the MR head releases the preview (build still to be checked); other commits do not', () => {
     const ci = { type: 'ci-completed', source: 'github', deliveryId: 'ci-1', repo: { forge: 'github', path: 'acme/web' }, branch: 'feature/thing', defaultBranch: 'main', sha: SHA, conclusion: 'success' } as const;
     const mr = { repo: ci.repo, number: 42, title: 't', author: 'alice', headSha: SHA, headBranch: 'feature/thing', fromFork: false };
-    expect(routeBuildReady(ci, [mr], table(), 'github:acme/web').intents).toMatchObject([{ type: 'ensure-preview', build: 'confirmed', sha: SHA }]);
+    expect(routeBuildReady(ci, [mr], table(), 'github:acme/web').intents).toMatchObject([{ type: 'ensure-preview', build: 'unchecked', sha: SHA }]);
     expect(routeBuildReady(ci, [{ ...mr, headSha: SHA2 }], table(), 'github:acme/web').intents).toEqual([]);
     expect(routeBuildReady(ci, [{ ...mr, fromFork: true }], table(), 'github:acme/web').intents).toEqual([]);
     expect(routeBuildReady({ ...ci, conclusion: 'failure' }, [mr], table(), 'github:acme/web').intents).toEqual([]);
