@@ -63,9 +63,25 @@ export function renderPreview(i: EnsurePreview, template: string): { ok: true; t
  */
 export function planPreviews(intents: PreviewIntent[], current: (path: string) => string | null | undefined): PreviewPlan {
   const last = new Map<string, PreviewIntent>();
-  for (const i of intents) last.set(i.path, i);
+  // A newer head still waiting for its build does not hold back the older head whose build exists.
+  const waitingBehind: EnsurePreview[] = [];
+  for (const i of intents) {
+    const prev = last.get(i.path);
+    if (i.type === 'ensure-preview' && i.build !== 'confirmed' && prev?.type === 'ensure-preview' && prev.build === 'confirmed') waitingBehind.push(i);
+    else last.set(i.path, i);
+  }
   const files = new Map<string, string | null>();
-  const results: PreviewResult[] = [];
+  const results: PreviewResult[] = waitingBehind.map((i) => ({
+    image: i.image,
+    name: i.name,
+    path: i.path,
+    repo: formatRepoRef(i.mr.repo),
+    number: i.mr.number,
+    sha: i.sha,
+    state: 'waiting',
+    message: `waiting for the build of ${i.sha.slice(0, 7)}`,
+    causes: [i.cause],
+  }));
   const changes: PreviewChange[] = [];
   for (const i of last.values()) {
     const existing = current(i.path) ?? null;

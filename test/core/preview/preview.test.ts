@@ -167,6 +167,14 @@ describe('planning preview intents', () => {
     expect(cs.message.split('\n')[0]).toBe('Remove preview web-pr-42 (merged)');
   });
 
+  it('a newer head still waiting for its build does not hold back the older head whose build exists', () => {
+    const first = confirmed(route(mrEvent('opened'), table()).intents);
+    const newer = route(mrEvent('updated', { headSha: SHA2 }), table()).intents.map((i) => (i.type === 'ensure-preview' ? { ...i, build: 'waiting' as const } : i));
+    const cs = plan([...first, ...newer], files());
+    expect(cs.changes).toHaveLength(1);
+    expect(cs.previews?.map((p) => [p.state, p.sha])).toEqual([['waiting', SHA2], ['created', SHA]]);
+  });
+
   it('a multi-document template stays multi-document', () => {
     const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "{{namespace}}"\n---\n';
     const cs = plan(confirmed(route(mrEvent('opened'), table()).intents), files({ 'templates/preview-app.yaml': ns + TEMPLATE }));
