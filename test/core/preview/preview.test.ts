@@ -153,6 +153,15 @@ describe('planning preview intents', () => {
     expect(cs.previews?.[0]?.message).toMatch(reason);
   });
 
+  it('a SealedSecret or a SOPS-encrypted value passes', () => {
+    const sealed = TEMPLATE + '---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: "{{name}}-db"}\nspec: {encryptedData: {password: AgBy3i4OJSWK+PiTySYZZA==}}\n';
+    const sops = TEMPLATE.replace('path: chart', 'path: chart\n    plugin: {env: [{name: TOKEN, value: "ENC[AES256_GCM,data:Tr7o=,iv:1=,tag:2=,type:str]"}]}');
+    for (const template of [sealed, sops]) {
+      const cs = plan(confirmed(route(mrEvent('opened'), table()).intents), files({ 'templates/preview-app.yaml': template }));
+      expect(cs.previews?.[0]?.state, cs.previews?.[0]?.message).toBe('created');
+    }
+  });
+
   it('a waiting build writes nothing and reports "waiting for the build of <short sha>"', () => {
     const cs = plan(route(mrEvent('opened'), table()).intents.map((i) => (i.type === 'ensure-preview' ? { ...i, build: 'waiting' as const } : i)), files());
     expect(cs.changes).toEqual([]);
