@@ -5,9 +5,10 @@
 
 import type { Logger } from 'pino';
 import type { Event, RepoRef } from '../core/event.js';
-import { formatRepoRef } from '../core/event.js';
+import { formatRepoRef, parseRepoRef } from '../core/event.js';
 import type { EnsurePreview, Intent, PreviewMergeRequest } from '../core/intent.js';
-import { routeBuildReady } from '../core/preview/route.js';
+import { routeBuildReady, routeRegistryBuild, shaTaggedRoutes } from '../core/preview/route.js';
+import { normalizeRepository } from '../core/image-ref.js';
 import type { PreviewTable } from '../core/preview/route.js';
 import type { AppRepoPort, BuildState, MergeRequestInfo } from '../forges/types.js';
 
@@ -57,8 +58,34 @@ export function toPreviewMergeRequest(repo: RepoRef, mr: MergeRequestInfo): Prev
   return { repo, number: mr.number, title: mr.title, author: mr.author, headSha: mr.headSha, headBranch: mr.headBranch, fromFork: mr.fromFork, labels: mr.labels };
 }
 
+/**
+ * A registry push whose tag is a commit sha (for previews tagged `{{shortSha}}` / `{{sha}}`): the open
+ * MRs of the source repository with that head get their preview, the event itself proving the image.
+ */
+async function releasedByRegistry(event: Event, table: PreviewTable, deps: PreviewDeps): Promise<{ intents: Intent[]; notes: string[] }> {
+  if (event.type !== 'image-pushed') return { intents: [], notes: [] };
+  const repository = normalizeRepository(`${event.registry}/${event.repository}`);
+  const routes = shaTaggedRoutes(table.allPreviews?.() ?? [], repository, event.tag);
+  const result = { intents: [] as Intent[], notes: [] as string[] };
+  for (const source of new Set(routes.map((r) => r.source))) {
+    const repo = parseRepoRef(source);
+    const port = repo && deps.appRepos(repo);
+    if (!repo || !port) continue;
+    try {
+      const open = (await port.listOpenMergeRequests(repo.path)).filter((m) => m.headSha.startsWith(event.tag));
+      const r = routeRegistryBuild(event, repository, open.map((m) => toPreviewMergeRequest(repo, m)), routes.filter((x) => x.source === source));
+      result.intents.push(...r.intents);
+      result.notes.push(...r.notes);
+    } catch (err) {
+      deps.logger.warn({ err: (err as Error).message, repo: source, tag: event.tag }, 'could not list the open merge requests for a pushed build');
+    }
+  }
+  return result;
+}
+
 /** A CI success outside the default branch: the preview intents of the open MRs whose head it built. */
 export async function releasedByBuild(event: Event, table: PreviewTable, deps: PreviewDeps): Promise<{ intents: Intent[]; notes: string[] }> {
+  if (event.type === 'image-pushed') return releasedByRegistry(event, table, deps);
   if (event.type !== 'ci-completed' || event.conclusion !== 'success' || event.branch === event.defaultBranch) return { intents: [], notes: [] };
   const source = formatRepoRef(event.repo);
   if ((table.previewsBySource?.(source) ?? []).length === 0) return { intents: [], notes: [] };

@@ -11,6 +11,7 @@ import type { EmulatedGitHub } from '../emulators/github/harness.js';
 import type { EmuRepo } from '../emulators/github/state.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { batonOnGitHub, githubHeaders } from '../helpers/github.js';
+import { TEST_TOKEN } from '../helpers/baton.js';
 import { TEMPLATE } from '../core/preview/fixtures.js';
 import { previewCommand } from '../../src/core/preview/route.js';
 
@@ -179,6 +180,22 @@ describe('previews end to end on the GitHub emulator', () => {
     await post('workflow_run', workflowRun('late', sha));
     expect(await previewFile(`web-pr-${m}`)).toContain(`value: "${sha.slice(0, 7)}"`);
     expect(gh.emulator.violations).toEqual([]);
+  });
+
+  it('an MR opened before its build gets its preview when the registry announces the sha tag', async () => {
+    const sha = await app.testRepo.commit({ 'r.txt': '1\n' }, 'registry', 'registry-built');
+    const m = gh.emulator.openPull('acme/web', { head: 'registry-built', base: 'main', title: 'Registry', user: 'alice' });
+    const head = await env().head('previews');
+    await post('pull_request', pullRequest('opened', { number: m, sha, branch: 'registry-built', title: 'Registry' }));
+    expect(await env().head('previews')).toBe(head);
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const push = { events: [{ id: `push-${sha}`, action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'acme/web', tag: sha.slice(0, 7), digest }, request: { host: 'registry.example.com' } }] };
+    const r = await baton.post('/webhooks/registry/distribution', push, { authorization: `Bearer ${TEST_TOKEN}` });
+    expect(r.status).toBe(202);
+    await baton.idle();
+    const doc = parse((await previewFile(`web-pr-${m}`)) ?? '') as { metadata: { annotations: Record<string, string> } };
+    expect(doc.metadata.annotations['baton.dev/sha']).toBe(sha);
+    expect(await env().message('previews')).toContain(`Baton-Image: ${IMAGE}:${sha.slice(0, 7)}@${digest}`);
   });
 
   it("a fork MR gets nothing from its events, nothing on a non-approver's command, and a pinned preview on an approver's", async () => {

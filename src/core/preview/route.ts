@@ -4,7 +4,7 @@
  * as arguments.
  */
 
-import type { CiCompleted, PullRequestChanged, RepoRef, SourceId } from '../event.js';
+import type { CiCompleted, ImagePushed, PullRequestChanged, RepoRef, SourceId } from '../event.js';
 import { parseRepoRef } from '../event.js';
 import { isValidTag } from '../image-ref.js';
 import type { Cause, Destination, EnsurePreview, Intent, PreviewMergeRequest, RemovePreview } from '../intent.js';
@@ -33,6 +33,8 @@ export interface PreviewRoute {
 
 export interface PreviewTable {
   previewsBySource?(source: string): PreviewRoute[];
+  /** Every preview entry (the sweep, registry events). */
+  allPreviews?(): PreviewRoute[];
 }
 
 export interface PreviewRouteResult {
@@ -204,6 +206,31 @@ export function routeBuildReady(e: CiCompleted, mrs: (PreviewMergeRequest & { la
       // still checked against every check run / pipeline of the commit before writing.
       const i = ensureIntent(route, mr, e.sha, cause, { build: 'unchecked', onlyIfExists: route.trigger === 'command' }, notes);
       if (i) intents.push(i);
+    }
+  }
+  return { intents, notes };
+}
+
+/** Preview entries whose tag is the commit sha (`{{shortSha}}`, `{{sha}}`): a registry tag names their commit. */
+export function shaTaggedRoutes(routes: PreviewRoute[], repository: string, tag: string): PreviewRoute[] {
+  if (!/^[0-9a-f]{7,64}$/.test(tag)) return [];
+  return routes.filter((r) => r.repository === repository && /^\{\{\s*(shortSha|sha)\s*\}\}$/.test(r.tag));
+}
+
+/**
+ * The registry announced `repository:tag` where the tag is an open MR's head sha: that MR's preview
+ * can be written now, and this very event proves the image exists. `mrs` are the open MRs of the
+ * routes' source repository.
+ */
+export function routeRegistryBuild(e: ImagePushed, repository: string, mrs: (PreviewMergeRequest & { labels?: string[] })[], routes: PreviewRoute[]): PreviewRouteResult {
+  const notes: string[] = [];
+  const intents: Intent[] = [];
+  for (const route of shaTaggedRoutes(routes, repository, e.tag)) {
+    for (const mr of mrs) {
+      if (mr.fromFork || !SHA.test(mr.headSha) || !mr.headSha.startsWith(e.tag)) continue;
+      if (route.trigger === 'label' && !(mr.labels ?? []).includes(route.label)) continue;
+      const i = ensureIntent(route, mr, mr.headSha, causeOf(route, e, mr.headSha, mr.number), { build: 'confirmed', onlyIfExists: route.trigger === 'command' }, notes);
+      if (i && i.tag === e.tag) intents.push({ ...i, ...(e.digest && { digest: e.digest }) });
     }
   }
   return { intents, notes };
