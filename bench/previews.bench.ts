@@ -103,7 +103,12 @@ const bench: BenchModule = {
         count: () => gh.emulator.requests.length,
         routes: () => gh.emulator.requests.map((r) => r.route).join(', '),
       };
-      out.push('GitHub:', ...(await measure(gh.forge, gh.repo, gh.forge, 'acme/web', counter, 'github', (n) => app.testRepo.commit({ 'f.txt': String(n) }, `c${n}`, 'feature'))));
+      out.push('GitHub:', ...(await measure(gh.forge, gh.repo, gh.forge, 'acme/web', counter, 'github', async (n) => {
+        const sha = await app.testRepo.commit({ 'f.txt': String(n) }, `c${n}`, 'feature');
+        // GitHub Actions reports check runs; a commit without any costs one more read (its commit statuses).
+        gh.emulator.addCheckRun('acme/web', sha, { conclusion: 'success' });
+        return sha;
+      })));
     } finally {
       await gh.emulator.close();
     }
