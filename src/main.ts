@@ -4,21 +4,25 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { jsonSchema } from './config/schema.js';
-import { demoCurl } from './cli/embedded.js';
+import { demoCurl, demoPreviewCurls } from './cli/embedded.js';
 import { readDelivery, replay, sourceFor } from './cli/replay.js';
 import { startBaton } from './cli/serve.js';
 import { SettingsError, loadSettings } from './cli/settings.js';
-import { validateFile } from './cli/validate.js';
+import { validateFile, validateRepo } from './cli/validate.js';
+import { createLogger, resolveEnvRepo } from './cli/serve.js';
 import { formatFailed, listFailed, retryFailed } from './cli/failed.js';
 import { findResyncSelections } from './app/resync.js';
 import { oneShotPipeline } from './cli/serve.js';
+import { sweep } from './app/sweeper.js';
 
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
   baton validate [FILE]               check a .baton.yml (default ./.baton.yml)
+  baton validate --repo               check BATON_ENV_REPO's .baton.yml and render every preview template
   baton replay --source registry:<kind>|argocd|flux --event FILE [--header K=V …] [--dry-run]
                                       run one stored delivery through Baton and print the plan
   baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
+  baton sweep [--dry-run]             remove previews of closed or idle merge requests, re-create missing ones
   baton schema [--out FILE]           print the JSON Schema of .baton.yml
   baton failed                        list events parked as dead letters, with the reason
   baton retry ID… | --all             work dead letters again (the running server picks it up)`;
@@ -41,6 +45,17 @@ async function serve(): Promise<void> {
       `Then, after BATON_DEBOUNCE_MS (${settings.BATON_DEBOUNCE_MS} ms), see the commit:`,
       `  git --git-dir ${gitDir} log -p -1 main`,
       '',
+      ...(baton.demoGithubSecret
+        ? [
+            'Open a preview environment: the registry announces the merge request build, then GitHub announces the merge request:',
+            '',
+            demoPreviewCurls(baton.url, baton.demoToken ?? '$BATON_REGISTRY_TOKEN', baton.demoGithubSecret),
+            '',
+            'Then see the preview Application Baton wrote:',
+            `  git --git-dir ${gitDir} log -p -1 previews`,
+            '',
+          ]
+        : []),
     ];
     process.stdout.write(lines.join('\n') + '\n');
   }
@@ -75,8 +90,13 @@ async function main(argv: string[]): Promise<number> {
       await serve();
       return -1;
     case 'validate': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
-      const result = await validateFile(positionals[0] ?? '.baton.yml');
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { repo: { type: 'boolean' } } });
+      let result: { ok: boolean; lines: string[] };
+      if (values.repo) {
+        const settings = loadSettings(process.env);
+        const envRepo = await resolveEnvRepo(settings, process.env, createLogger(settings.LOG_LEVEL));
+        result = await validateRepo(envRepo.forge, envRepo.repo, envRepo.label);
+      } else result = await validateFile(positionals[0] ?? '.baton.yml');
       for (const l of result.lines) (result.ok ? console.log : console.error)(l);
       return result.ok ? 0 : 1;
     }
@@ -142,6 +162,22 @@ async function main(argv: string[]): Promise<number> {
       if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
       else console.log('nothing to retry');
       return result.unknown.length > 0 ? 1 : 0;
+    }
+    case 'sweep': {
+      const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } } });
+      const settings = loadSettings(process.env);
+      const { pipeline, envRepo, appRepos, logger } = await oneShotPipeline(settings, process.env);
+      const report = await sweep(
+        { forge: envRepo.forge, repo: envRepo.repo, table: () => pipeline.config.table(), appRepos, now: () => Date.now(), maxDeletes: settings.BATON_SWEEP_MAX_DELETES, logger, run: (intents) => pipeline.runIntents(intents) },
+        { dryRun: values['dry-run'] === true },
+      );
+      const verb = values['dry-run'] ? 'would ' : '';
+      for (const r of report.removed) console.log(`${verb}remove ${r.name} (!${r.number}, ${r.reason})`);
+      for (const r of report.recreated) console.log(`${verb}re-create ${r.name} (!${r.number})`);
+      for (const r of report.kept) console.log(`keep ${r.name} (!${r.number}, ${r.reason})`);
+      for (const e of report.errors) console.error(`note: ${e}`);
+      for (const o of report.outcomes) console.log(`${o.branch}: ${o.status === 'committed' ? `committed ${o.commit}` : o.status}${(o.previews ?? []).filter((p) => p.state === 'waiting' || p.state === 'invalid').map((p) => `; ${p.name}: ${p.message}`).join('')}`);
+      return report.errors.length > 0 ? 1 : 0;
     }
     case 'help':
     case '--help':

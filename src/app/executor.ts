@@ -6,7 +6,7 @@
  */
 
 import { pathsOf, plan } from '../core/plan.js';
-import type { Destination, SetImage } from '../core/intent.js';
+import type { Destination, Intent } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { rollingBranch } from '../core/outcome.js';
 import type { Forge } from '../forges/types.js';
@@ -37,7 +37,7 @@ function staleDelay(attempt: number, random: () => number): number {
   return Math.round(Math.min(1_000, 10 * 2 ** Math.min(attempt, 7)) * random());
 }
 
-export async function execute(destination: Destination, intents: SetImage[], deps: ExecutorDeps): Promise<Outcome> {
+export async function execute(destination: Destination, intents: Intent[], deps: ExecutorDeps): Promise<Outcome> {
   const maxStale = deps.maxStaleAttempts ?? 40;
   const viaMr = destination.write === 'merge-request';
   const branch = viaMr ? rollingBranch(destination.env ?? 'unknown') : destination.branch;
@@ -46,7 +46,7 @@ export async function execute(destination: Destination, intents: SetImage[], dep
     if (viaMr) await deps.forge.ensureBranch(deps.repo, branch, destination.branch);
     const snapshot = await deps.forge.readFiles(deps.repo, branch, paths);
     const cs = plan(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }) });
-    const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt };
+    const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
     if (cs.changes.length === 0) return { ...base, status: 'noop' };
     const written = await deps.forge.write(deps.repo, { branch, expectedHead: snapshot.head, changes: cs.changes, message: cs.message });
     if (written.status === 'committed') {

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Event } from '../core/event.js';
 import { destinationKey } from '../core/intent.js';
-import type { Destination, Intent, SetImage } from '../core/intent.js';
+import type { Destination, Intent } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { route } from '../core/route.js';
 import type { Forge } from '../forges/types.js';
@@ -12,6 +12,9 @@ import { isOrdered } from '../core/policy.js';
 import { ConfigSource, describeMessages } from './config-source.js';
 import type { ConfigPersistence } from './config-source.js';
 import { execute } from './executor.js';
+import { SeenBuilds, checkBuilds, releasedByBuild } from './previews.js';
+import { isValidTag, normalizeRepository } from '../core/image-ref.js';
+import type { PreviewDeps } from './previews.js';
 import type { Metrics } from './metrics.js';
 import { Watermarks } from './watermarks.js';
 
@@ -39,6 +42,8 @@ export interface PipelineDeps {
   resolveSource?: (intents: Intent[]) => Promise<Intent[]>;
   /** Every event the queue accepts, before routing (the reporter settles deployments on CD statuses). */
   onEvent?: (event: Event) => void | Promise<void>;
+  /** App-repo access for previews (MR lookups, CI state); without it every preview waits. */
+  previews?: Omit<PreviewDeps, 'logger'>;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -49,6 +54,8 @@ export interface Pipeline {
   start(): Promise<void>;
   /** Route one event and write now, without the queue (CLI replay). */
   runNow(event: Event, options?: { dryRun?: boolean }): Promise<{ routed: Routed[]; notes: string[]; outcomes: Outcome[] }>;
+  /** Write intents made outside routing (the sweep, `/baton preview`), builds checked first. */
+  runIntents(intents: Intent[]): Promise<Outcome[]>;
 }
 
 export function groupByDestination(intents: Intent[]): Routed[] {
@@ -85,6 +92,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const kept: Intent[] = [];
     for (const i of intents) {
       const at = i.cause.acceptedAt;
+      if (i.type !== 'set-image') {
+        kept.push(i);
+        continue;
+      }
       const mark = at === undefined || isOrdered(i.policy) ? undefined : await watermarks.get(i.env, i.image);
       if (mark !== undefined && at !== undefined && at < mark) {
         notes.push(`${i.image}: ${i.tag} comes from an event older than the one ${i.env} already runs (unordered policy ${i.policy.policy})`);
@@ -95,23 +106,29 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return kept;
   }
 
+  const seen = new SeenBuilds();
+  const previewDeps: PreviewDeps | undefined = deps.previews && { ...deps.previews, seen, logger: log };
+
   async function routeEvent(event: Event, meta?: EventMeta): Promise<{ routed: Routed[]; notes: string[] }> {
     // A push may have changed .baton.yml: read it again now rather than after the TTL.
     if (event.type === 'push') config.invalidate();
+    if (event.type === 'image-pushed' && isValidTag(event.tag)) seen.record(normalizeRepository(`${event.registry}/${event.repository}`), event.tag, event.digest);
     const table = await config.require();
     const result = route(event, table);
-    const intents = meta ? result.intents.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : result.intents;
-    return { routed: groupByDestination(intents), notes: result.notes };
+    const released = previewDeps ? await releasedByBuild(event, table, previewDeps) : { intents: [], notes: [] };
+    const checked = await checkBuilds([...result.intents, ...released.intents], previewDeps);
+    const intents = meta ? checked.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : checked;
+    return { routed: groupByDestination(intents), notes: [...result.notes, ...released.notes] };
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
-  async function withDigests(intents: Intent[]): Promise<SetImage[]> {
+  async function withDigests(intents: Intent[]): Promise<Intent[]> {
     const resolve = deps.resolveDigest;
     if (!resolve) return intents;
     const cache = new Map<string, Promise<string | undefined>>();
     return Promise.all(
       intents.map(async (i) => {
-        if (i.digestMode !== 'pin' || i.digest !== undefined) return i;
+        if (i.type !== 'set-image' || i.digestMode !== 'pin' || i.digest !== undefined) return i;
         const key = `${i.repository}:${i.tag}`;
         if (!cache.has(key)) {
           cache.set(
@@ -147,8 +164,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       bumps: outcome.bumps.map((b) => `${b.image} ${b.from ?? '∅'}→${b.to} (${b.env})`),
       ...(outcome.status === 'committed' && { commit: outcome.commit }),
       ...(outcome.problems.length > 0 && { problems: outcome.problems.map((p) => p.message) }),
+      ...(outcome.previews && { previews: outcome.previews.map((p) => `${p.name} ${p.state}: ${p.message}`) }),
     };
     if (outcome.problems.length > 0) log.warn(summary, 'some targets were not written');
+    else if (outcome.previews?.some((p) => p.state === 'invalid')) log.warn(summary, 'a preview was not written: its template is invalid');
     else log.info(summary, outcome.status === 'committed' ? 'committed' : 'nothing to change');
     await deps.onOutcome?.(outcome);
     return outcome;
@@ -177,6 +196,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const outcomes: Outcome[] = [];
       for (const r of routed) outcomes.push(await flush(r.destination, r.intents));
       return { routed, notes, outcomes };
+    },
+    async runIntents(intents) {
+      const outcomes: Outcome[] = [];
+      for (const r of groupByDestination(await checkBuilds(intents, previewDeps))) outcomes.push(await flush(r.destination, r.intents));
+      return outcomes;
     },
   };
 }

@@ -516,6 +516,8 @@ export function createReporter(deps: ReporterDeps): Reporter {
    * Images without `source` are not traced: Baton would not know which repo's MRs to tell.
    */
   async function sourceOf(intent: Intent, table: ConfigIndex | undefined, origins: Map<string, Promise<ImageOrigin>>): Promise<{ repo: RepoRef; sha: string } | undefined> {
+    // Previews carry their MR in their cause already; only image bumps are traced here.
+    if (intent.type !== 'set-image') return undefined;
     const given = intent.cause.sourceRef ? parseSourceRef(intent.cause.sourceRef) : undefined;
     if (given) return { repo: given.repo, sha: intent.cause.sourceSha ?? given.sha };
     const configured = table?.config.images[intent.image]?.source;

@@ -1,6 +1,6 @@
 /** The embedded default: a local bare env repo under BATON_DATA_DIR, seeded from examples/env-repo. */
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,8 @@ export async function ensureEmbeddedRepo(dataDir: string, seedDir = EXAMPLE_ENV_
     await git(['init', '--quiet', '--initial-branch=main', '--template='], { cwd: work });
     await git(['add', '-A'], { cwd: work });
     await git(['commit', '--quiet', '-m', 'Seed the demo environment repository from examples/env-repo'], { cwd: work, env });
-    await git(['push', '--quiet', bare, 'HEAD:refs/heads/main'], { cwd: work });
+    // The seed workflow for previews: a `previews` branch holding the templates (and, later, the previews).
+    await git(['push', '--quiet', bare, 'HEAD:refs/heads/main', 'HEAD:refs/heads/previews'], { cwd: work });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -38,8 +39,17 @@ export async function ensureEmbeddedRepo(dataDir: string, seedDir = EXAMPLE_ENV_
 }
 
 /** A demo registry token, generated once and kept (mode 600) so restarts keep the same curl working. */
-export async function demoToken(dataDir: string): Promise<string> {
-  const file = join(dataDir, 'demo-registry-token');
+export function demoToken(dataDir: string): Promise<string> {
+  return demoSecret(dataDir, 'demo-registry-token');
+}
+
+/** The demo GitHub webhook secret (embedded default without WEBHOOK_SECRET), kept like the token. */
+export function demoGithubSecret(dataDir: string): Promise<string> {
+  return demoSecret(dataDir, 'demo-github-secret');
+}
+
+async function demoSecret(dataDir: string, name: string): Promise<string> {
+  const file = join(dataDir, name);
   try {
     const t = (await readFile(file, 'utf8')).trim();
     if (t) return t;
@@ -68,6 +78,42 @@ export function demoCurl(baseUrl: string, token: string, tag = '1.5.0'): string 
   return [
     `curl -sS -X POST ${baseUrl}/webhooks/registry/distribution \\`,
     `  -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' \\`,
+    `  -d '${body}'`,
+  ].join('\n');
+}
+
+/** The demo merge request: github:acme/web#42 at 3f2c1d0, the example env repo's preview source. */
+export const DEMO_PR = { repo: 'acme/web', number: 42, sha: '3f2c1d0e9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e', branch: 'feature/login' } as const;
+
+/**
+ * The preview demo, two calls: the registry announces the MR's build (`<repo>:3f2c1d0`), then a
+ * GitHub-format `pull_request` delivery, signed with the demo secret, opens the MR.
+ */
+export function demoPreviewCurls(baseUrl: string, token: string, secret: string): string {
+  const tag = DEMO_PR.sha.slice(0, 7);
+  const build = demoCurl(baseUrl, token, tag);
+  const body = JSON.stringify({
+    action: 'opened',
+    number: DEMO_PR.number,
+    repository: { full_name: DEMO_PR.repo, default_branch: 'main' },
+    sender: { login: 'you', type: 'User' },
+    pull_request: {
+      number: DEMO_PR.number,
+      title: 'Add the login page',
+      merged: false,
+      user: { login: 'you' },
+      labels: [],
+      head: { sha: DEMO_PR.sha, ref: DEMO_PR.branch, repo: { full_name: DEMO_PR.repo } },
+      base: { ref: 'main', repo: { full_name: DEMO_PR.repo } },
+    },
+  });
+  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return [
+    build,
+    '',
+    `curl -sS -X POST ${baseUrl}/webhooks/github \\`,
+    `  -H 'X-GitHub-Event: pull_request' -H 'X-GitHub-Delivery: demo-pr-${DEMO_PR.number}' \\`,
+    `  -H 'X-Hub-Signature-256: ${signature}' -H 'Content-Type: application/json' \\`,
     `  -d '${body}'`,
   ].join('\n');
 }

@@ -13,6 +13,7 @@ import type { Metrics } from '../app/metrics.js';
 import { NoConfigError, fileConfigPersistence } from '../app/config-source.js';
 import { createPipeline } from '../app/pipeline.js';
 import { findResyncSelections, parseInterval } from '../app/resync.js';
+import { sweep } from '../app/sweeper.js';
 import type { Pipeline } from '../app/pipeline.js';
 import type { Outcome } from '../core/outcome.js';
 import { parseRepoRef } from '../core/event.js';
@@ -31,13 +32,16 @@ import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
 import { takeRetryRequests } from '../queue/retry-requests.js';
 import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
+import { GitlabAppRepo } from '../forges/gitlab/app-repo.js';
+import type { AppRepos } from '../app/previews.js';
+import type { AppRepoPort } from '../forges/types.js';
 import { GitHubForge, githubForgeFromSettings } from '../forges/github/index.js';
 import { githubWebhookRoute } from '../sources/github/index.js';
 import { createGitlabSource, parseGitlabSecrets } from '../sources/gitlab/index.js';
 import { BurstFilter, registrySecrets, registrySourcesFromEnv } from '../sources/registry/index.js';
 import { HttpOciClient, registryClientOptions } from '../registry/index.js';
 import type { OciClient } from '../registry/index.js';
-import { demoToken, ensureEmbeddedRepo } from './embedded.js';
+import { demoGithubSecret, demoToken, ensureEmbeddedRepo } from './embedded.js';
 import type { Env, Settings } from './settings.js';
 
 export interface EnvRepo {
@@ -81,12 +85,38 @@ export async function resolveEnvRepo(settings: Settings, env: Env = {}, logger?:
   return { forge: git, repo, label: redactUrl(repo), embedded: false };
 }
 
+/**
+ * The forges that answer for app repositories (previews: MR state, CI state). The env repo's own
+ * forge is reused when the app repo lives on the same kind of forge; otherwise one is built from the
+ * GitHub / GitLab settings, once, when first needed.
+ */
+export function appReposFor(envRepo: EnvRepo, env: Env, logger?: Logger): AppRepos {
+  let github: AppRepoPort | undefined | null = envRepo.forge instanceof GitHubForge ? envRepo.forge : null;
+  let gitlab: AppRepoPort | undefined | null = envRepo.forge instanceof GitlabForge ? new GitlabAppRepo(envRepo.forge) : null;
+  return (ref) => {
+    if (ref.forge === 'github') {
+      if (github === null) github = githubForgeFromSettings(env, logger ? { log: logger } : {}) ?? undefined;
+      return github;
+    }
+    if (ref.forge === 'gitlab') {
+      if (gitlab === null) {
+        gitlab = env['GITLAB_TOKEN']
+          ? new GitlabAppRepo(createGitlabForge({ GITLAB_URL: env['GITLAB_URL'], GITLAB_TOKEN: env['GITLAB_TOKEN'], BATON_GITLAB_BOT_USERNAME: env['BATON_GITLAB_BOT_USERNAME'] }))
+          : undefined;
+      }
+      return gitlab;
+    }
+    return undefined;
+  };
+}
+
 interface PipelineParts {
   settings: Settings;
   envRepo: EnvRepo;
   logger: Logger;
   queue: MemoryQueue;
   registry: OciClient;
+  appRepos: AppRepos;
   metrics?: Metrics;
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
   reporter?: Reporter;
@@ -107,6 +137,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     configPersistence: fileConfigPersistence(join(p.settings.dataDir, 'state', 'config.json')),
     watermarksPath: join(p.settings.dataDir, 'state', 'watermarks.json'),
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
+    previews: { appRepos: p.appRepos, resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag) },
     ...(p.settings.skipCi && { skipCi: true }),
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
     ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent }),
@@ -157,15 +188,16 @@ function reporterFor(envRepo: EnvRepo, env: Env, logger: Logger, metrics: Metric
 }
 
 /** For one-shot commands (replay, resync): writes immediately, no debounce, no journal. */
-export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ pipeline: Pipeline; registry: OciClient; envRepo: EnvRepo }> {
+export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ pipeline: Pipeline; registry: OciClient; envRepo: EnvRepo; appRepos: AppRepos; logger: Logger }> {
   const logger = createLogger(env['LOG_LEVEL'] ?? 'warn');
   const envRepo = await resolveEnvRepo(settings, env, logger);
   const registry = new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
+  const appRepos = appReposFor(envRepo, env, logger);
   const built: { pipeline?: Pipeline } = {};
   const reporter = reporterFor(envRepo, env, logger, undefined, registry, async () => built.pipeline?.config.latest ?? built.pipeline?.config.table());
-  built.pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, reporter, onOutcome: (o) => reporter.onOutcome(o) });
-  return { pipeline: built.pipeline, registry, envRepo };
+  built.pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, reporter, appRepos, onOutcome: (o) => reporter.onOutcome(o) });
+  return { pipeline: built.pipeline, registry, envRepo, appRepos, logger };
 }
 
 export interface StartOptions {
@@ -180,6 +212,8 @@ export interface StartOptions {
   registry?: OciClient;
   /** Keep the queue journal on disk (default true). */
   journal?: boolean;
+  /** The forges answering for app repositories (default: built from the env repo's forge and settings). */
+  appRepos?: AppRepos;
 }
 
 export interface RunningBaton {
@@ -191,6 +225,8 @@ export interface RunningBaton {
   envRepo: EnvRepo;
   /** The demo registry token, when running on the embedded default without BATON_REGISTRY_TOKEN. */
   demoToken?: string;
+  /** The demo GitHub webhook secret, when running on the embedded default without WEBHOOK_SECRET. */
+  demoGithubSecret?: string;
   logger: Logger;
   /** Stop accepting, drain the queue, close the server. */
   close(): Promise<void>;
@@ -222,6 +258,8 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   if (settings.REDIS_URL) throw new Error('REDIS_URL is set, but this build has only the embedded single-process queue; unset REDIS_URL and run one replica');
   const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env, logger));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
+  // The embedded demo takes GitHub deliveries signed with a demo secret, so its preview curl works.
+  const githubSecret = envRepo.embedded && !env['WEBHOOK_SECRET'] ? await demoGithubSecret(settings.dataDir) : undefined;
   const metrics = createMetrics({ defaults: true });
   const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
   const queueDir = join(settings.dataDir, 'queue');
@@ -242,7 +280,8 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     await reporter.onOutcome(outcome);
     await options.onOutcome?.(outcome);
   };
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter });
+  const appRepos = options.appRepos ?? appReposFor(envRepo, env, logger);
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter, appRepos });
   built.pipeline = pipeline;
   let draining = false;
   let configLoaded = false;
@@ -257,7 +296,8 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   // configured names are used.
   const gitlabSecrets = parseGitlabSecrets(env['GITLAB_WEBHOOK_SECRET']);
   const gitlabConfigured = env['BATON_GITLAB_BOT_USERNAME']?.trim();
-  const github = swappable(githubWebhookRoute(env, []));
+  const githubEnv = githubSecret ? { ...env, WEBHOOK_SECRET: githubSecret } : env;
+  const github = swappable(githubWebhookRoute(githubEnv, []));
   const gitlab = swappable({ source: createGitlabSource(gitlabConfigured ? { botUsername: gitlabConfigured } : {}), secrets: () => gitlabSecrets });
   const sources: NonNullable<HttpDeps['sources']> = { github: github.route, gitlab: gitlab.route, ...cdWebhookRoutes(env), ...options.sources };
 
@@ -306,7 +346,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     const gitlabBot = gitlabConfigured || (envRepo.forge instanceof GitlabForge ? await within(envRepo.forge.botUsername(), settings.BATON_FORGE_TIMEOUT) : undefined);
     if (gitlabBot && gitlabBot !== gitlabConfigured) gitlab.swap({ source: createGitlabSource({ botUsername: gitlabBot }), secrets: () => gitlabSecrets });
     const githubLogin = envRepo.forge instanceof GitHubForge ? await within(envRepo.forge.selfLogin(), settings.BATON_FORGE_TIMEOUT) : undefined;
-    if (githubLogin) github.swap(githubWebhookRoute(env, [githubLogin]));
+    if (githubLogin) github.swap(githubWebhookRoute(githubEnv, [githubLogin]));
   })();
   // Tests and callers that start Baton expect it settled; a slow forge is bounded by the timeout.
   await within(Promise.all([configRead, identity]), settings.BATON_FORGE_TIMEOUT);
@@ -338,6 +378,29 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   }, 1_000);
   retryTimer.unref();
 
+  // The preview sweep: closed or idle previews removed, missing ones of open MRs re-created.
+  let sweepEvery: number | undefined;
+  try {
+    sweepEvery = parseInterval(settings.BATON_SWEEP_INTERVAL);
+  } catch {
+    throw new Error(`BATON_SWEEP_INTERVAL must look like 30s, 15m or 1h (got ${JSON.stringify(settings.BATON_SWEEP_INTERVAL)})`);
+  }
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping = false;
+  if (sweepEvery) {
+    sweepTimer = setInterval(() => {
+      if (sweeping || draining) return;
+      sweeping = true;
+      void sweep({ forge: envRepo.forge, repo: envRepo.repo, table: () => pipeline.config.table(), appRepos, now: () => Date.now(), maxDeletes: settings.BATON_SWEEP_MAX_DELETES, logger, run: (intents) => pipeline.runIntents(intents) })
+        .catch((err: unknown) => logger.error({ err }, 'preview sweep failed'))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, sweepEvery);
+    sweepTimer.unref();
+  }
+
+
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -346,12 +409,14 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     pipeline,
     envRepo,
     ...(token && { demoToken: token }),
+    ...(githubSecret && { demoGithubSecret: githubSecret }),
     logger,
     close() {
       closing ??= (async () => {
         draining = true;
         if (resyncTimer) clearInterval(resyncTimer);
         clearInterval(retryTimer);
+        if (sweepTimer) clearInterval(sweepTimer);
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         await queue.drain(settings.BATON_DRAIN_TIMEOUT);

@@ -47,6 +47,8 @@ const SettingsSchema = z.object({
   /** Bound on one git command (fetch, push, …) and on one forge API request. */
   BATON_GIT_TIMEOUT: Duration('120s'),
   BATON_FORGE_TIMEOUT: Duration('30s'),
+  BATON_SWEEP_INTERVAL: z.string().optional(),
+  BATON_SWEEP_MAX_DELETES: Int(10),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -3,6 +3,7 @@
 import { normalizeRepository } from '../core/image-ref.js';
 import type { TargetSpec } from '../core/intent.js';
 import type { ImageRoute, RoutingTable } from '../core/route.js';
+import type { PreviewRoute } from '../core/preview/route.js';
 import type { BatonConfig } from './schema.js';
 
 export function targetSpec(t: string | TargetSpec): TargetSpec {
@@ -12,6 +13,7 @@ export function targetSpec(t: string | TargetSpec): TargetSpec {
 export class ConfigIndex implements RoutingTable {
   private readonly byRepository = new Map<string, ImageRoute[]>();
   private readonly bySource = new Map<string, ImageRoute[]>();
+  private readonly previewsBySourceMap = new Map<string, PreviewRoute[]>();
 
   /**
    * @param defaultBranch the branch `.baton.yml` was read from; environments without `branch` live there.
@@ -46,7 +48,35 @@ export class ConfigIndex implements RoutingTable {
       this.byRepository.set(repository, [...(this.byRepository.get(repository) ?? []), route]);
       // Forge paths are case-insensitive on GitHub: `github:Acme/Web` and `github:acme/web` are one repo.
       if (img.source) this.bySource.set(img.source.toLowerCase(), [...(this.bySource.get(img.source.toLowerCase()) ?? []), route]);
+      const preview = config.previews[image];
+      if (img.source && preview) {
+        const key = img.source.toLowerCase();
+        const p: PreviewRoute = {
+          image,
+          repository,
+          source: img.source,
+          // Previews always commit to their branch: a preview waiting for approval would defeat its purpose.
+          destination: { branch: preview.branch, write: 'commit' },
+          path: preview.path,
+          template: preview.template,
+          trigger: preview.trigger,
+          label: preview.label,
+          forks: preview.forks,
+          ttlMs: durationMs(preview.ttl),
+          tag: preview.tag,
+        };
+        this.previewsBySourceMap.set(key, [...(this.previewsBySourceMap.get(key) ?? []), p]);
+      }
     }
+  }
+
+  previewsBySource(source: string): PreviewRoute[] {
+    return this.previewsBySourceMap.get(source.toLowerCase()) ?? [];
+  }
+
+  /** Every preview entry, for the sweep. */
+  allPreviews(): PreviewRoute[] {
+    return [...this.previewsBySourceMap.values()].flat();
   }
 
   imagesByRepository(repository: string): ImageRoute[] {
@@ -56,4 +86,12 @@ export class ConfigIndex implements RoutingTable {
   imagesBySource(source: string): ImageRoute[] {
     return this.bySource.get(source.toLowerCase()) ?? [];
   }
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `30m`, `12h`, `7d` → milliseconds (the schema has checked the form). */
+export function durationMs(text: string): number {
+  const m = /^(\d+)(s|m|h|d|w)$/.exec(text);
+  return m?.[1] && m[2] ? Number(m[1]) * (UNIT_MS[m[2]] ?? 0) : 0;
 }

@@ -77,6 +77,7 @@ export const PreviewSchema = z.strictObject({
   label: z.string().default('preview'),
   forks: z.enum(['never', 'command']).default('command'),
   ttl: Duration.default('7d'),
+  tag: z.string().min(1).default('{{shortSha}}').describe('The tag CI gives an MR build: {{shortSha}} (default), {{sha}}, pr-{{number}}…'),
 });
 
 export const ConfigSchema = z
@@ -100,6 +101,7 @@ export const ConfigSchema = z
     }
     for (const name of Object.keys(cfg.previews)) {
       if (!(name in cfg.images)) ctx.addIssue({ code: 'custom', path: ['previews', name], message: `previews.${name} needs an image of the same name` });
+      else if (!cfg.images[name]?.source) ctx.addIssue({ code: 'custom', path: ['previews', name], message: `previews.${name} needs images.${name}.source (the app repository whose merge requests it previews)` });
     }
   });
 

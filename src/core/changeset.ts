@@ -40,8 +40,29 @@ export interface Changeset {
   problems: FileProblem[];
   /** Full commit message (subject, body, trailers); empty when there are no changes. */
   message: string;
+  /** What became of each preview intent in the batch (for the MR comment and logs). */
+  previews?: PreviewResult[];
 }
 
 export function isEmpty(cs: Changeset): boolean {
   return cs.changes.length === 0;
+}
+
+/**
+ * One preview as planning left it. `waiting`: the build of `sha` does not exist yet; `invalid`: the
+ * template did not render to something safe and valid (nothing written, `message` says why).
+ */
+export interface PreviewResult {
+  image: string;
+  name: string;
+  path: string;
+  /** `github:acme/web` */
+  repo: string;
+  number: number;
+  sha?: string;
+  state: 'created' | 'updated' | 'unchanged' | 'removed' | 'absent' | 'waiting' | 'invalid' | 'skipped';
+  message: string;
+  /** Things Baton changed on its own (an added finalizer). */
+  notes?: string[];
+  causes: Cause[];
 }

@@ -1,6 +1,7 @@
 /** Commit messages: a human subject, a body line per change, and trailers that make `git log` the audit trail. */
 
 import type { Bump } from './changeset.js';
+import type { Cause } from './intent.js';
 
 const SUBJECT_MAX = 72;
 
@@ -29,6 +30,55 @@ export function commitMessage(bumps: Bump[], options: { skipCi?: boolean } = {})
       trailers.push(`Baton-Event: ${c.source} ${c.deliveryId}`);
       if (c.actor) trailers.push(`Baton-Actor: ${c.actor}`);
     }
+  }
+  return [subject, body, [...new Set(trailers)].join('\n')].filter((p) => p !== '').join('\n\n') + '\n';
+}
+
+/** One preview file a commit adds, moves or removes. */
+export interface PreviewChange {
+  verb: 'add' | 'move' | 'remove';
+  /** The preview name (a DNS-1123 label, safe in a subject). */
+  name: string;
+  image: string;
+  /** Image reference written (add/move). */
+  imageRef?: string;
+  tag?: string;
+  /** Why a preview is removed: closed, merged, unlabeled, command, idle. */
+  reason?: string;
+  causes: Cause[];
+}
+
+function previewPhrase(p: PreviewChange): string {
+  if (p.verb === 'remove') return `Remove preview ${p.name}${p.reason ? ` (${p.reason})` : ''}`;
+  return `${p.verb === 'add' ? 'Preview' : 'Move preview'} ${p.name} to ${p.image} ${p.tag ?? ''}`.trimEnd();
+}
+
+/**
+ * The message of a commit carrying preview changes (and any bumps batched with them on the same
+ * branch): the same subject/body/trailer layout as bumps, with `Baton-Source` naming the MR.
+ */
+export function previewCommitMessage(previews: PreviewChange[], bumps: Bump[], options: { skipCi?: boolean } = {}): string {
+  if (previews.length === 0) return commitMessage(bumps, options);
+  const only = previews.length === 1 && bumps.length === 0 ? previews[0] : undefined;
+  const base = only ? previewPhrase(only) : bumps.length === 0 ? `Update ${previews.length} previews` : `${subjectOf(bumps)}; ${previews.length} preview${previews.length > 1 ? 's' : ''}`;
+  const subject = (base.length <= SUBJECT_MAX ? base : `Update ${previews.length} previews${bumps.length > 0 ? ` and ${bumps.length} images` : ''}`) + (options.skipCi ? ' [skip ci]' : '');
+  const body = only ? '' : [...previews.map((p) => `- ${previewPhrase(p)}`), ...bumps.map((b) => `- ${b.image} ${arrow(b)} in ${b.env} (${b.files.join(', ')})`)].join('\n');
+  const trailers: string[] = [];
+  const causeTrailers = (causes: Cause[]): void => {
+    for (const c of causes) {
+      if (c.sourceRef) trailers.push(`Baton-Source: ${c.sourceRef}`);
+      trailers.push(`Baton-Event: ${c.source} ${c.deliveryId}`);
+      if (c.actor) trailers.push(`Baton-Actor: ${c.actor}`);
+    }
+  };
+  for (const p of previews) {
+    trailers.push(`Baton-Preview: ${p.name}`);
+    if (p.imageRef) trailers.push(`Baton-Image: ${p.imageRef}`);
+    causeTrailers(p.causes);
+  }
+  for (const b of bumps) {
+    trailers.push(`Baton-Image: ${b.repository}:${b.to}${b.digest ? `@${b.digest}` : ''}`);
+    causeTrailers(b.causes);
   }
   return [subject, body, [...new Set(trailers)].join('\n')].filter((p) => p !== '').join('\n\n') + '\n';
 }

@@ -1,6 +1,6 @@
 /** Intents are what routing decides should happen; the executor turns a batch of them into one write. */
 
-import type { SourceId } from './event.js';
+import type { RepoRef, SourceId } from './event.js';
 import type { TagPolicy } from './policy.js';
 
 /** Where an intent is written: a branch, straight or through a rolling merge request. */
@@ -53,7 +53,68 @@ export interface SetImage {
   cause: Cause;
 }
 
-export type Intent = SetImage;
+/** The merge request a preview belongs to, as the forge or the webhook describes it. */
+export interface PreviewMergeRequest {
+  repo: RepoRef;
+  number: number;
+  title: string;
+  author: string;
+  headSha: string;
+  headBranch: string;
+  fromFork: boolean;
+}
+
+/** Write (or move) the preview of one image for one merge request. */
+export interface EnsurePreview {
+  type: 'ensure-preview';
+  destination: Destination;
+  /** Service name: the key under `images:` and `previews:`. */
+  image: string;
+  repository: string;
+  /** The preview name (DNS-1123 label, stable for the MR's life). */
+  name: string;
+  /** File written on the preview branch (`apps/<name>.yaml`). */
+  path: string;
+  /** Template file on the preview branch. */
+  template: string;
+  mr: PreviewMergeRequest;
+  /** The commit whose build the preview runs (the head, or the reviewed head for a fork command). */
+  sha: string;
+  tag: string;
+  digest?: string;
+  /**
+   * `confirmed`: the build of `sha` is known to exist; `unchecked`: ask the forge (or registry) before
+   * writing; `waiting`: asked, not there yet — planned as nothing, reported as waiting.
+   */
+  build: 'confirmed' | 'unchecked' | 'waiting';
+  /** Only move a preview that already exists (pushes to an MR whose preview was made by command). */
+  onlyIfExists: boolean;
+  cause: Cause;
+}
+
+/** Delete the preview file of one image for one merge request. */
+export interface RemovePreview {
+  type: 'remove-preview';
+  destination: Destination;
+  image: string;
+  name: string;
+  path: string;
+  mr: { repo: RepoRef; number: number };
+  reason: 'closed' | 'merged' | 'unlabeled' | 'command' | 'idle';
+  cause: Cause;
+}
+
+export type PreviewIntent = EnsurePreview | RemovePreview;
+
+export type Intent = SetImage | EnsurePreview | RemovePreview;
+
+export function isSetImage(i: Intent): i is SetImage {
+  return i.type === 'set-image';
+}
+
+export function isPreviewIntent(i: Intent): i is PreviewIntent {
+  return i.type === 'ensure-preview' || i.type === 'remove-preview';
+}
 
 /** The string that groups intents into one writer and one commit. */
 export function destinationKey(d: Destination): string {

@@ -3,7 +3,7 @@
  * There is no "failed" outcome: a batch that did not land throws, and the queue retries or parks it.
  */
 
-import type { Bump, FileProblem, Skip } from './changeset.js';
+import type { Bump, FileProblem, PreviewResult, Skip } from './changeset.js';
 import type { Destination } from './intent.js';
 
 interface OutcomeBase {
@@ -14,6 +14,8 @@ interface OutcomeBase {
   skipped: Skip[];
   problems: FileProblem[];
   attempts: number;
+  /** Preview intents of the batch and what became of them (created, moved, waiting, invalid…). */
+  previews?: PreviewResult[];
 }
 
 export type Outcome =

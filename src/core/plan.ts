@@ -4,10 +4,12 @@
  */
 
 import type { Bump, Changeset, FileChange, FileProblem, Skip } from './changeset.js';
-import { commitMessage } from './commit-message.js';
+import { commitMessage, previewCommitMessage } from './commit-message.js';
 import { editImage, readImageVersion } from './edit-image.js';
 import type { ImageVersion } from './edit-image.js';
-import type { SetImage } from './intent.js';
+import { isPreviewIntent, isSetImage } from './intent.js';
+import type { Intent, SetImage } from './intent.js';
+import { planPreviews, previewPaths } from './preview/plan.js';
 import { compareTags, isOrdered } from './policy.js';
 import type { ImageSelector } from './targets/types.js';
 
@@ -17,8 +19,8 @@ export interface PlanOptions {
 }
 
 /** All paths the intents may touch, so the executor can read them in one go. */
-export function pathsOf(intents: SetImage[]): string[] {
-  return [...new Set(intents.flatMap((i) => i.targets.map((t) => t.file)))];
+export function pathsOf(intents: Intent[]): string[] {
+  return [...new Set([...intents.filter(isSetImage).flatMap((i) => i.targets.map((t) => t.file)), ...previewPaths(intents.filter(isPreviewIntent))])];
 }
 
 /** Pick, per environment and image, the intent that wins a batch; the rest are superseded. */
@@ -65,7 +67,8 @@ function sameVersion(v: ImageVersion, i: SetImage): boolean {
   return v.tag === i.tag && (i.digestMode === 'ignore' || i.digest === undefined || v.digest === i.digest);
 }
 
-export function plan(intents: SetImage[], files: Record<string, string | null>, options: PlanOptions = {}): Changeset {
+export function plan(all: Intent[], files: Record<string, string | null>, options: PlanOptions = {}): Changeset {
+  const intents = all.filter(isSetImage);
   const { win, superseded } = winners(intents);
   const working = new Map<string, string>();
   const skipped: Skip[] = [...superseded];
@@ -126,8 +129,20 @@ export function plan(intents: SetImage[], files: Record<string, string | null>, 
     }
   }
 
-  const changes: FileChange[] = [...working.entries()]
-    .filter(([path, text]) => files[path] !== text)
-    .map(([path, contents]) => ({ type: 'write', path, contents }));
-  return { changes, bumps, skipped, problems, message: changes.length > 0 ? commitMessage(bumps, options) : '' };
+  // Previews after bumps: a template or preview file on a bumped branch is read as the bumps left it.
+  const previewIntents = all.filter(isPreviewIntent);
+  const previews = previewIntents.length > 0 ? planPreviews(previewIntents, (path) => working.get(path) ?? files[path]) : undefined;
+  const deleted = new Set<string>();
+  for (const [path, contents] of previews?.files ?? []) {
+    if (contents === null) {
+      working.delete(path);
+      if (files[path] !== null && files[path] !== undefined) deleted.add(path);
+    } else working.set(path, contents);
+  }
+  const changes: FileChange[] = [
+    ...[...working.entries()].filter(([path, text]) => files[path] !== text).map(([path, contents]): FileChange => ({ type: 'write', path, contents })),
+    ...[...deleted].map((path): FileChange => ({ type: 'delete', path })),
+  ];
+  const message = changes.length === 0 ? '' : previews && previews.changes.length > 0 ? previewCommitMessage(previews.changes, bumps, options) : commitMessage(bumps, options);
+  return { changes, bumps, skipped, problems, message, ...(previews && { previews: previews.results }) };
 }

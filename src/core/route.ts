@@ -3,7 +3,9 @@
 import type { CiCompleted, Event, ImagePushed } from './event.js';
 import { formatRepoRef } from './event.js';
 import { isValidDigest, isValidTag, normalizeRepository } from './image-ref.js';
-import type { Destination, SetImage, TargetSpec } from './intent.js';
+import type { Destination, Intent, SetImage, TargetSpec } from './intent.js';
+import { routePullRequest } from './preview/route.js';
+import type { PreviewTable } from './preview/route.js';
 import { accepts } from './policy.js';
 import type { TagPolicy } from './policy.js';
 
@@ -25,7 +27,7 @@ export interface ImageRoute {
 }
 
 /** What routing needs to know of the configuration; `src/config` builds it from `.baton.yml`. */
-export interface RoutingTable {
+export interface RoutingTable extends PreviewTable {
   imagesByRepository(repository: string): ImageRoute[];
   /** Images built from an app repo (`images.<name>.source`, e.g. `github:acme/web`), for CI-completed events. */
   imagesBySource?(source: string): ImageRoute[];
@@ -33,7 +35,7 @@ export interface RoutingTable {
 
 /** Why an event led to no intent, for logs and the "ignored" reply. */
 export interface RouteResult {
-  intents: SetImage[];
+  intents: Intent[];
   notes: string[];
 }
 
@@ -139,6 +141,8 @@ export function route(event: Event, table: RoutingTable): RouteResult {
     case 'cd-status':
       // Operators' reports change no file: the reporter settles deployments with them.
       return { intents: [], notes: [] };
+    case 'pull-request':
+      return routePullRequest(event, table, formatRepoRef(event.repo));
     default:
       return { intents: [], notes: [`${event.type} events do not change environments yet`] };
   }

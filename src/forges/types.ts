@@ -149,3 +149,37 @@ export function failureKind(err: unknown): 'retryable' | 'permanent' {
   }
   return 'retryable';
 }
+
+/** A merge request on an app repository, as previews need it. */
+export interface MergeRequestInfo {
+  number: number;
+  state: 'open' | 'closed' | 'merged';
+  title: string;
+  author: string;
+  headSha: string;
+  headBranch: string;
+  /** The head lives in another repository (a fork). */
+  fromFork: boolean;
+  labels: string[];
+  /** ISO time of the last activity the forge records (for the preview TTL). */
+  updatedAt: string;
+}
+
+/** CI of one commit: `none` when no CI reported anything for it. */
+export type BuildState = 'success' | 'pending' | 'failure' | 'none';
+
+/**
+ * App-repository reads for previews: an MR's state (the only ground for deleting a preview),
+ * the open MRs (to re-create missing previews), the MRs of a commit, and whether a commit's CI passed.
+ * Every method throws on a failed or incomplete answer; none returns a partial list.
+ */
+export interface AppRepoPort {
+  /** undefined when the forge says the MR does not exist (404). */
+  getMergeRequest(repo: string, number: number): Promise<MergeRequestInfo | undefined>;
+  listOpenMergeRequests(repo: string): Promise<MergeRequestInfo[]>;
+  commitMergeRequests(repo: string, sha: string): Promise<MergeRequestInfo[]>;
+  buildState(repo: string, sha: string): Promise<BuildState>;
+}
+
+/** Open MRs listed at most this many pages (of 100) deep; a longer list is an error, never a partial answer. */
+export const MAX_MR_PAGES = 20;

@@ -7,7 +7,13 @@ import { commitMessage } from '../../src/core/commit-message.js';
 import type { ImagePushed } from '../../src/core/event.js';
 import { plan } from '../../src/core/plan.js';
 import { route } from '../../src/core/route.js';
+import { isSetImage } from '../../src/core/intent.js';
 
+/** route(), keeping the image bumps only (preview intents are tested in test/core/preview/). */
+const bumpsOf = (...args: Parameters<typeof route>) => {
+  const r = route(...args);
+  return { ...r, intents: r.intents.filter(isSetImage) };
+};
 const CONFIG = `version: 1
 environments:
   staging: {branch: main, write: commit}
@@ -47,18 +53,18 @@ describe('route', () => {
     ['Docker Hub short names match their canonical form', pushed('1.27.0', { registry: 'docker.io', repository: 'library/nginx' }), ['dev:commit:main']],
     ['a tag with a newline is data, not a header', pushed('1.5.0\nBaton-Actor: mallory'), []],
   ])('%s', (_name, event, expected) => {
-    const { intents } = route(event, table());
+    const { intents } = bumpsOf(event, table());
     expect(intents.map((i) => `${i.env}:${i.destination.write}:${i.destination.branch}`)).toEqual(expected);
   });
 
   it('skips paused environments and says why', () => {
-    const r = route(pushed('1.5.0'), table(['production']));
+    const r = bumpsOf(pushed('1.5.0'), table(['production']));
     expect(r.intents.map((i) => i.env)).toEqual(['staging']);
     expect(r.notes).toContain('web: production is paused');
   });
 
   it('explains a rejected tag', () => {
-    expect(route(pushed('2.0.0'), table()).notes).toEqual(['web: tag 2.0.0 is outside the range >=1.0.0 <2.0.0']);
+    expect(bumpsOf(pushed('2.0.0'), table()).notes).toEqual(['web: tag 2.0.0 is outside the range >=1.0.0 <2.0.0']);
   });
 });
 
@@ -69,7 +75,7 @@ describe('plan', () => {
   };
 
   it('makes one change per file, the highest version of the batch winning, with the SPEC commit message', () => {
-    const intents = ['1.4.9', '1.10.0', '1.5.0'].flatMap((t) => route(pushed(t, { actor: 'ci-bot' }), table()).intents.filter((i) => i.env === 'staging'));
+    const intents = ['1.4.9', '1.10.0', '1.5.0'].flatMap((t) => bumpsOf(pushed(t, { actor: 'ci-bot' }), table()).intents.filter((i) => i.env === 'staging'));
     const cs = plan(intents, files);
     expect(cs.changes).toEqual([{ type: 'write', path: 'envs/staging/kustomization.yaml', contents: k('registry.example.com/team/web', '1.10.0') }]);
     expect(cs.skipped.map((s) => `${s.tag}: ${s.reason}`)).toEqual(['1.4.9: superseded by 1.10.0 in the same batch', '1.5.0: superseded by 1.10.0 in the same batch']);
@@ -79,17 +85,17 @@ describe('plan', () => {
   });
 
   it('never downgrades on an image push, and is empty when the environment already runs the version', () => {
-    const older = route(pushed('1.3.0'), table()).intents.filter((i) => i.env === 'staging');
+    const older = bumpsOf(pushed('1.3.0'), table()).intents.filter((i) => i.env === 'staging');
     const cs = plan(older, files);
     expect(cs.changes).toEqual([]);
     expect(cs.skipped[0]?.reason).toBe('staging already runs 1.4.2, newer than 1.3.0');
-    const same = plan(route(pushed('1.4.2'), table()).intents.filter((i) => i.env === 'staging'), files);
+    const same = plan(bumpsOf(pushed('1.4.2'), table()).intents.filter((i) => i.env === 'staging'), files);
     expect(same.changes).toEqual([]);
     expect(same.message).toBe('');
   });
 
   it('reports a missing target file or an image the file does not reference, and writes the rest', () => {
-    const intents = route(pushed('1.5.0'), table()).intents;
+    const intents = bumpsOf(pushed('1.5.0'), table()).intents;
     const cs = plan(intents, { 'envs/staging/kustomization.yaml': k('registry.example.com/team/other', '1.0.0'), 'envs/production/kustomization.yaml': null });
     expect(cs.changes).toEqual([]);
     expect(cs.problems.map((p) => p.message)).toEqual([
@@ -99,7 +105,7 @@ describe('plan', () => {
   });
 
   it('adds [skip ci] when the env repo is also an app repo', () => {
-    const cs = plan(route(pushed('1.5.0'), table()).intents.filter((i) => i.env === 'staging'), files, { skipCi: true });
+    const cs = plan(bumpsOf(pushed('1.5.0'), table()).intents.filter((i) => i.env === 'staging'), files, { skipCi: true });
     expect(cs.message.split('\n')[0]).toBe('web 1.4.2 → 1.5.0 in staging [skip ci]');
   });
 });

@@ -39,7 +39,10 @@ function ci(forge: 'github' | 'gitlab'): CiCompleted {
   };
 }
 
-const tagFor = (forge: 'github' | 'gitlab', pattern?: string): string | undefined => route(ci(forge), table(`${forge}:acme/web`, pattern)).intents[0]?.tag;
+const tagFor = (forge: 'github' | 'gitlab', pattern?: string): string | undefined => {
+  const first = route(ci(forge), table(`${forge}:acme/web`, pattern)).intents[0];
+  return first?.type === 'set-image' ? first.tag : undefined;
+};
 
 describe('CI success → sha tag', () => {
   it("GitLab: CI_COMMIT_SHORT_SHA, the first 8 characters, and the trailer names the commit the same way", () => {

@@ -34,7 +34,7 @@ function recorder(flushMs = 0) {
       running++;
       maxConcurrent = Math.max(maxConcurrent, running);
       await new Promise((r) => setTimeout(r, flushMs));
-      flushes.push(intents.map((i) => i.tag));
+      flushes.push(intents.map((i) => (i.type === 'set-image' ? i.tag : i.type)));
       running--;
     },
   };

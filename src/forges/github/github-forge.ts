@@ -5,9 +5,12 @@
 
 import { z } from 'zod';
 import type {
+  AppRepoPort,
+  BuildState,
   CommitMergeRequest,
   CommitStatus,
   LoggedCommit,
+  MergeRequestInfo,
   Forge,
   MergeRequestRef,
   MergeRequestSpec,
@@ -19,7 +22,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from '../types.js';
-import { ForgeError } from '../types.js';
+import { ForgeError, MAX_MR_PAGES } from '../types.js';
 import type { GitHubApi } from './client.js';
 import { toForgeError } from './client.js';
 import { assertBranch, isSafePath, isSha, isValidLogin, parseRepo } from './names.js';
@@ -71,6 +74,18 @@ const CommitPullSchema = z.object({
 });
 const ListedCommitSchema = z.object({ sha: z.string(), commit: z.object({ message: z.string() }) });
 const BlobRestSchema = z.object({ content: z.string(), encoding: z.string() });
+const PullDetailSchema = z.object({
+  number: z.number(),
+  state: z.string(),
+  title: z.string(),
+  user: z.object({ login: z.string() }).nullable(),
+  head: z.object({ ref: z.string(), sha: z.string(), repo: z.object({ full_name: z.string() }).nullable() }),
+  base: z.object({ repo: z.object({ full_name: z.string() }) }),
+  labels: z.array(z.object({ name: z.string() })),
+  merged_at: z.string().nullable(),
+  updated_at: z.string(),
+});
+const CheckRunsSchema = z.object({ total_count: z.number(), check_runs: z.array(z.object({ status: z.string(), conclusion: z.string().nullable() })) });
 
 /** The REST responses the adapter reads, by route: tests hold these to GitHub's response schemas. */
 export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
@@ -87,7 +102,27 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'GET /repos/{owner}/{repo}/collaborators/{username}/permission': PermissionSchema,
   'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls': z.array(CommitPullSchema),
   'GET /repos/{owner}/{repo}/commits': z.array(ListedCommitSchema),
+  'GET /repos/{owner}/{repo}/pulls/{pull_number}': PullDetailSchema,
+  'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': CheckRunsSchema,
 };
+
+function mergeRequestInfo(p: z.infer<typeof PullDetailSchema>): MergeRequestInfo {
+  return {
+    number: p.number,
+    state: p.merged_at !== null ? 'merged' : p.state === 'open' ? 'open' : 'closed',
+    title: p.title,
+    author: p.user?.login ?? 'ghost',
+    headSha: p.head.sha,
+    headBranch: p.head.ref,
+    // A deleted fork leaves head.repo null: still not the base repository.
+    fromFork: p.head.repo?.full_name.toLowerCase() !== p.base.repo.full_name.toLowerCase(),
+    labels: p.labels.map((l) => l.name),
+    updatedAt: p.updated_at,
+  };
+}
+
+const PASSED = new Set(['success', 'neutral', 'skipped']);
+const FAILED = new Set(['failure', 'cancelled', 'timed_out', 'action_required', 'startup_failure', 'stale']);
 
 function readQuery(count: number, byRef: boolean): string {
   const vars = Array.from({ length: count }, (_, i) => `$p${i}: String!`).join(', ');
@@ -151,7 +186,7 @@ function splitMessage(message: string): { headline: string; body: string } {
 const ROLES: readonly Role[] = ['admin', 'maintain', 'write', 'triage', 'read', 'none'];
 const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
 
-export class GitHubForge implements Forge, ReviewPort {
+export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
   readonly kind = 'github' as const;
   readonly reviews: ReviewPort = this;
 
@@ -467,5 +502,56 @@ export class GitHubForge implements Forge, ReviewPort {
     // role_name names the fine-grained role; custom roles fall back to their base permission.
     if (p.role_name !== undefined && isRole(p.role_name)) return p.role_name;
     return isRole(p.permission) ? p.permission : 'none';
+  }
+
+  // ---- AppRepoPort (previews) ----
+
+  async getMergeRequest(repoText: string, number: number): Promise<MergeRequestInfo | undefined> {
+    const repo = parseRepo(repoText);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid pull request number ${number}`, 422);
+    const raw = await this.restOrAbsent(repo, 'GET /repos/{owner}/{repo}/pulls/{pull_number}', { pull_number: number });
+    return raw === undefined ? undefined : mergeRequestInfo(PullDetailSchema.parse(raw));
+  }
+
+  async listOpenMergeRequests(repoText: string): Promise<MergeRequestInfo[]> {
+    const repo = parseRepo(repoText);
+    const all: MergeRequestInfo[] = [];
+    for (let page = 1; ; page++) {
+      if (page > MAX_MR_PAGES) throw new ForgeError(`more than ${MAX_MR_PAGES * PAGE} open pull requests in ${repoText}; not answering with a partial list`, 413);
+      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/pulls', { state: 'open', per_page: PAGE, page });
+      const pulls = z.array(PullDetailSchema).parse(raw);
+      all.push(...pulls.map(mergeRequestInfo));
+      if (pulls.length < PAGE) return all;
+    }
+  }
+
+  async commitMergeRequests(repoText: string, sha: string): Promise<MergeRequestInfo[]> {
+    const repo = parseRepo(repoText);
+    if (!isSha(sha)) throw new ForgeError('a full commit id is needed', 422);
+    const raw = await this.restOrAbsent(repo, 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls', { commit_sha: sha, per_page: PAGE });
+    return raw === undefined ? [] : z.array(PullDetailSchema).parse(raw).map(mergeRequestInfo);
+  }
+
+  /** Check runs (GitHub Actions and Checks apps) of the commit: all passed → success. */
+  async buildState(repoText: string, sha: string): Promise<BuildState> {
+    const repo = parseRepo(repoText);
+    if (!isSha(sha)) throw new ForgeError('a full commit id is needed', 422);
+    const runs = CheckRunsSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', { ref: sha, per_page: PAGE }));
+    if (runs.total_count === 0) return this.legacyBuildState(repo, sha);
+    if (runs.check_runs.some((r) => r.conclusion !== null && FAILED.has(r.conclusion))) return 'failure';
+    if (runs.total_count > runs.check_runs.length) return 'pending';
+    return runs.check_runs.every((r) => r.status === 'completed' && r.conclusion !== null && PASSED.has(r.conclusion)) ? 'success' : 'pending';
+  }
+
+  /** CI that reports commit statuses (Jenkins, CircleCI…): the newest status per context, Baton's own left out. */
+  private async legacyBuildState(repo: RepoName, sha: string): Promise<BuildState> {
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/statuses', { ref: sha, per_page: PAGE });
+    const latest = new Map<string, string>();
+    // Newest first: the first entry of a context is its current state.
+    for (const s of z.array(StatusSchema).parse(raw)) if (!s.context.startsWith('baton/') && !latest.has(s.context)) latest.set(s.context, s.state);
+    const states = [...latest.values()];
+    if (states.length === 0) return 'none';
+    if (states.some((s) => s === 'failure' || s === 'error')) return 'failure';
+    return states.every((s) => s === 'success') ? 'success' : 'pending';
   }
 }

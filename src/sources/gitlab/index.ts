@@ -168,7 +168,7 @@ class Normalizer {
     // Merge-request pipelines build the MR's head (or merged result), not a commit of the default branch.
     if (p.merge_request || a.source === 'merge_request_event') return { kind: 'ignored', reason: 'merge request pipeline' };
     const defaultBranch = p.project.default_branch ?? '';
-    if (a.ref !== defaultBranch) return { kind: 'ignored', reason: 'pipeline not on the default branch' };
+    // Other branches pass: a branch pipeline on an MR's head is what releases its waiting preview.
     if (this.isBot(actor)) return { kind: 'ignored', reason: "pipeline of Baton's own commit" };
     const event: CiCompleted = {
       type: 'ci-completed',

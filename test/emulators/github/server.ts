@@ -15,7 +15,7 @@ import { runGraphql } from './graphql.js';
 import { openApiValidator } from './openapi.js';
 import type { MatchedRequest } from './openapi.js';
 import { EmulatorState } from './state.js';
-import type { EmuComment, EmuPull, EmuRepo, EmuRole } from './state.js';
+import type { EmuCheckRun, EmuComment, EmuPull, EmuRepo, EmuRole } from './state.js';
 import { seededRandom } from '../seeded-random.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -72,7 +72,9 @@ export interface GitHubEmulator {
   /** Play a GitHub App installed on every repo: returns its private key (PKCS#1 PEM, as GitHub issues). */
   enableApp(appId: number, slug: string): { privateKey: string };
   /** Open a pull request as `user` (outside the adapter). */
-  openPull(fullName: string, pull: { head: string; base: string; title: string; body?: string; user: string }): number;
+  openPull(fullName: string, pull: { head: string; base: string; title: string; body?: string; user: string; labels?: string[]; fork?: { fullName: string; sha: string } }): number;
+  /** A check run on a commit, as GitHub Actions reports a job (straight into state). */
+  addCheckRun(fullName: string, sha: string, run: { name?: string; status?: EmuCheckRun['status']; conclusion?: EmuCheckRun['conclusion'] }): void;
   /**
    * Merge an open pull request as a person would in the web UI: a squash commit (or a merge commit)
    * on the base with the head's changes; the head branch is kept unless `deleteBranch`.
@@ -167,7 +169,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     return { page: items.slice((page - 1) * perPage, page * perPage), headers: links.length ? { link: links.join(', ') } : {} };
   }
 
-  const pullJson = (repo: EmuRepo, p: EmuPull, headSha?: string): Json => ({
+  const pullJson = (repo: EmuRepo, p: EmuPull, headSha = ''): Json => ({
     number: p.number,
     state: p.state,
     merged_at: p.mergedAt ?? null,
@@ -176,10 +178,19 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     body: p.body,
     html_url: `https://github.com/${repo.owner}/${repo.name}/pull/${p.number}`,
     user: { login: p.user },
-    head: { ref: p.head, label: `${repo.owner}:${p.head}`, ...(headSha !== undefined && { sha: headSha }), repo: { full_name: `${repo.owner}/${repo.name}` } },
-    base: { ref: p.base, label: `${repo.owner}:${p.base}` },
+    head: {
+      ref: p.head,
+      sha: p.fork?.sha ?? headSha,
+      label: `${(p.fork?.fullName ?? `${repo.owner}/${repo.name}`).split('/')[0] ?? ''}:${p.head}`,
+      repo: { full_name: p.fork?.fullName ?? `${repo.owner}/${repo.name}` },
+    },
+    base: { ref: p.base, label: `${repo.owner}:${p.base}`, repo: { full_name: `${repo.owner}/${repo.name}` } },
+    labels: (p.labels ?? []).map((name, i) => ({ id: i + 1, name })),
     created_at: p.createdAt,
+    updated_at: p.updatedAt ?? p.createdAt,
   });
+  /** The pull with its head commit (a branch here, or the fork's recorded sha). */
+  const pullWithHead = async (repo: EmuRepo, p: EmuPull): Promise<Json> => pullJson(repo, p, p.fork?.sha ?? (await repo.git.refHead(p.head)) ?? '');
   const commentJson = (repo: EmuRepo, c: EmuComment): Json => ({
     id: c.id,
     body: c.body,
@@ -282,7 +293,41 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
           .filter((x) => !base || x.base === base)
           .sort((a, b) => b.number - a.number);
         const { page, headers } = paginate(list, match, path);
-        return { status: 200, body: page.map((x) => pullJson(repo, x)), headers };
+        return { status: 200, body: await Promise.all(page.map((x) => pullWithHead(repo, x))), headers };
+      }
+
+      case 'GET /repos/{owner}/{repo}/pulls/{pull_number}': {
+        const pull = repo.pulls.find((x) => x.number === Number(p['pull_number']));
+        if (!pull) return notFound();
+        return { status: 200, body: await pullWithHead(repo, pull) };
+      }
+
+      case 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls': {
+        const sha = p['commit_sha'] ?? '';
+        if ((await repo.git.objectType(sha)) !== 'commit' && !repo.pulls.some((x) => x.fork?.sha === sha)) {
+          return { status: 422, body: { message: `No commit found for SHA: ${sha}`, documentation_url: 'https://docs.github.com/rest' } };
+        }
+        // Pull requests whose head is this commit (GitHub also lists those that contain it; heads are what Baton asks about).
+        const heads = await Promise.all(repo.pulls.map(async (x) => ({ x, sha: x.fork?.sha ?? (await repo.git.refHead(x.head)) })));
+        const list = heads.filter((h) => h.sha === sha).map((h) => h.x).sort((a, b) => b.number - a.number);
+        const { page, headers } = paginate(list, match, path);
+        return { status: 200, body: await Promise.all(page.map((x) => pullWithHead(repo, x))), headers };
+      }
+
+      case 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': {
+        const ref = p['ref'] ?? '';
+        const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : await repo.git.refHead(ref);
+        if (!sha) return { status: 422, body: { message: `No commit found for SHA: ${ref}`, documentation_url: 'https://docs.github.com/rest' } };
+        const runs = repo.checkRuns.filter((r) => r.sha === sha).sort((a, b) => b.id - a.id);
+        const { page, headers } = paginate(runs, match, path);
+        return {
+          status: 200,
+          body: {
+            total_count: runs.length,
+            check_runs: page.map((r) => ({ id: r.id, head_sha: r.sha, name: r.name, status: r.status, conclusion: r.conclusion, html_url: `https://github.com/${repo.owner}/${repo.name}/runs/${r.id}` })),
+          },
+          headers,
+        };
       }
 
       case 'POST /repos/{owner}/{repo}/pulls': {
@@ -656,9 +701,15 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       const [owner = '', name = ''] = fullName.split('/');
       const repo = state.repo(owner, name);
       if (!repo) throw new Error(`no repo ${fullName}`);
-      const p: EmuPull = { number: repo.nextNumber++, title: pull.title, body: pull.body ?? '', head: pull.head, base: pull.base, state: 'open', user: pull.user, createdAt: nowIso() };
+      const p: EmuPull = { number: repo.nextNumber++, title: pull.title, body: pull.body ?? '', head: pull.head, base: pull.base, state: 'open', user: pull.user, createdAt: nowIso(), ...(pull.labels && { labels: pull.labels }), ...(pull.fork && { fork: pull.fork }) };
       repo.pulls.push(p);
       return p.number;
+    },
+    addCheckRun(fullName, sha, run) {
+      const [owner = '', name = ''] = fullName.split('/');
+      const repo = state.repo(owner, name);
+      if (!repo) throw new Error(`no repo ${fullName}`);
+      repo.checkRuns.push({ id: state.id(), sha, name: run.name ?? 'build', status: run.status ?? 'completed', conclusion: run.conclusion === undefined ? 'success' : run.conclusion });
     },
     addComments(fullName, issueNumber, user, bodies) {
       const [owner = '', name = ''] = fullName.split('/');

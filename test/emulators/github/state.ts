@@ -18,6 +18,19 @@ export interface EmuPull {
   mergedAt?: string;
   /** Set when merged: the commit the merge created on the base branch. */
   mergeCommitSha?: string;
+  updatedAt?: string;
+  labels?: string[];
+  /** A fork's head: its full name and commit (the branch lives in the fork, not here). */
+  fork?: { fullName: string; sha: string };
+}
+
+/** A check run (GitHub Actions job, Checks app) on a commit. */
+export interface EmuCheckRun {
+  id: number;
+  sha: string;
+  name: string;
+  status: 'queued' | 'in_progress' | 'completed';
+  conclusion: 'success' | 'failure' | 'neutral' | 'cancelled' | 'skipped' | 'timed_out' | 'action_required' | null;
 }
 
 export interface EmuComment {
@@ -60,6 +73,7 @@ export interface EmuRepo {
   comments: EmuComment[];
   reactions: EmuReaction[];
   statuses: EmuStatus[];
+  checkRuns: EmuCheckRun[];
   collaborators: Map<string, EmuRole>;
   installationId: number;
   /** Blobs above this many bytes come back from GraphQL with `isTruncated` (GitHub does the same for large files). */
@@ -102,6 +116,7 @@ export class EmulatorState {
       comments: [],
       reactions: [],
       statuses: [],
+      checkRuns: [],
       collaborators: new Map(),
       installationId: this.id(),
       blobTextLimit: 512 * 1024,

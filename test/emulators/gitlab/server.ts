@@ -38,6 +38,19 @@ interface MergeRequest {
   merge_commit_sha?: string;
   notes: Note[];
   emoji: { name: string; user: string }[];
+  labels?: string[];
+  /** ISO time; GitLab bumps it on every change. */
+  updated_at?: string;
+  /** A fork's MR: the source project's id and head commit (the branch lives in the fork). */
+  fork?: { projectId: number; sha: string };
+}
+
+/** A pipeline of a commit (GitLab CI). */
+export interface Pipeline {
+  id: number;
+  sha: string;
+  ref: string;
+  status: 'created' | 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped' | 'manual';
 }
 
 interface Status {
@@ -60,6 +73,7 @@ export interface EmulatedProject {
   statuses: Status[];
   /** Every status POST GitLab accepted, oldest first. */
   statusLog: Status[];
+  pipelines: Pipeline[];
   /** username → access level (10 Guest … 50 Owner). */
   members: Map<string, number>;
 }
@@ -138,10 +152,38 @@ export class GitlabEmulator {
       mergeRequests: [],
       statuses: [],
       statusLog: [],
+      pipelines: [],
       members: new Map([[this.botUsername, 40]]),
     };
     this.projects.set(path, project);
     return project;
+  }
+
+  /** Open an MR as `author` (outside the adapter), from a branch of the project or from a fork. */
+  openMergeRequest(path: string, mr: { source: string; target?: string; title: string; author: string; labels?: string[]; fork?: { projectId: number; sha: string } }): number {
+    const p = this.project(path);
+    const iid = p.mergeRequests.length + 1;
+    p.mergeRequests.push({
+      iid,
+      id: this.nextId++,
+      title: mr.title,
+      description: '',
+      source_branch: mr.source,
+      target_branch: mr.target ?? p.defaultBranch,
+      state: 'opened',
+      author: mr.author,
+      notes: [],
+      emoji: [],
+      updated_at: new Date().toISOString(),
+      ...(mr.labels && { labels: mr.labels }),
+      ...(mr.fork && { fork: mr.fork }),
+    });
+    return iid;
+  }
+
+  /** A pipeline for a commit, as GitLab CI records it. */
+  addPipeline(path: string, sha: string, status: Pipeline['status'], ref = 'feature'): void {
+    this.project(path).pipelines.push({ id: this.nextId++, sha, ref, status });
   }
 
   project(path: string): EmulatedProject {
@@ -328,6 +370,27 @@ export class GitlabEmulator {
     return [slice, headers];
   }
 
+  private async presentAll(p: EmulatedProject, list: MergeRequest[]): Promise<Record<string, unknown>[]> {
+    return Promise.all(
+      list.map(async (mr) => ({
+        id: mr.id,
+        iid: mr.iid,
+        project_id: p.id,
+        title: mr.title,
+        source_branch: mr.source_branch,
+        target_branch: mr.target_branch,
+        source_project_id: mr.fork?.projectId ?? p.id,
+        target_project_id: p.id,
+        state: mr.state,
+        author: { username: mr.author },
+        labels: mr.labels ?? [],
+        sha: mr.fork?.sha ?? (await p.store.head(mr.source_branch)) ?? null,
+        updated_at: mr.updated_at ?? new Date(0).toISOString(),
+        web_url: `${this.url}/${p.path}/-/merge_requests/${mr.iid}`,
+      })),
+    );
+  }
+
   private async dispatch(method: string, seg: string[], url: URL, body: Record<string, unknown>): Promise<[number, unknown, Record<string, string>?]> {
     const query = url.searchParams;
     if (seg[0] === 'api' && seg[1] === 'graphql' && method === 'POST') {
@@ -487,6 +550,26 @@ export class GitlabEmulator {
       return [200, p.statuses.filter((x) => x.sha === r[2] && (!name || x.name === name)).reverse()];
     }
 
+    // Merge requests of a commit (GET /projects/:id/repository/commits/:sha/merge_requests)
+    if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'merge_requests' && r.length === 4 && method === 'GET') {
+      const sha = r[2] ?? '';
+      const heads = await Promise.all(p.mergeRequests.map(async (m) => ({ m, sha: m.fork?.sha ?? (await p.store.head(m.source_branch)) })));
+      const known = heads.some((h) => h.sha === sha) || (await p.store.resolve(sha)) !== undefined;
+      if (!known) return [404, { message: '404 Commit Not Found' }];
+      const ids = new Set(heads.filter((h) => h.sha === sha).map((h) => h.m.iid));
+      return [200, await this.presentAll(p, p.mergeRequests.filter((m) => ids.has(m.iid)))];
+    }
+
+    // Pipelines (GET /projects/:id/pipelines?sha=…), newest first by default (order_by=id, sort=desc)
+    if (r[0] === 'pipelines' && r.length === 1 && method === 'GET') {
+      const sha = query.get('sha');
+      const ref = query.get('ref');
+      const asc = query.get('sort') === 'asc';
+      const list = p.pipelines.filter((x) => (!sha || x.sha === sha) && (!ref || x.ref === ref)).sort((a, b) => (asc ? a.id - b.id : b.id - a.id));
+      const [page, headers] = this.paginate(list, url);
+      return [200, page.map((x) => ({ id: x.id, iid: x.id, project_id: p.id, sha: x.sha, ref: x.ref, status: x.status, source: 'push', web_url: `${webUrl}/-/pipelines/${x.id}` })), headers];
+    }
+
     // Members
     if (r[0] === 'members' && r[1] === 'all' && r.length === 3 && method === 'GET') {
       const id = Number(r[2]);
@@ -498,17 +581,7 @@ export class GitlabEmulator {
 
     // Merge requests
     if (r[0] === 'merge_requests') {
-      const present = (mr: MergeRequest): Record<string, unknown> => ({
-        id: mr.id,
-        iid: mr.iid,
-        title: mr.title,
-        description: mr.description,
-        source_branch: mr.source_branch,
-        target_branch: mr.target_branch,
-        state: mr.state,
-        author: { username: mr.author },
-        web_url: `${webUrl}/-/merge_requests/${mr.iid}`,
-      });
+      const present = async (mr: MergeRequest): Promise<Record<string, unknown>> => ({ ...(await this.presentAll(p, [mr]))[0], description: mr.description });
       if (r.length === 1 && method === 'GET') {
         let list = p.mergeRequests;
         const state = query.get('state');
@@ -518,7 +591,7 @@ export class GitlabEmulator {
         const tb = query.get('target_branch');
         if (tb) list = list.filter((m) => m.target_branch === tb);
         const [page, headers] = this.paginate([...list].reverse(), url);
-        return [200, page.map(present), headers];
+        return [200, await Promise.all(page.map(present)), headers];
       }
       if (r.length === 1 && method === 'POST') {
         const source = str(body['source_branch']);
@@ -531,16 +604,16 @@ export class GitlabEmulator {
         if (dup) return [409, { message: [`Another open merge request already exists for this source branch: !${dup.iid}`] }];
         const mr: MergeRequest = { iid: p.mergeRequests.length + 1, id: this.nextId++, title, description: str(body['description']) ?? '', source_branch: source, target_branch: target, state: 'opened', author: this.botUsername, notes: [], emoji: [] };
         p.mergeRequests.push(mr);
-        return [201, present(mr)];
+        return [201, await present(mr)];
       }
       const mr = p.mergeRequests.find((m) => m.iid === Number(r[1]));
       if (!mr) return [404, { message: '404 Not found' }];
-      if (r.length === 2 && method === 'GET') return [200, present(mr)];
+      if (r.length === 2 && method === 'GET') return [200, await present(mr)];
       if (r.length === 2 && method === 'PUT') {
         if (str(body['title']) !== undefined) mr.title = str(body['title']) ?? mr.title;
         if (str(body['description']) !== undefined) mr.description = str(body['description']) ?? mr.description;
         if (body['state_event'] === 'close') mr.state = 'closed';
-        return [200, present(mr)];
+        return [200, await present(mr)];
       }
       if (r[2] === 'merge' && r.length === 3 && method === 'PUT') {
         if (mr.state !== 'opened') return [405, { message: '405 Method Not Allowed' }];

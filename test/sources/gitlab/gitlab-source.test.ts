@@ -267,10 +267,12 @@ describe('GitLab source: pipeline hooks', () => {
       shortShaLength: 8,
     });
   });
-  it('ignores failed, running, other-branch, tag and merge request pipelines', () => {
+  it('passes a successful pipeline on another branch (it may release a preview), with that branch', () => {
+    expect(parse('Pipeline Hook', branchPipeline('success', 'feature'))).toMatchObject({ kind: 'events', events: [{ type: 'ci-completed', branch: 'feature', defaultBranch: 'master' }] });
+  });
+  it('ignores failed, running, tag and merge request pipelines', () => {
     expect(parse('Pipeline Hook', branchPipeline('failed'))).toMatchObject({ kind: 'ignored', reason: expect.stringMatching(/failed/) });
     expect(parse('Pipeline Hook', branchPipeline('running')).kind).toBe('ignored');
-    expect(parse('Pipeline Hook', branchPipeline('success', 'feature')).kind).toBe('ignored');
     const tag = branchPipeline('success');
     attrs(tag)['tag'] = true;
     expect(parse('Pipeline Hook', tag).kind).toBe('ignored');
