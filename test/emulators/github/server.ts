@@ -302,18 +302,6 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         return { status: 200, body: await pullWithHead(repo, pull) };
       }
 
-      case 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls': {
-        const sha = p['commit_sha'] ?? '';
-        if ((await repo.git.objectType(sha)) !== 'commit' && !repo.pulls.some((x) => x.fork?.sha === sha)) {
-          return { status: 422, body: { message: `No commit found for SHA: ${sha}`, documentation_url: 'https://docs.github.com/rest' } };
-        }
-        // Pull requests whose head is this commit (GitHub also lists those that contain it; heads are what Baton asks about).
-        const heads = await Promise.all(repo.pulls.map(async (x) => ({ x, sha: x.fork?.sha ?? (await repo.git.refHead(x.head)) })));
-        const list = heads.filter((h) => h.sha === sha).map((h) => h.x).sort((a, b) => b.number - a.number);
-        const { page, headers } = paginate(list, match, path);
-        return { status: 200, body: await Promise.all(page.map((x) => pullWithHead(repo, x))), headers };
-      }
-
       case 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': {
         const ref = p['ref'] ?? '';
         const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : await repo.git.refHead(ref);
@@ -372,16 +360,22 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
 
       // GitHub: the merged PR that introduced the commit; for a commit not on the default branch, also open PRs containing it.
       case 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls': {
-        const sha = await repo.git.resolveCommit(p['commit_sha'] ?? '');
-        if (!sha) return { status: 422, body: { message: `No commit found for SHA: ${p['commit_sha'] ?? ''}` } };
+        const asked = p['commit_sha'] ?? '';
+        // A fork's head commit lives in the fork; the emulator records its sha on the pull.
+        const sha = (await repo.git.resolveCommit(asked)) ?? (repo.pulls.some((x) => x.fork?.sha === asked) ? asked : undefined);
+        if (!sha) return { status: 422, body: { message: `No commit found for SHA: ${asked}` } };
         const found: { pull: EmuPull; head?: string }[] = [];
         for (const x of repo.pulls) {
+          if (x.fork) {
+            if (x.fork.sha === sha) found.push({ pull: x, head: sha });
+            continue;
+          }
           const head = await repo.git.refHead(x.head);
           if (x.mergeCommitSha === sha) found.push({ pull: x, ...(head !== undefined && { head }) });
           else if (x.state === 'open' && head !== undefined && (head === sha || (await repo.git.isAncestor(sha, head))) && !(await repo.git.isAncestor(sha, (await repo.git.refHead(x.base)) ?? sha))) found.push({ pull: x, head });
         }
         const { page, headers } = paginate(found, match, path);
-        return { status: 200, body: page.map((x) => pullJson(repo, x.pull, x.head)), headers };
+        return { status: 200, body: page.map((x) => pullJson(repo, x.pull, x.head ?? '')), headers };
       }
 
       case 'GET /repos/{owner}/{repo}/commits': {
