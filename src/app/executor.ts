@@ -3,14 +3,23 @@
  * expected parent; when the write is stale (someone pushed meanwhile), re-read and re-plan at once,
  * with a short growing pause. It resolves only when the change landed (or nothing needed to change);
  * every other ending throws, so no caller can count a failure as done.
+ *
+ * A `write: merge-request` environment is written to its rolling branch `baton/<env>`, which is
+ * always "the base plus what Baton proposes": new bumps stack on it while the base stands still;
+ * when the base moved, or the rolling MR was merged or closed, it is rebuilt as one commit on the
+ * current base (carrying what an open MR still proposes), Renovate's model.
  */
 
+import type { FileChange } from '../core/changeset.js';
 import { pathsOf, plan } from '../core/plan.js';
-import type { Destination, Intent } from '../core/intent.js';
+import type { Cause, Destination, Intent } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { rollingBranch } from '../core/outcome.js';
-import type { Forge } from '../forges/types.js';
+import { carriedIntents, proposedChanges, rollingMergeRequestText } from '../core/rolling.js';
+import type { ScopeImage } from '../core/rolling.js';
+import type { Forge, MergeRequestState, WriteRequest } from '../forges/types.js';
 import { RetryableError } from '../forges/types.js';
+import type { RollingLedger } from './rolling-ledger.js';
 
 export interface ExecutorDeps {
   forge: Forge;
@@ -22,14 +31,12 @@ export interface ExecutorDeps {
   sleep: (ms: number) => Promise<void>;
   /** Add `[skip ci]` to commit subjects (env repo is also an app repo). */
   skipCi?: boolean;
-}
-
-function mergeRequestText(outcome: { bumps: Outcome['bumps'] }, env: string): { title: string; body: string } {
-  const lines = outcome.bumps.map((b) => `| ${b.image} | ${b.from ?? '—'} | ${b.to} | ${b.files.map((f) => `\`${f}\``).join(', ')} |`);
-  return {
-    title: `Deploy to ${env}`,
-    body: [`Baton keeps this merge request up to date with the versions waiting for ${env}.`, '', '| image | from | to | files |', '|---|---|---|---|', ...lines].join('\n'),
-  };
+  /** Every image an environment lists: the rolling MR describes (and carries) them all. */
+  scopeOf?: (env: string) => ScopeImage[];
+  /** Causes of the versions rolling branches propose, across batches and restarts. */
+  ledger?: RollingLedger;
+  /** Per rolling branch: the base head and rolling head Baton last wrote (stack while both hold). */
+  rolling?: Map<string, { base: string; head: string }>;
 }
 
 /** Pause before re-planning on a moved head: short and growing, so contention resolves quickly. */
@@ -37,28 +44,109 @@ function staleDelay(attempt: number, random: () => number): number {
   return Math.round(Math.min(1_000, 10 * 2 ** Math.min(attempt, 7)) * random());
 }
 
+function applied(files: Record<string, string | null>, changes: FileChange[]): Record<string, string | null> {
+  const out = { ...files };
+  for (const c of changes) out[c.path] = c.type === 'write' ? c.contents : null;
+  return out;
+}
+
 export async function execute(destination: Destination, intents: Intent[], deps: ExecutorDeps): Promise<Outcome> {
+  if (destination.write === 'merge-request') return executeRolling(destination, intents, deps);
   const maxStale = deps.maxStaleAttempts ?? 40;
-  const viaMr = destination.write === 'merge-request';
-  const branch = viaMr ? rollingBranch(destination.env ?? 'unknown') : destination.branch;
+  const branch = destination.branch;
   const paths = pathsOf(intents);
   for (let attempt = 1; ; attempt++) {
-    if (viaMr) await deps.forge.ensureBranch(deps.repo, branch, destination.branch);
     const snapshot = await deps.forge.readFiles(deps.repo, branch, paths);
     const cs = plan(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }) });
     const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
     if (cs.changes.length === 0) return { ...base, status: 'noop' };
     const written = await deps.forge.write(deps.repo, { branch, expectedHead: snapshot.head, changes: cs.changes, message: cs.message });
-    if (written.status === 'committed') {
-      let mergeRequest: { number: number; url: string } | undefined;
-      if (viaMr && deps.forge.reviews) {
-        const text = mergeRequestText(cs, destination.env ?? branch);
-        const mr = await deps.forge.reviews.ensureMergeRequest(deps.repo, { sourceBranch: branch, targetBranch: destination.branch, ...text });
-        mergeRequest = { number: mr.number, url: mr.url };
-      }
-      return { ...base, status: 'committed', commit: written.commit, ...(written.url && { url: written.url }), ...(mergeRequest && { mergeRequest }) };
-    }
+    if (written.status === 'committed') return { ...base, status: 'committed', commit: written.commit, ...(written.url && { url: written.url }) };
     if (attempt >= maxStale) throw new RetryableError(`the branch ${branch} kept moving: ${attempt} writes in a row were overtaken by other pushes`, 409);
     await deps.sleep(staleDelay(attempt, deps.random));
   }
+}
+
+async function executeRolling(destination: Destination, intents: Intent[], deps: ExecutorDeps): Promise<Outcome> {
+  const maxStale = deps.maxStaleAttempts ?? 40;
+  const env = destination.env ?? 'unknown';
+  const branch = rollingBranch(env);
+  const key = `${deps.repo}\u0000${branch}`;
+  // The environment's images as configured, plus any image an intent names (a config just changed).
+  const scope = [...(deps.scopeOf?.(env) ?? [])];
+  for (const i of intents) {
+    if (i.type === 'set-image' && !scope.some((s) => s.image === i.image)) scope.push({ image: i.image, repository: i.repository, policy: i.policy, digestMode: i.digestMode, targets: i.targets });
+  }
+  const paths = [...new Set([...pathsOf(intents), ...scope.flatMap((s) => s.targets.map((t) => t.file))])];
+  for (let attempt = 1; ; attempt++) {
+    const baseSnap = await deps.forge.readFiles(deps.repo, destination.branch, paths);
+    const rollHead = await deps.forge.headOf(deps.repo, branch);
+    const state: MergeRequestState = rollHead && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
+    const rollSnap = rollHead ? await deps.forge.readFiles(deps.repo, branch, paths) : undefined;
+    const known = deps.rolling?.get(key);
+    const finished = state === 'merged' || state === 'closed';
+    const stack = rollSnap !== undefined && !finished && known?.base === baseSnap.head && known.head === rollSnap.head;
+
+    // Rebuilding: what an open rolling MR proposes is carried onto the current base; a merged MR's
+    // versions are in the base already, and a closed one was turned down.
+    const carried = stack || !rollSnap || finished ? [] : carriedIntents(proposedChanges(scope, baseSnap.files, rollSnap.files), scope, env, destination, () => undefined);
+    // A carried version stays exact (it may be a rollback) unless this batch brings the same image:
+    // then the policy picks between them, as it would between two bumps.
+    for (const c of carried) if (intents.some((i) => i.type === 'set-image' && i.image === c.image)) c.mode = 'upgrade';
+    const carriedCauses = new Set<Cause>(carried.map((c) => c.cause));
+    for (const c of carried) {
+      const real = await deps.ledger?.causes(env, c.image, c.tag);
+      if (real?.[0]) {
+        carriedCauses.delete(c.cause);
+        c.cause = real[0];
+        carriedCauses.add(c.cause);
+      }
+    }
+    const onto = stack ? rollSnap : baseSnap;
+    const cs = plan([...carried, ...intents], onto.files, { ...(deps.skipCi && { skipCi: true }) });
+    const fresh = cs.bumps.filter((b) => !b.causes.every((c) => carriedCauses.has(c)));
+    const base = { destination, branch, bumps: fresh, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
+
+    if (cs.changes.length === 0) {
+      // Nothing new; a rolling branch whose MR is missing (a failed call last time) still gets one.
+      if (stack && state !== 'open' && deps.forge.reviews) {
+        const mr = await ensureRollingMr(env, destination, branch, scope, baseSnap.files, rollSnap.files, deps);
+        return { ...base, status: 'noop', ...(mr && { mergeRequest: mr }) };
+      }
+      return { ...base, status: 'noop' };
+    }
+    const request: WriteRequest = stack
+      ? { branch, expectedHead: rollSnap.head, changes: cs.changes, message: cs.message }
+      : { branch, expectedHead: baseSnap.head, replace: rollSnap?.head ?? null, changes: cs.changes, message: cs.message };
+    const written = await deps.forge.write(deps.repo, request);
+    if (written.status === 'committed') {
+      deps.rolling?.set(key, { base: baseSnap.head, head: written.commit });
+      await deps.ledger?.record(env, cs.bumps, !stack);
+      const mr = deps.forge.reviews ? await ensureRollingMr(env, destination, branch, scope, baseSnap.files, applied(onto.files, cs.changes), deps) : undefined;
+      return { ...base, status: 'committed', commit: written.commit, ...(written.url && { url: written.url }), ...(mr && { mergeRequest: mr }) };
+    }
+    deps.rolling?.delete(key);
+    if (attempt >= maxStale) throw new RetryableError(`the branch ${branch} kept moving: ${attempt} writes in a row were overtaken by other pushes`, 409);
+    await deps.sleep(staleDelay(attempt, deps.random));
+  }
+}
+
+/** Open or update the rolling MR with the whole difference between the base and the rolling branch. */
+async function ensureRollingMr(
+  env: string,
+  destination: Destination,
+  branch: string,
+  scope: ScopeImage[],
+  baseFiles: Record<string, string | null>,
+  rollingFiles: Record<string, string | null>,
+  deps: ExecutorDeps,
+): Promise<{ number: number; url: string } | undefined> {
+  const reviews = deps.forge.reviews;
+  if (!reviews) return undefined;
+  const changes = proposedChanges(scope, baseFiles, rollingFiles);
+  const causes = new Map<string, Cause[]>();
+  for (const c of changes) causes.set(c.image, (await deps.ledger?.causes(env, c.image, c.to.tag)) ?? []);
+  const text = rollingMergeRequestText(env, destination.branch, changes, (image) => causes.get(image) ?? []);
+  const mr = await reviews.ensureMergeRequest(deps.repo, { sourceBranch: branch, targetBranch: destination.branch, ...text });
+  return { number: mr.number, url: mr.url };
 }

@@ -16,6 +16,7 @@ import { SeenBuilds, checkBuilds, releasedByBuild } from './previews.js';
 import { isValidTag, normalizeRepository } from '../core/image-ref.js';
 import type { PreviewDeps } from './previews.js';
 import type { Metrics } from './metrics.js';
+import { RollingLedger } from './rolling-ledger.js';
 import { Watermarks } from './watermarks.js';
 
 export interface PipelineDeps {
@@ -32,6 +33,8 @@ export interface PipelineDeps {
   configPersistence?: ConfigPersistence;
   /** File remembering, per environment and image, the newest event written for unordered policies. */
   watermarksPath?: string;
+  /** File remembering the causes of what each rolling `baton/<env>` branch proposes. */
+  rollingLedgerPath?: string;
   skipCi?: boolean;
   /**
    * Resolves `repository:tag` to the digest the registry serves (the index digest for multi-arch
@@ -86,6 +89,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     onValid: () => deps.queue.wake?.(),
   });
   const watermarks = new Watermarks(deps.watermarksPath);
+  const ledger = new RollingLedger(deps.rollingLedgerPath);
+  const rolling = new Map<string, { base: string; head: string }>();
 
   /** Unordered policies: an event older than the one behind the version written does not roll it back. */
   async function dropStale(intents: Intent[], notes: string[]): Promise<Intent[]> {
@@ -152,7 +157,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (notes.length > 0) log.info({ branch: destination.branch, notes }, 'skipped events older than what is written');
     const digested = await withDigests(fresh);
     const intents = deps.resolveSource ? await deps.resolveSource(digested) : digested;
-    const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
+    const outcome = await execute(destination, intents, {
+      forge: deps.forge,
+      repo: deps.repo,
+      random: deps.random,
+      sleep: deps.sleep,
+      ...(deps.skipCi && { skipCi: true }),
+      scopeOf: (env) => config.latest?.scopeOf(env) ?? [],
+      ledger,
+      rolling,
+    });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const landed = outcome.bumps.flatMap((b) => b.causes.flatMap((c) => (c.acceptedAt === undefined ? [] : [{ env: b.env, image: b.image, at: c.acceptedAt }])));
     await watermarks.advance(landed);

@@ -136,6 +136,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     configTtlMs: p.settings.BATON_CONFIG_TTL_MS,
     configPersistence: fileConfigPersistence(join(p.settings.dataDir, 'state', 'config.json')),
     watermarksPath: join(p.settings.dataDir, 'state', 'watermarks.json'),
+    rollingLedgerPath: join(p.settings.dataDir, 'state', 'rolling.json'),
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     previews: { appRepos: p.appRepos, resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag) },
     ...(p.settings.skipCi && { skipCi: true }),

@@ -79,6 +79,11 @@ export class ConfigIndex implements RoutingTable {
     return [...this.previewsBySourceMap.values()].flat();
   }
 
+  /** Every image with targets in `env`, as the rolling MR of that environment describes them. */
+  scopeOf(env: string): { image: string; repository: string; policy: ImageRoute['policy']; digestMode: ImageRoute['digestMode']; targets: TargetSpec[] }[] {
+    return [...this.byRepository.values()].flat().flatMap((r) => r.envs.filter((e) => e.env === env).map((e) => ({ image: r.image, repository: r.repository, policy: r.policy, digestMode: r.digestMode, targets: e.targets })));
+  }
+
   imagesByRepository(repository: string): ImageRoute[] {
     return this.byRepository.get(normalizeRepository(repository)) ?? [];
   }

@@ -198,6 +198,21 @@ export class GitForge implements Forge {
           const m = /^(\d+) \w+ [0-9a-f]+\t(.*)$/s.exec(rec);
           if (m?.[1] && m[2] !== undefined) modes.set(m[2], m[1]);
         }
+        if (req.replace !== undefined) {
+          // Rebuild Baton's own rolling branch on a new parent: a forced update, but only while the
+          // branch is still where Baton last saw it (or still absent): --force-with-lease.
+          await git(['fast-import', '--quiet', '--force', '--date-format=now'], { cwd: dir, input: this.importStream(scratchRef, req.expectedHead, req, modes) });
+          const push = await runGit(['push', '--porcelain', `--force-with-lease=refs/heads/${req.branch}:${req.replace ?? ''}`, 'origin', `+${scratchRef}:refs/heads/${req.branch}`], { cwd: dir });
+          if (push.code !== 0) {
+            const f = classifyGitFailure(push.stdout.toString('utf8') + '\n' + push.stderr);
+            if (f.kind !== 'stale') throw failureError(f, `git push to ${req.branch} failed`);
+            const head = await this.fetch(dir, req.branch);
+            return { status: 'stale', ...(head && { head }) };
+          }
+          const commit = (await git(['rev-parse', scratchRef], { cwd: dir })).trim();
+          await git(['update-ref', `refs/remotes/origin/${req.branch}`, commit], { cwd: dir });
+          return { status: 'committed', commit };
+        }
         let parent = req.expectedHead;
         for (let rebase = 0; ; rebase++) {
           // One fast-import run builds the commit: the window between reading the head and pushing
