@@ -93,7 +93,7 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'GET /repos/{owner}/{repo}': RepoSchema,
   'GET /repos/{owner}/{repo}/git/trees/{tree_sha}': TreeSchema,
   'GET /repos/{owner}/{repo}/git/blobs/{file_sha}': BlobRestSchema,
-  'GET /repos/{owner}/{repo}/pulls': z.array(PullSchema.and(PullStateSchema)),
+  'GET /repos/{owner}/{repo}/pulls': z.array(PullSchema.extend(PullStateSchema.shape)),
   'PATCH /repos/{owner}/{repo}/git/refs/{ref}': RefSchema,
   'POST /repos/{owner}/{repo}/pulls': PullSchema,
   'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': z.array(CommentSchema),

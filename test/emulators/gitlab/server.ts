@@ -530,34 +530,29 @@ export class GitlabEmulator {
       });
       return [200, list.slice(0, perPage).map(present), headers];
     }
-    // MRs a commit belongs to: merged by it, or open with it on the source branch (GitLab lists both).
+    // MRs a commit belongs to: merged by it, or open with it on the source branch (GitLab lists both);
+    // a fork's head commit lives in the fork, recorded on the MR.
     if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'merge_requests' && r.length === 4 && method === 'GET') {
-      const sha = await p.store.resolveSha(r[2] ?? '');
+      const asked = r[2] ?? '';
+      const sha = (await p.store.resolveSha(asked)) ?? (p.mergeRequests.some((m) => m.fork?.sha === asked) ? asked : undefined);
       if (!sha) return [404, { message: '404 Commit Not Found' }];
-      const found: Record<string, unknown>[] = [];
+      const found: MergeRequest[] = [];
       for (const mr of p.mergeRequests) {
+        if (mr.fork) {
+          if (mr.fork.sha === sha) found.push(mr);
+          continue;
+        }
         const head = await p.store.head(mr.source_branch);
         const contains = head !== undefined && (head === sha || (await p.store.isAncestor(sha, head)));
-        if (mr.merge_commit_sha === sha || (mr.state === 'opened' && contains)) {
-          found.push({ iid: mr.iid, id: mr.id, title: mr.title, state: mr.state, sha: head ?? null, merge_commit_sha: mr.merge_commit_sha ?? null, squash_commit_sha: null, web_url: `${webUrl}/-/merge_requests/${mr.iid}` });
-        }
+        if (mr.merge_commit_sha === sha || (mr.state === 'opened' && contains)) found.push(mr);
       }
-      return [200, found];
+      const shown = await this.presentAll(p, found);
+      return [200, shown.map((x, i) => ({ ...x, merge_commit_sha: found[i]?.merge_commit_sha ?? null, squash_commit_sha: null }))];
     }
     if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'statuses' && method === 'GET') {
       const name = query.get('name');
       // Newest first, as GitLab lists them.
       return [200, p.statuses.filter((x) => x.sha === r[2] && (!name || x.name === name)).reverse()];
-    }
-
-    // Merge requests of a commit (GET /projects/:id/repository/commits/:sha/merge_requests)
-    if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'merge_requests' && r.length === 4 && method === 'GET') {
-      const sha = r[2] ?? '';
-      const heads = await Promise.all(p.mergeRequests.map(async (m) => ({ m, sha: m.fork?.sha ?? (await p.store.head(m.source_branch)) })));
-      const known = heads.some((h) => h.sha === sha) || (await p.store.resolve(sha)) !== undefined;
-      if (!known) return [404, { message: '404 Commit Not Found' }];
-      const ids = new Set(heads.filter((h) => h.sha === sha).map((h) => h.m.iid));
-      return [200, await this.presentAll(p, p.mergeRequests.filter((m) => ids.has(m.iid)))];
     }
 
     // Pipelines (GET /projects/:id/pipelines?sha=…), newest first by default (order_by=id, sort=desc)
