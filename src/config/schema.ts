@@ -57,10 +57,10 @@ export const ImageSchema = z
     }
     if (img.pattern !== undefined) {
       try {
-        // Flux-style `(?P<name>…)` groups are accepted, as the policy accepts them.
+        // RE2 syntax, as the policy matches it: Flux-style `(?P<name>…)` groups are accepted.
         compilePattern(img.pattern);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid regular expression: ${(e as Error).message}` });
+        ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid regular expression (RE2 syntax, as Flux uses; no lookaround or backreferences): ${(e as Error).message}` });
       }
     }
     if (img.extract !== undefined && img.pattern === undefined) ctx.addIssue({ code: 'custom', path: ['extract'], message: 'extract needs a pattern' });
