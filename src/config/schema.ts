@@ -89,17 +89,17 @@ export const ConfigSchema = z
   })
   .superRefine((cfg, ctx) => {
     for (const [name, env] of Object.entries(cfg.environments)) {
-      if (env.promoteFrom !== undefined && !(env.promoteFrom in cfg.environments)) {
+      if (env.promoteFrom !== undefined && !Object.hasOwn(cfg.environments, env.promoteFrom)) {
         ctx.addIssue({ code: 'custom', path: ['environments', name, 'promoteFrom'], message: `unknown environment ${env.promoteFrom}` });
       }
     }
     for (const [image, img] of Object.entries(cfg.images)) {
       for (const env of Object.keys(img.targets)) {
-        if (!(env in cfg.environments)) ctx.addIssue({ code: 'custom', path: ['images', image, 'targets', env], message: `unknown environment ${env}` });
+        if (!Object.hasOwn(cfg.environments, env)) ctx.addIssue({ code: 'custom', path: ['images', image, 'targets', env], message: `unknown environment ${env}` });
       }
     }
     for (const name of Object.keys(cfg.previews)) {
-      if (!(name in cfg.images)) ctx.addIssue({ code: 'custom', path: ['previews', name], message: `previews.${name} needs an image of the same name` });
+      if (!Object.hasOwn(cfg.images, name)) ctx.addIssue({ code: 'custom', path: ['previews', name], message: `previews.${name} needs an image of the same name` });
     }
   });
 

@@ -73,7 +73,7 @@ export function plan(intents: SetImage[], files: Record<string, string | null>, 
     let from: ImageVersion | undefined;
     let refusedDowngrade: string | undefined;
     for (const target of intent.targets) {
-      const text = working.get(target.file) ?? files[target.file];
+      const text = working.get(target.file) ?? (Object.hasOwn(files, target.file) ? files[target.file] : undefined);
       if (text === null || text === undefined) {
         problems.push({ path: target.file, message: `target file ${target.file} does not exist` });
         continue;
@@ -123,7 +123,7 @@ export function plan(intents: SetImage[], files: Record<string, string | null>, 
   }
 
   const changes: FileChange[] = [...working.entries()]
-    .filter(([path, text]) => files[path] !== text)
+    .filter(([path, text]) => !Object.hasOwn(files, path) || files[path] !== text)
     .map(([path, contents]) => ({ type: 'write', path, contents }));
   return { changes, bumps, skipped, problems, message: changes.length > 0 ? commitMessage(bumps, options) : '' };
 }

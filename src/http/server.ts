@@ -32,14 +32,15 @@ export interface HttpDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+// Null-prototype records: a header or parameter named `constructor` or `__proto__` is just a key.
 function headersOf(req: Request): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
+  const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   for (const [k, v] of Object.entries(req.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return out;
 }
 
 function queryOf(req: Request): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
+  const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   for (const [k, v] of new URL(req.originalUrl, 'http://x').searchParams) out[k] = v;
   return out;
 }

@@ -116,9 +116,8 @@ class Normalizer {
       fromFork: a.source_project_id != null && a.target_project_id != null && a.source_project_id !== a.target_project_id,
       labels,
     };
-    const simple: Record<string, PullRequestChanged['action']> = { open: 'opened', reopen: 'reopened', close: 'closed', merge: 'merged' };
     const action = a.action ?? '';
-    const mapped = simple[action];
+    const mapped = MR_ACTIONS.get(action);
     if (mapped) return { kind: 'events', events: [{ ...base, deliveryId: this.deliveryId, action: mapped }] };
     if (action !== 'update') return { kind: 'ignored', reason: `merge request action ${JSON.stringify(action.slice(0, 40))} is of no interest` };
 
@@ -185,17 +184,26 @@ class Normalizer {
   }
 }
 
+// Maps, not object literals: a header or action of `toString` or `constructor` must find nothing.
+const MR_ACTIONS = new Map<string, PullRequestChanged['action']>([
+  ['open', 'opened'],
+  ['reopen', 'reopened'],
+  ['close', 'closed'],
+  ['merge', 'merged'],
+]);
+
+const KIND_BY_HEADER = new Map<string, string>([
+  ['Push Hook', 'push'],
+  ['Tag Push Hook', 'tag_push'],
+  ['Merge Request Hook', 'merge_request'],
+  ['Note Hook', 'note'],
+  ['Confidential Note Hook', 'note'],
+  ['Pipeline Hook', 'pipeline'],
+]);
+
 /** The kind of a delivery: the `X-Gitlab-Event` header, else the body's `object_kind` (as `replay` may lack headers). */
 function kindOf(body: unknown, header: string | undefined): string | undefined {
-  const byHeader: Record<string, string> = {
-    'Push Hook': 'push',
-    'Tag Push Hook': 'tag_push',
-    'Merge Request Hook': 'merge_request',
-    'Note Hook': 'note',
-    'Confidential Note Hook': 'note',
-    'Pipeline Hook': 'pipeline',
-  };
-  if (header !== undefined) return byHeader[header] ?? header;
+  if (header !== undefined) return KIND_BY_HEADER.get(header) ?? header;
   if (typeof body === 'object' && body !== null && 'object_kind' in body && typeof body.object_kind === 'string') return body.object_kind;
   return undefined;
 }
