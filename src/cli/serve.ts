@@ -18,7 +18,7 @@ import { parseRepoRef } from '../core/event.js';
 import { GitForge } from '../forges/git/git-forge.js';
 import { redactUrl } from '../forges/git/run-git.js';
 import type { Forge } from '../forges/types.js';
-import { createHttpApp } from '../http/server.js';
+import { createHttpApp, listenHttp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
 import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
@@ -202,10 +202,13 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     sources,
     isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined),
     maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
+    maxInflightBodyBytes: settings.BATON_MAX_INFLIGHT_BODY_BYTES,
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(settings.PORT, settings.HOST, () => resolve(s));
-    s.once('error', reject);
+  const server: Server = await listenHttp(app, settings.PORT, settings.HOST, {
+    requestTimeoutMs: settings.BATON_HTTP_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: settings.BATON_HTTP_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: settings.BATON_HTTP_KEEPALIVE_TIMEOUT_MS,
+    maxConnections: settings.BATON_HTTP_MAX_CONNECTIONS,
   });
   const address = server.address() as AddressInfo;
   const host = settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { CiCompleted, CommentPosted, Event, Parsed, PullRequestChanged, Pushed, RepoRef } from '../../core/event.js';
 import { matchesAny } from '../auth.js';
-import type { Delivery, Source, Verification } from '../types.js';
+import type { Delivery, DeliveryHead, Source, Verification } from '../types.js';
 import { MalformedPayload } from '../types.js';
 import type { MergeRequestPayload, NotePayload, PipelinePayload, PushPayload } from './schema.js';
 import { MergeRequestSchema, NoteSchema, PipelineSchema, PushSchema } from './schema.js';
@@ -30,7 +30,7 @@ export function parseGitlabSecrets(value: string | undefined): string[] {
     .filter((s) => s !== '');
 }
 
-export function verifyGitlabToken(delivery: Delivery, secrets: readonly string[]): Verification {
+export function verifyGitlabToken(delivery: DeliveryHead, secrets: readonly string[]): Verification {
   if (secrets.length === 0) return { ok: false, reason: 'no GitLab webhook secret is configured' };
   const given = delivery.headers['x-gitlab-token'];
   if (given === undefined || given === '') return { ok: false, reason: 'missing X-Gitlab-Token header' };
@@ -212,6 +212,9 @@ export function createGitlabSource(options: GitlabSourceOptions = {}): Source {
   return {
     id: 'gitlab',
     verify: verifyGitlabToken,
+    // The token is a header: a wrong or missing one is refused before the body is read.
+    precheck: verifyGitlabToken,
+    maxJsonDepth: 32,
     parse(body: unknown, delivery: Delivery): Parsed {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new MalformedPayload('expected a JSON object');
       const n = new Normalizer(gitlabDeliveryId(delivery), options.botUsername);
