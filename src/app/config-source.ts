@@ -8,6 +8,8 @@ import { ConfigIndex } from '../config/index.js';
 import { ConfigStore, formatMessage } from '../config/load.js';
 import type { ConfigMessage } from '../config/load.js';
 import type { Forge } from '../forges/types.js';
+import { configLimits, parseConfigOffThread } from './offthread.js';
+import type { InputLimits } from './offthread.js';
 
 export const CONFIG_FILE = '.baton.yml';
 
@@ -18,6 +20,8 @@ export interface ConfigSourceDeps {
   now: () => number;
   /** Told when a new `.baton.yml` is refused (the last valid one stays in force). */
   onInvalid?: (messages: ConfigMessage[], revision: string) => void;
+  /** Size cap of `.baton.yml`, and when it is parsed on a worker thread (#10). */
+  limits?: InputLimits;
 }
 
 export class ConfigSource {
@@ -55,7 +59,7 @@ export class ConfigSource {
       this.deps.onInvalid?.([{ path: '', message: `${CONFIG_FILE} is missing on ${this.branch}` }], snap.head);
       return this.index;
     }
-    const result = this.store.update(text, snap.head);
+    const result = await this.store.updateWith(text, snap.head, (t) => parseConfigOffThread(t, configLimits(this.deps.limits)));
     if (!result.ok) this.deps.onInvalid?.(result.messages, snap.head);
     else if (result.changed && this.store.config) this.index = new ConfigIndex(this.store.config, this.branch);
     return this.index;

@@ -3,7 +3,9 @@
  * expected parent; when the write is stale (someone pushed meanwhile), re-read, re-plan, retry.
  */
 
-import { pathsOf, plan } from '../core/plan.js';
+import { pathsOf } from '../core/plan.js';
+import { planLimits, planOffThread } from './offthread.js';
+import type { InputLimits } from './offthread.js';
 import type { Destination, SetImage } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { rollingBranch } from '../core/outcome.js';
@@ -22,6 +24,8 @@ export interface ExecutorDeps {
   sleep: (ms: number) => Promise<void>;
   /** Add `[skip ci]` to commit subjects (env repo is also an app repo). */
   skipCi?: boolean;
+  /** Target-file cap and when planning moves to a worker thread (#10). */
+  limits?: InputLimits;
 }
 
 function mergeRequestText(outcome: { bumps: Outcome['bumps'] }, env: string): { title: string; body: string } {
@@ -43,7 +47,7 @@ export async function execute(destination: Destination, intents: SetImage[], dep
     try {
       if (viaMr) await deps.forge.ensureBranch(deps.repo, branch, destination.branch);
       const snapshot = await deps.forge.readFiles(deps.repo, branch, paths);
-      const cs = plan(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }) });
+      const cs = await planOffThread(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) });
       const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt };
       if (cs.changes.length === 0) return { ...base, status: 'noop' };
       const written = await deps.forge.write(deps.repo, { branch, expectedHead: snapshot.head, changes: cs.changes, message: cs.message });

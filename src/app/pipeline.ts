@@ -9,6 +9,7 @@ import { route } from '../core/route.js';
 import type { Forge } from '../forges/types.js';
 import type { Queue, Routed } from '../queue/types.js';
 import { ConfigSource, describeMessages } from './config-source.js';
+import type { InputLimits } from './offthread.js';
 import { execute } from './executor.js';
 import type { Metrics } from './metrics.js';
 
@@ -23,6 +24,8 @@ export interface PipelineDeps {
   sleep: (ms: number) => Promise<void>;
   configTtlMs?: number;
   skipCi?: boolean;
+  /** Size caps of `.baton.yml` and target files, and when parsing moves off the event loop (#10). */
+  limits?: InputLimits;
   /**
    * Resolves `repository:tag` to the digest the registry serves (the index digest for multi-arch
    * images). Used for `digest: pin` images whose event carried no digest.
@@ -58,6 +61,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     repo: deps.repo,
     ttlMs: deps.configTtlMs ?? 5_000,
     now: deps.now,
+    ...(deps.limits && { limits: deps.limits }),
     onInvalid: (messages, revision) => log.error({ revision, problems: describeMessages(messages) }, '.baton.yml is invalid; the last valid config stays in force'),
   });
 
@@ -97,7 +101,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
     const intents = await withDigests(batch);
-    const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
+    const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }), ...(deps.limits && { limits: deps.limits }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const summary = {
       branch: outcome.branch,

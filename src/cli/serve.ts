@@ -93,6 +93,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     configTtlMs: p.settings.BATON_CONFIG_TTL_MS,
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     ...(p.settings.skipCi && { skipCi: true }),
+    limits: { maxTargetBytes: p.settings.BATON_MAX_TARGET_BYTES, maxConfigBytes: p.settings.BATON_MAX_CONFIG_BYTES, offThreadBytes: p.settings.BATON_OFFTHREAD_BYTES },
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
   });
 }

@@ -9,12 +9,18 @@ import { editImage, readImageVersion } from './edit-image.js';
 import type { ImageVersion } from './edit-image.js';
 import type { SetImage } from './intent.js';
 import { compareTags, isOrdered } from './policy.js';
+import { exceedsBytes, utf8Length } from './size.js';
 import type { ImageSelector } from './targets/types.js';
 
 export interface PlanOptions {
   /** Add `[skip ci]` to the subject (when the env repo is also an app repo). */
   skipCi?: boolean;
+  /** Target files larger than this (UTF-8 bytes) are reported, not parsed; the setting is BATON_MAX_TARGET_BYTES. */
+  maxFileBytes?: number;
 }
+
+/** Far above any real kustomization or values file; editing YAML costs many times its size. */
+export const DEFAULT_MAX_TARGET_BYTES = 4 * 1024 * 1024;
 
 /** All paths the intents may touch, so the executor can read them in one go. */
 export function pathsOf(intents: SetImage[]): string[] {
@@ -76,6 +82,13 @@ export function plan(intents: SetImage[], files: Record<string, string | null>, 
       const text = working.get(target.file) ?? (Object.hasOwn(files, target.file) ? files[target.file] : undefined);
       if (text === null || text === undefined) {
         problems.push({ path: target.file, message: `target file ${target.file} does not exist` });
+        continue;
+      }
+      const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_TARGET_BYTES;
+      if (exceedsBytes(text, maxBytes)) {
+        if (!problems.some((p) => p.path === target.file)) {
+          problems.push({ path: target.file, message: `${target.file} is ${utf8Length(text)} bytes, over the ${maxBytes}-byte limit for target files (BATON_MAX_TARGET_BYTES); it was not read` });
+        }
         continue;
       }
       const want = selectorOf(intent, target.key, target.digestKey);
