@@ -129,6 +129,18 @@ describe('unauthenticated bodies are refused before they are read', () => {
   });
 });
 
+describe('the HMAC computed while the body streams', () => {
+  it('accepts the right signature and refuses a well-formed wrong one', async () => {
+    const e = await edge();
+    const body = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+    const post = (signature: string): Promise<Response> =>
+      fetch(`${e.url}/webhooks/github`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'ping', 'x-hub-signature-256': signature }, body });
+    expect((await post(`sha256=${createHmac('sha256', GITHUB_SECRET).update(body).digest('hex')}`)).status).toBe(200);
+    expect((await post(`sha256=${createHmac('sha256', 'another secret').update(body).digest('hex')}`)).status).toBe(401);
+    expect((await post(`sha256=${createHmac('sha256', GITHUB_SECRET).update(body).digest('hex').toUpperCase()}`)).status).toBe(200);
+  });
+});
+
 describe('JSON is bounded before it is parsed', () => {
   it('a signed 24 MB body of nested arrays is 400 and costs no more than its bytes', async () => {
     const e = await edge();
