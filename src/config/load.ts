@@ -86,18 +86,28 @@ export class ConfigStore {
 
   update(text: string, revision: string): { ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] } {
     if (this.current?.revision === revision) return { ok: true, changed: false };
-    return this.accept(parseConfig(text), revision);
+    return this.accept(text, this.unchanged(text) ?? parseConfig(text), revision);
   }
 
   /** `update` with another parser (e.g. one that runs on a worker thread for large files). */
   async updateWith(text: string, revision: string, parse: (text: string) => Promise<LoadResult>): Promise<{ ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] }> {
     if (this.current?.revision === revision) return { ok: true, changed: false };
-    return this.accept(await parse(text), revision);
+    return this.accept(text, this.unchanged(text) ?? (await parse(text)), revision);
   }
 
-  private accept(result: LoadResult, revision: string): { ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] } {
+  /** Every Baton commit moves the branch; the same text is not parsed again. */
+  private last: { text: string; result: LoadResult } | undefined;
+
+  private unchanged(text: string): LoadResult | undefined {
+    return this.last?.text === text ? this.last.result : undefined;
+  }
+
+  private accept(text: string, result: LoadResult, revision: string): { ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] } {
+    const same = this.last?.text === text;
+    this.last = { text, result };
     if (!result.ok) return result;
+    const changed = !same || this.current === undefined;
     this.current = { config: result.config, revision };
-    return { ok: true, changed: true };
+    return { ok: true, changed };
   }
 }

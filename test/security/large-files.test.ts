@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigOffThread, planOffThread } from '../../src/app/offthread.js';
-import { parseConfig } from '../../src/config/load.js';
+import { ConfigStore, parseConfig } from '../../src/config/load.js';
 import type { SetImage } from '../../src/core/intent.js';
 import { plan } from '../../src/core/plan.js';
 import { oneImageConfig, startTestBaton, TEST_TOKEN } from '../helpers/baton.js';
@@ -50,6 +50,23 @@ describe('size caps', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.messages[0]?.message).toMatch(/over the 1024-byte limit \(BATON_MAX_CONFIG_BYTES\)/);
     expect(parseConfig(text).ok).toBe(true);
+  });
+});
+
+describe('.baton.yml is parsed once per text', () => {
+  it('a new revision with the same text (every Baton commit) is not parsed again', async () => {
+    const store = new ConfigStore();
+    let parses = 0;
+    const parse = async (t: string) => {
+      parses++;
+      return parseConfig(t);
+    };
+    const text = oneImageConfig(REPO);
+    expect(await store.updateWith(text, 'c1', parse)).toEqual({ ok: true, changed: true });
+    expect(await store.updateWith(text, 'c2', parse)).toEqual({ ok: true, changed: false });
+    expect(store.revision).toBe('c2');
+    expect(await store.updateWith(`${text}# edited\n`, 'c3', parse)).toEqual({ ok: true, changed: true });
+    expect(parses).toBe(2);
   });
 });
 
