@@ -11,6 +11,8 @@ import { ConfigIndex } from '../config/index.js';
 import { ConfigStore, formatMessage } from '../config/load.js';
 import type { ConfigMessage } from '../config/load.js';
 import type { Forge } from '../forges/types.js';
+import { configLimits, parseConfigOffThread } from './offthread.js';
+import type { InputLimits } from './offthread.js';
 
 export const CONFIG_FILE = '.baton.yml';
 
@@ -26,6 +28,8 @@ export interface ConfigSourceDeps {
   ttlMs: number;
   now: () => number;
   persist?: ConfigPersistence;
+  /** Size cap of `.baton.yml`, and when it is parsed on a worker thread. */
+  limits?: InputLimits;
   /** Told when a new `.baton.yml` is refused; `inForce` is the revision still used, if any. */
   onInvalid?: (messages: ConfigMessage[], revision: string, inForce: string | undefined) => void;
   /** Told when a new valid config comes into force. */
@@ -98,7 +102,7 @@ export class ConfigSource {
       this.deps.onInvalid?.([{ path: '', message: `${CONFIG_FILE} is missing on ${this.branch}` }], snap.head, this.store.revision);
       return this.index;
     }
-    const result = this.store.update(text, snap.head);
+    const result = await this.store.updateWith(text, snap.head, (t) => parseConfigOffThread(t, configLimits(this.deps.limits)));
     if (!result.ok) this.deps.onInvalid?.(result.messages, snap.head, this.store.revision);
     else if ((result.changed || !this.index) && this.store.config) {
       this.index = new ConfigIndex(this.store.config, this.branch);

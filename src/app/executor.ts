@@ -11,7 +11,9 @@
  */
 
 import type { FileChange } from '../core/changeset.js';
-import { pathsOf, plan } from '../core/plan.js';
+import { pathsOf } from '../core/plan.js';
+import { planLimits, planOffThread } from './offthread.js';
+import type { InputLimits } from './offthread.js';
 import type { Cause, Destination, Intent } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { rollingBranch } from '../core/outcome.js';
@@ -37,6 +39,8 @@ export interface ExecutorDeps {
   ledger?: RollingLedger;
   /** Per rolling branch: the base head and rolling head Baton last wrote (stack while both hold). */
   rolling?: Map<string, { base: string; head: string }>;
+  /** Target-file cap and when planning moves to a worker thread. */
+  limits?: InputLimits;
 }
 
 /** Pause before re-planning on a moved head: short and growing, so contention resolves quickly. */
@@ -57,7 +61,7 @@ export async function execute(destination: Destination, intents: Intent[], deps:
   const paths = pathsOf(intents);
   for (let attempt = 1; ; attempt++) {
     const snapshot = await deps.forge.readFiles(deps.repo, branch, paths);
-    const cs = plan(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }) });
+    const cs = await planOffThread(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) });
     const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
     if (cs.changes.length === 0) return { ...base, status: 'noop' };
     const written = await deps.forge.write(deps.repo, { branch, expectedHead: snapshot.head, changes: cs.changes, message: cs.message });
@@ -103,7 +107,7 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
       }
     }
     const onto = stack ? rollSnap : baseSnap;
-    const cs = plan([...carried, ...intents], onto.files, { ...(deps.skipCi && { skipCi: true }) });
+    const cs = await planOffThread([...carried, ...intents], onto.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) });
     const fresh = cs.bumps.filter((b) => !b.causes.every((c) => carriedCauses.has(c)));
     const base = { destination, branch, bumps: fresh, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
 

@@ -11,6 +11,7 @@ import type { EventMeta, Queue, Routed } from '../queue/types.js';
 import { isOrdered } from '../core/policy.js';
 import { ConfigSource, describeMessages } from './config-source.js';
 import type { ConfigPersistence } from './config-source.js';
+import type { InputLimits } from './offthread.js';
 import { execute } from './executor.js';
 import { SeenBuilds, checkBuilds, releasedByBuild } from './previews.js';
 import { isValidTag, normalizeRepository } from '../core/image-ref.js';
@@ -36,6 +37,8 @@ export interface PipelineDeps {
   /** File remembering the causes of what each rolling `baton/<env>` branch proposes. */
   rollingLedgerPath?: string;
   skipCi?: boolean;
+  /** Size caps of `.baton.yml` and target files, and when parsing moves off the event loop (#10). */
+  limits?: InputLimits;
   /**
    * Resolves `repository:tag` to the digest the registry serves (the index digest for multi-arch
    * images). Used for `digest: pin` images whose event carried no digest.
@@ -79,6 +82,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     repo: deps.repo,
     ttlMs: deps.configTtlMs ?? 5_000,
     now: deps.now,
+    ...(deps.limits && { limits: deps.limits }),
     ...(deps.configPersistence && { persist: deps.configPersistence }),
     onInvalid: (messages, revision, inForce) =>
       log.error(
@@ -166,6 +170,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       scopeOf: (env) => config.latest?.scopeOf(env) ?? [],
       ledger,
       rolling,
+      ...(deps.limits && { limits: deps.limits }),
     });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const landed = outcome.bumps.flatMap((b) => b.causes.flatMap((c) => (c.acceptedAt === undefined ? [] : [{ env: b.env, image: b.image, at: c.acceptedAt }])));

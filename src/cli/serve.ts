@@ -27,7 +27,7 @@ import type { Reporter } from '../app/reporter.js';
 import type { ConfigIndex } from '../config/index.js';
 import type { RepoRef } from '../core/event.js';
 import { cdWebhookRoutes } from '../sources/cd/index.js';
-import { createHttpApp } from '../http/server.js';
+import { createHttpApp, listenHttp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
 import { takeRetryRequests } from '../queue/retry-requests.js';
@@ -140,6 +140,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     previews: { appRepos: p.appRepos, resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag) },
     ...(p.settings.skipCi && { skipCi: true }),
+    limits: { maxTargetBytes: p.settings.BATON_MAX_TARGET_BYTES, maxConfigBytes: p.settings.BATON_MAX_CONFIG_BYTES, offThreadBytes: p.settings.BATON_OFFTHREAD_BYTES },
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
     ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent }),
   });
@@ -321,10 +322,13 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
       deadLetters: queue.deadLetters().slice(0, 20),
     }),
     maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
+    maxInflightBodyBytes: settings.BATON_MAX_INFLIGHT_BODY_BYTES,
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(settings.PORT, settings.HOST, () => resolve(s));
-    s.once('error', reject);
+  const server: Server = await listenHttp(app, settings.PORT, settings.HOST, {
+    requestTimeoutMs: settings.BATON_HTTP_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: settings.BATON_HTTP_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: settings.BATON_HTTP_KEEPALIVE_TIMEOUT_MS,
+    maxConnections: settings.BATON_HTTP_MAX_CONNECTIONS,
   });
   const address = server.address() as AddressInfo;
   const host = settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST;

@@ -39,7 +39,7 @@ export class ConfigIndex implements RoutingTable {
         },
         digestMode: img.digest,
         envs: Object.entries(img.targets).flatMap(([env, targets]) => {
-          const e = config.environments[env];
+          const e = Object.hasOwn(config.environments, env) ? config.environments[env] : undefined;
           if (!e) return [];
           const branch = e.branch ?? defaultBranch;
           return [{ env, destination: { branch, write: e.write, ...(e.write === 'merge-request' && { env }) }, targets: targets.map(targetSpec), paused: paused.has(env) }];

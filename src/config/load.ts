@@ -2,6 +2,7 @@
 
 import { LineCounter, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
+import { exceedsBytes, utf8Length } from '../core/size.js';
 import { ConfigSchema } from './schema.js';
 import type { BatonConfig } from './schema.js';
 
@@ -20,7 +21,23 @@ export function formatMessage(file: string, m: ConfigMessage): string {
   return `${where}: ${m.path ? `${m.path}: ` : ''}${m.message}`;
 }
 
-export function parseConfig(text: string): LoadResult {
+/** Larger than any real `.baton.yml` by far; parsing YAML costs many times its size in time and memory. */
+export const DEFAULT_MAX_CONFIG_BYTES = 512 * 1024;
+
+export interface ParseOptions {
+  /** Refuse a text larger than this (UTF-8 bytes) without parsing it; the setting is BATON_MAX_CONFIG_BYTES. */
+  maxBytes?: number;
+}
+
+/** The message for a `.baton.yml` over the cap, or undefined when it fits. */
+export function configTooLarge(text: string, maxBytes = DEFAULT_MAX_CONFIG_BYTES): ConfigMessage | undefined {
+  if (!exceedsBytes(text, maxBytes)) return undefined;
+  return { path: '', message: `the file is ${utf8Length(text)} bytes, over the ${maxBytes}-byte limit (BATON_MAX_CONFIG_BYTES); it was not parsed` };
+}
+
+export function parseConfig(text: string, options: ParseOptions = {}): LoadResult {
+  const tooLarge = configTooLarge(text, options.maxBytes);
+  if (tooLarge) return { ok: false, messages: [tooLarge] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -80,9 +97,28 @@ export class ConfigStore {
 
   update(text: string, revision: string): { ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] } {
     if (this.current?.revision === revision) return { ok: true, changed: false };
-    const result = parseConfig(text);
+    return this.accept(text, this.unchanged(text) ?? parseConfig(text), revision);
+  }
+
+  /** `update` with another parser (e.g. one that runs on a worker thread for large files). */
+  async updateWith(text: string, revision: string, parse: (text: string) => Promise<LoadResult>): Promise<{ ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] }> {
+    if (this.current?.revision === revision) return { ok: true, changed: false };
+    return this.accept(text, this.unchanged(text) ?? (await parse(text)), revision);
+  }
+
+  /** Every Baton commit moves the branch; the same text is not parsed again. */
+  private last: { text: string; result: LoadResult } | undefined;
+
+  private unchanged(text: string): LoadResult | undefined {
+    return this.last?.text === text ? this.last.result : undefined;
+  }
+
+  private accept(text: string, result: LoadResult, revision: string): { ok: true; changed: boolean } | { ok: false; messages: ConfigMessage[] } {
+    const same = this.last?.text === text;
+    this.last = { text, result };
     if (!result.ok) return result;
+    const changed = !same || this.current === undefined;
     this.current = { config: result.config, revision, text };
-    return { ok: true, changed: true };
+    return { ok: true, changed };
   }
 }

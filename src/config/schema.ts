@@ -57,10 +57,10 @@ export const ImageSchema = z
     }
     if (img.pattern !== undefined) {
       try {
-        // Flux-style `(?P<name>…)` groups are accepted, as the policy accepts them.
+        // RE2 syntax, as the policy matches it: Flux-style `(?P<name>…)` groups are accepted.
         compilePattern(img.pattern);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid regular expression: ${(e as Error).message}` });
+        ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid regular expression (RE2 syntax, as Flux uses; no lookaround or backreferences): ${(e as Error).message}` });
       }
     }
     if (img.extract !== undefined && img.pattern === undefined) ctx.addIssue({ code: 'custom', path: ['extract'], message: 'extract needs a pattern' });
@@ -90,17 +90,17 @@ export const ConfigSchema = z
   })
   .superRefine((cfg, ctx) => {
     for (const [name, env] of Object.entries(cfg.environments)) {
-      if (env.promoteFrom !== undefined && !(env.promoteFrom in cfg.environments)) {
+      if (env.promoteFrom !== undefined && !Object.hasOwn(cfg.environments, env.promoteFrom)) {
         ctx.addIssue({ code: 'custom', path: ['environments', name, 'promoteFrom'], message: `unknown environment ${env.promoteFrom}` });
       }
     }
     for (const [image, img] of Object.entries(cfg.images)) {
       for (const env of Object.keys(img.targets)) {
-        if (!(env in cfg.environments)) ctx.addIssue({ code: 'custom', path: ['images', image, 'targets', env], message: `unknown environment ${env}` });
+        if (!Object.hasOwn(cfg.environments, env)) ctx.addIssue({ code: 'custom', path: ['images', image, 'targets', env], message: `unknown environment ${env}` });
       }
     }
     for (const name of Object.keys(cfg.previews)) {
-      if (!(name in cfg.images)) ctx.addIssue({ code: 'custom', path: ['previews', name], message: `previews.${name} needs an image of the same name` });
+      if (!Object.hasOwn(cfg.images, name)) ctx.addIssue({ code: 'custom', path: ['previews', name], message: `previews.${name} needs an image of the same name` });
       else if (!cfg.images[name]?.source) ctx.addIssue({ code: 'custom', path: ['previews', name], message: `previews.${name} needs images.${name}.source (the app repository whose merge requests it previews)` });
     }
   });

@@ -2,8 +2,9 @@
 
 import type { Bump } from './changeset.js';
 import type { Cause } from './intent.js';
+import { SUBJECT_MAX, sanitizeSubject, sanitizeTrailerValue } from './sanitize.js';
 
-const SUBJECT_MAX = 72;
+const LINE_MAX = 200;
 
 function arrow(b: Bump): string {
   // The same tag pushed again with new content: say so, rather than "1.1.0 → 1.1.0".
@@ -19,19 +20,40 @@ function subjectOf(bumps: Bump[]): string {
   return subject.length <= SUBJECT_MAX ? subject : `Update ${bumps.length} images in ${envs.join(', ')}`;
 }
 
-export function commitMessage(bumps: Bump[], options: { skipCi?: boolean } = {}): string {
-  const subject = subjectOf(bumps) + (options.skipCi ? ' [skip ci]' : '');
-  const body = bumps.length > 1 ? bumps.map((b) => `- ${b.image} ${arrow(b)} in ${b.env} (${b.files.join(', ')})`).join('\n') : '';
-  const trailers: string[] = [];
+export type Trailer = readonly [key: `Baton-${string}`, value: string];
+
+/**
+ * The trailers of a commit, values already sanitized: every string a sender wrote (actor, event id,
+ * source ref) is one bounded line, so it can neither add a trailer nor end the trailer block.
+ */
+export function commitTrailers(bumps: Bump[]): Trailer[] {
+  const out: Trailer[] = [];
+  const seen = new Set<string>();
+  const add = (key: Trailer[0], raw: string): void => {
+    const value = sanitizeTrailerValue(raw);
+    const line = `${key}: ${value}`;
+    if (value === '' || seen.has(line)) return;
+    seen.add(line);
+    out.push([key, value]);
+  };
   for (const b of bumps) {
-    trailers.push(`Baton-Image: ${b.repository}:${b.to}${b.digest ? `@${b.digest}` : ''}`);
+    add('Baton-Image', `${b.repository}:${b.to}${b.digest ? `@${b.digest}` : ''}`);
     for (const c of b.causes) {
-      if (c.sourceRef) trailers.push(`Baton-Source: ${c.sourceRef}`);
-      trailers.push(`Baton-Event: ${c.source} ${c.deliveryId}`);
-      if (c.actor) trailers.push(`Baton-Actor: ${c.actor}`);
+      if (c.sourceRef) add('Baton-Source', c.sourceRef);
+      add('Baton-Event', `${c.source} ${c.deliveryId}`);
+      if (c.actor) add('Baton-Actor', c.actor);
     }
   }
-  return [subject, body, [...new Set(trailers)].join('\n')].filter((p) => p !== '').join('\n\n') + '\n';
+  return out;
+}
+
+export function commitMessage(bumps: Bump[], options: { skipCi?: boolean } = {}): string {
+  const skip = options.skipCi ? ' [skip ci]' : '';
+  // A subject above SUBJECT_MAX is only ever a single long tag or digest: bounded, not rewritten.
+  const subject = sanitizeSubject(subjectOf(bumps), LINE_MAX - skip.length) + skip;
+  const body = bumps.length > 1 ? bumps.map((b) => `- ${sanitizeSubject(`${b.image} ${arrow(b)} in ${b.env} (${b.files.join(', ')})`, LINE_MAX)}`).join('\n') : '';
+  const trailers = commitTrailers(bumps).map(([k, v]) => `${k}: ${v}`);
+  return [subject, body, trailers.join('\n')].filter((p) => p !== '').join('\n\n') + '\n';
 }
 
 /** One preview file a commit adds, moves or removes. */

@@ -109,6 +109,8 @@ export function formatRepoRef(ref: RepoRef): string {
 }
 
 export function parseRepoRef(text: string): RepoRef | undefined {
+  // A URL first: `git://host/env.git` is a git URL, not the `git:` prefix with the path `//host/env.git`.
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text)) return text.startsWith('git://') ? { forge: 'git', path: text } : undefined;
   const m = /^(github|gitlab|git):(.+)$/.exec(text);
   if (!m?.[1] || !m[2]) return undefined;
   return { forge: m[1] as RepoRef['forge'], path: m[2] };

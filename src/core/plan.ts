@@ -11,12 +11,18 @@ import { isPreviewIntent, isSetImage } from './intent.js';
 import type { Intent, SetImage } from './intent.js';
 import { planPreviews, previewPaths } from './preview/plan.js';
 import { compareTags, isOrdered } from './policy.js';
+import { exceedsBytes, utf8Length } from './size.js';
 import type { ImageSelector } from './targets/types.js';
 
 export interface PlanOptions {
   /** Add `[skip ci]` to the subject (when the env repo is also an app repo). */
   skipCi?: boolean;
+  /** Target files larger than this (UTF-8 bytes) are reported, not parsed; the setting is BATON_MAX_TARGET_BYTES. */
+  maxFileBytes?: number;
 }
+
+/** Far above any real kustomization or values file; editing YAML costs many times its size. */
+export const DEFAULT_MAX_TARGET_BYTES = 4 * 1024 * 1024;
 
 /** All paths the intents may touch, so the executor can read them in one go. */
 export function pathsOf(intents: Intent[]): string[] {
@@ -80,9 +86,16 @@ export function plan(all: Intent[], files: Record<string, string | null>, option
     let from: ImageVersion | undefined;
     let refusedDowngrade: string | undefined;
     for (const target of intent.targets) {
-      const text = working.get(target.file) ?? files[target.file];
+      const text = working.get(target.file) ?? (Object.hasOwn(files, target.file) ? files[target.file] : undefined);
       if (text === null || text === undefined) {
         problems.push({ path: target.file, message: `target file ${target.file} does not exist` });
+        continue;
+      }
+      const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_TARGET_BYTES;
+      if (exceedsBytes(text, maxBytes)) {
+        if (!problems.some((p) => p.path === target.file)) {
+          problems.push({ path: target.file, message: `${target.file} is ${utf8Length(text)} bytes, over the ${maxBytes}-byte limit for target files (BATON_MAX_TARGET_BYTES); it was not read` });
+        }
         continue;
       }
       const want = selectorOf(intent, target.key, target.digestKey);
@@ -140,7 +153,7 @@ export function plan(all: Intent[], files: Record<string, string | null>, option
     } else working.set(path, contents);
   }
   const changes: FileChange[] = [
-    ...[...working.entries()].filter(([path, text]) => files[path] !== text).map(([path, contents]): FileChange => ({ type: 'write', path, contents })),
+    ...[...working.entries()].filter(([path, text]) => !Object.hasOwn(files, path) || files[path] !== text).map(([path, contents]): FileChange => ({ type: 'write', path, contents })),
     ...[...deleted].map((path): FileChange => ({ type: 'delete', path })),
   ];
   const message = changes.length === 0 ? '' : previews && previews.changes.length > 0 ? previewCommitMessage(previews.changes, bumps, options) : commitMessage(bumps, options);

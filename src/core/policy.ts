@@ -1,5 +1,6 @@
 /** Tag policies: which tags an image accepts, and which of two accepted tags is newer. */
 
+import { RE2JS } from 're2js';
 import semver from 'semver';
 
 export type PolicyKind = 'semver' | 'sha' | 'regex' | 'numerical' | 'alphabetical';
@@ -17,12 +18,50 @@ export type Verdict = { ok: true } | { ok: false; reason: string };
 
 const SHA_RE = /^[0-9a-f]{7,40}$/;
 
+/** A user pattern compiled for linear-time matching. */
+export interface TagPattern {
+  /** The first match in `text`: the whole match, numbered groups and named groups; undefined for none. */
+  exec(text: string): { match: string; group(nameOrIndex: string | number): string | undefined } | undefined;
+}
+
+/** Longest pattern `.baton.yml` may hold: a tag is at most 128 characters, a pattern needs no more than a few hundred. */
+export const PATTERN_MAX = 1024;
+
+const compiled = new Map<string, TagPattern>();
+const COMPILED_MAX = 512;
+
 /**
- * Patterns come from `.baton.yml`, often copied from a Flux ImagePolicy whose Go syntax names groups
- * `(?P<name>…)`; JavaScript spells that `(?<name>…)`.
+ * Patterns come from `.baton.yml`, written by anyone who can commit to the env repo, and are matched
+ * against tags anyone who can push an image chooses. They run on RE2 (re2js), whose matching time is
+ * linear in the tag whatever the pattern, so no pattern can freeze Baton. RE2 is also the syntax of
+ * Flux's ImagePolicy: `(?P<name>…)` and `(?<name>…)` groups both work; backreferences and lookaround
+ * do not exist there and are refused. Throws on a pattern RE2 does not accept.
  */
-export function compilePattern(pattern: string): RegExp {
-  return new RegExp(pattern.replace(/(?<!\\)\(\?P</g, '(?<'));
+export function compilePattern(pattern: string): TagPattern {
+  const hit = compiled.get(pattern);
+  if (hit) return hit;
+  if (pattern.length > PATTERN_MAX) throw new Error(`the pattern is longer than ${PATTERN_MAX} characters`);
+  const re = RE2JS.compile(pattern);
+  const names = re.namedGroups();
+  const count = re.groupCount();
+  const out: TagPattern = {
+    exec(text) {
+      const m = re.matcher(text);
+      if (!m.find()) return undefined;
+      return {
+        match: m.group(0) ?? '',
+        group(key) {
+          const index = typeof key === 'number' ? key : Object.hasOwn(names, key) ? names[key] : undefined;
+          if (index === undefined || index > count) return undefined;
+          return m.group(index) ?? undefined;
+        },
+      };
+    },
+  };
+  // A bounded memo: the same few patterns are matched against every tag of every event.
+  if (compiled.size >= COMPILED_MAX) compiled.clear();
+  compiled.set(pattern, out);
+  return out;
 }
 
 /** A number as numerical policies accept it: digits and an optional fraction (a tag cannot carry `+`, and `-` is a separator). */
@@ -45,12 +84,11 @@ export function extractValue(policy: TagPolicy, tag: string): string | undefined
   if (!policy.pattern) return tag;
   const m = compilePattern(policy.pattern).exec(tag);
   if (!m) return undefined;
-  if (!policy.extract) return m[0];
+  if (!policy.extract) return m.match;
   // `$ts`, `${ts}` (Flux, Go's Expand) and `$<ts>`; `$1` for numbered groups.
   return policy.extract.replace(/\$(?:<(\w+)>|\{(\w+)\}|(\w+))/g, (_all, angled: string | undefined, braced: string | undefined, bare: string | undefined) => {
     const name = angled ?? braced ?? bare ?? '';
-    if (/^\d+$/.test(name)) return m[Number(name)] ?? '';
-    return m.groups?.[name] ?? '';
+    return (/^\d+$/.test(name) ? m.group(Number(name)) : m.group(name)) ?? '';
   });
 }
 

@@ -1,6 +1,8 @@
 /** The HTTP edge: webhooks in, probes and metrics out. Handlers verify, parse, enqueue, answer. */
 
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
 import express from 'express';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -29,19 +31,75 @@ export interface HttpDeps {
   /** Why not ready, dead letters and the like: shown on `/readyz`. */
   readyDetail?(): Record<string, unknown>;
   maxBodyBytes?: number;
+  /** Bytes of request bodies held in memory at once, across all webhooks; beyond it, 503 with Retry-After. */
+  maxInflightBodyBytes?: number;
   now?: () => Date;
+}
+
+export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 64 * 1024 * 1024;
+
+/** Bytes reserved by bodies being read: a bound on what concurrent large requests can hold. */
+class ByteBudget {
+  private used = 0;
+  constructor(private readonly max: number) {}
+  take(n: number): boolean {
+    if (this.used + n > this.max && this.used > 0) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used -= n;
+  }
+}
+
+type BodyRead = { ok: true; body: Buffer; hmacs?: string[] } | { ok: false; status: 413 } | { ok: false; status: 'gone' };
+
+/** Read a request body up to `maxBytes`, hashing it with each secret as it streams when the source signs with HMAC. */
+function readBody(req: Request, maxBytes: number, hmacSecrets: readonly string[] | undefined): Promise<BodyRead> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const hmacs = hmacSecrets?.map((s) => createHmac('sha256', s));
+    let total = 0;
+    const finish = (r: BodyRead): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onClose);
+      resolve(r);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        chunks.length = 0;
+        finish({ ok: false, status: 413 });
+        return;
+      }
+      for (const h of hmacs ?? []) h.update(chunk);
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => finish({ ok: true, body: Buffer.concat(chunks, total), ...(hmacs && { hmacs: hmacs.map((h) => h.digest('hex')) }) });
+    const onGone = (): void => finish({ ok: false, status: 'gone' });
+    const onClose = (): void => {
+      if (!req.complete) onGone();
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    req.on('close', onClose);
+  });
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+// Null-prototype records: a header or parameter named `constructor` or `__proto__` is just a key.
 function headersOf(req: Request): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
+  const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   for (const [k, v] of Object.entries(req.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return out;
 }
 
 function queryOf(req: Request): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
+  const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   for (const [k, v] of new URL(req.originalUrl, 'http://x').searchParams) out[k] = v;
   return out;
 }
@@ -72,15 +130,39 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     }),
   );
 
-  const raw = (bytes: number) => express.raw({ type: () => true, limit: bytes });
+  const budget = new ByteBudget(deps.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES);
 
-  async function serve(req: Request, res: Response, source: Source, secrets: string[], label: string): Promise<void> {
-    const delivery: Delivery = {
-      headers: headersOf(req),
-      query: queryOf(req),
-      rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      receivedAt: now().toISOString(),
-    };
+  /** Answer without reading the body, and close the connection so its bytes are never read either. */
+  function refuse(req: Request, res: Response, label: string, status: number, result: string, body: Record<string, unknown>): void {
+    deps.metrics.webhooks.inc({ source: label, result });
+    req.log.warn({ source: label, status, reason: body['reason'] }, 'webhook refused');
+    res.setHeader('Connection', 'close');
+    res.status(status).json(body);
+  }
+
+  async function serve(req: Request, res: Response, source: Source, secrets: string[], label: string, maxBytes: number): Promise<void> {
+    const head = { headers: headersOf(req), query: queryOf(req) };
+    // Authenticity first, before a single body byte is buffered: a stranger's bytes cost nothing.
+    const pre = source.precheck ? source.precheck(head, secrets) : secrets.length > 0 ? { ok: true as const } : { ok: false as const, reason: 'no secret is configured for this endpoint' };
+    if (!pre.ok) return refuse(req, res, label, 401, 'unauthorized', { error: 'unauthorized', reason: pre.reason });
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    if (declared > maxBytes) return refuse(req, res, label, 413, 'too-large', { error: 'payload too large', reason: `the limit is ${maxBytes} bytes` });
+    const reserve = Number.isSafeInteger(declared) && declared >= 0 ? declared : maxBytes;
+    if (!budget.take(reserve)) {
+      res.setHeader('Retry-After', '5');
+      return refuse(req, res, label, 503, 'busy', { error: 'busy', reason: 'too many large requests at once; retry shortly' });
+    }
+    let read: BodyRead;
+    try {
+      read = await readBody(req, maxBytes, source.hmac ? secrets : undefined);
+    } finally {
+      budget.give(reserve);
+    }
+    if (!read.ok) {
+      if (read.status === 413) refuse(req, res, label, 413, 'too-large', { error: 'payload too large', reason: `the limit is ${maxBytes} bytes` });
+      return;
+    }
+    const delivery: Delivery = { ...head, rawBody: read.body, receivedAt: now().toISOString(), ...(read.hmacs && { bodyHmacs: read.hmacs }) };
     const reply = await handleDelivery(source, secrets, delivery, deps.queue, deps.admit);
     deps.metrics.webhooks.inc({ source: label, result: reply.result });
     if (reply.status >= 400) req.log.warn({ source: label, status: reply.status, reason: reply.body['reason'] }, 'webhook refused');
@@ -88,19 +170,19 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(reply.status).json(reply.body);
   }
 
-  app.post('/webhooks/registry/:kind', raw(limit), async (req, res) => {
+  app.post('/webhooks/registry/:kind', async (req, res) => {
     const kind = String(req.params['kind']);
     const source = Object.hasOwn(registrySources, kind) ? registrySources[kind] : undefined;
     if (!source) {
       res.status(404).json({ error: 'not found', reason: `unknown registry kind; use one of ${Object.keys(registrySources).join(', ')}` });
       return;
     }
-    await serve(req, res, source, deps.registrySecrets(kind), `registry/${kind}`);
+    await serve(req, res, source, deps.registrySecrets(kind), `registry/${kind}`, limit);
   });
 
   for (const [name, s] of Object.entries(deps.sources ?? {})) {
-    app.post(`/webhooks/${name}`, raw(s.maxBytes ?? limit), async (req, res) => {
-      await serve(req, res, s.source, s.secrets(), name);
+    app.post(`/webhooks/${name}`, async (req, res) => {
+      await serve(req, res, s.source, s.secrets(), name, s.maxBytes ?? limit);
     });
   }
 
@@ -134,4 +216,40 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   };
   app.use(onError);
   return app;
+}
+
+/** Connection limits for a webhook receiver (SPEC §1 settings `BATON_HTTP_*`). */
+export interface HttpServerLimits {
+  /** Whole request, headers and body, must arrive within this (slow bodies are cut). */
+  requestTimeoutMs: number;
+  /** Headers must arrive within this (slow headers are cut). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at once; further ones are closed on accept. */
+  maxConnections: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpServerLimits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxConnections: 512 };
+
+/** Listen with the limits set: Node's defaults hold a dribbling client for minutes and accept any number of connections. */
+export function listenHttp(app: express.Express, port: number, host: string, limits: HttpServerLimits = DEFAULT_HTTP_LIMITS): Promise<Server> {
+  const server = createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often the timeouts above are checked (Node's default is every 30 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 2)),
+    },
+    app,
+  );
+  server.maxConnections = limits.maxConnections;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }

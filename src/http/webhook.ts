@@ -7,6 +7,7 @@ import type { Event } from '../core/event.js';
 import type { Queue } from '../queue/types.js';
 import type { Delivery, Source } from '../sources/types.js';
 import { MalformedPayload } from '../sources/types.js';
+import { DEFAULT_MAX_JSON_DEPTH, jsonDeeperThan } from '../sources/json-limits.js';
 
 export interface Reply {
   status: number;
@@ -29,6 +30,11 @@ export async function handleDelivery(source: Source, secrets: readonly string[],
   if (!verdict.ok) return { status: 401, result: 'unauthorized', body: { error: 'unauthorized', reason: verdict.reason } };
   if (!isJsonType(delivery.headers['content-type'])) {
     return { status: 415, result: 'unsupported', body: { error: 'unsupported media type', reason: 'send the body as JSON' } };
+  }
+  const maxDepth = source.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  // Bounded before parsing: a deeply nested body would otherwise cost time and memory in JSON.parse and the schema walk.
+  if (jsonDeeperThan(delivery.rawBody, maxDepth)) {
+    return { status: 400, result: 'malformed', body: { error: 'malformed', reason: `the JSON nests deeper than ${maxDepth} levels` } };
   }
   let body: unknown;
   try {

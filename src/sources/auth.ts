@@ -1,7 +1,7 @@
 /** Constant-time secret checks shared by every source. */
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { Delivery, Verification } from './types.js';
+import type { DeliveryHead, Verification } from './types.js';
 
 /** Compare two secrets in constant time; hashing first makes lengths equal, so length leaks nothing either. */
 export function safeEqual(given: string, expected: string): boolean {
@@ -19,7 +19,7 @@ export function matchesAny(given: string | undefined, secrets: readonly string[]
 }
 
 /** The credential of an `Authorization: Bearer …` header, or the password of `Basic …`. */
-export function authorizationSecret(headers: Delivery['headers']): string | undefined {
+export function authorizationSecret(headers: DeliveryHead['headers']): string | undefined {
   const value = headers['authorization'];
   if (!value) return undefined;
   const m = /^(Bearer|Basic|Token)\s+(.+)$/i.exec(value.trim());
@@ -30,21 +30,37 @@ export function authorizationSecret(headers: Delivery['headers']): string | unde
   return colon >= 0 ? decoded.slice(colon + 1) : undefined;
 }
 
-export function verifyAuthorizationHeader(delivery: Delivery, secrets: readonly string[]): Verification {
+export function verifyAuthorizationHeader(delivery: DeliveryHead, secrets: readonly string[]): Verification {
   if (secrets.length === 0) return { ok: false, reason: 'no secret is configured for this endpoint' };
   const given = authorizationSecret(delivery.headers);
   if (given === undefined) return { ok: false, reason: 'missing Authorization header' };
   return matchesAny(given, secrets) ? { ok: true } : { ok: false, reason: 'wrong credentials' };
 }
 
-/** `sha256=<hex>` HMAC over the raw body, as GitHub and Flux's generic-hmac provider send it. */
-export function verifyHmacSha256(rawBody: Buffer, signature: string | undefined, secrets: readonly string[], prefix = 'sha256='): Verification {
+const SHA256_SIGNATURE = /^sha256=[0-9a-fA-F]{64}$/;
+
+/** Before the body: a secret is configured and the request carries a well-formed `sha256=<hex>` signature. */
+export function precheckHmacSha256(head: DeliveryHead, header: string, secrets: readonly string[]): Verification {
+  if (secrets.length === 0) return { ok: false, reason: 'no secret is configured for this endpoint' };
+  const signature = head.headers[header];
+  if (!signature) return { ok: false, reason: 'missing signature' };
+  if (!SHA256_SIGNATURE.test(signature.trim())) return { ok: false, reason: 'the signature is not sha256=<hex>' };
+  return { ok: true };
+}
+
+/**
+ * `sha256=<hex>` HMAC over the raw body, as GitHub and Flux's generic-hmac provider send it.
+ * `precomputed`: the digests the edge computed while the body streamed, one per secret.
+ */
+export function verifyHmacSha256(rawBody: Buffer, signature: string | undefined, secrets: readonly string[], prefix = 'sha256=', precomputed?: readonly string[]): Verification {
   if (secrets.length === 0) return { ok: false, reason: 'no secret is configured for this endpoint' };
   if (!signature) return { ok: false, reason: 'missing signature' };
+  const given = signature.trim().toLowerCase();
   let ok = false;
-  for (const s of secrets) {
-    const expected = prefix + createHmac('sha256', s).update(rawBody).digest('hex');
-    if (safeEqual(signature, expected)) ok = true;
-  }
+  secrets.forEach((s, i) => {
+    const digest = precomputed?.length === secrets.length ? precomputed[i] : undefined;
+    const expected = prefix + (digest ?? createHmac('sha256', s).update(rawBody).digest('hex'));
+    if (safeEqual(given, expected)) ok = true;
+  });
   return ok ? { ok: true } : { ok: false, reason: 'signature does not match' };
 }

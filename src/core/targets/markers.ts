@@ -17,7 +17,11 @@ interface Marker {
   role: SlotRole;
 }
 
-const ROLES: Record<string, SlotRole> = { tag: 'tag', digest: 'digest', name: 'name' };
+const ROLES = new Map<string, SlotRole>([
+  ['tag', 'tag'],
+  ['digest', 'digest'],
+  ['name', 'name'],
+]);
 
 /** Read a marker comment; anything that is not exactly a marker object is an ordinary comment. */
 export function parseMarker(comment: string): Marker | undefined {
@@ -37,7 +41,7 @@ export function parseMarker(comment: string): Marker | undefined {
     const [image, part, ...rest] = baton.split(':');
     if (!image || rest.length > 0) return undefined;
     if (part === undefined) return { image, role: 'ref' };
-    const role = ROLES[part];
+    const role = ROLES.get(part);
     return role && role !== 'name' ? { image, role } : undefined;
   }
   if (typeof flux === 'string') {
@@ -45,7 +49,7 @@ export function parseMarker(comment: string): Marker | undefined {
     const [ns, image, part, ...rest] = flux.split(':');
     if (!ns || !image || rest.length > 0) return undefined;
     if (part === undefined) return { image, role: 'ref' };
-    const role = ROLES[part];
+    const role = ROLES.get(part);
     return role ? { image, role } : undefined;
   }
   return undefined;

@@ -103,19 +103,20 @@ export function normalizePush(body: unknown, deliveryId: string): Parsed {
   return { kind: 'events', events: [event] };
 }
 
-const PR_ACTIONS: Record<string, PullRequestChanged['action'] | undefined> = {
-  opened: 'opened',
-  synchronize: 'updated',
-  reopened: 'reopened',
-  labeled: 'labeled',
-  unlabeled: 'unlabeled',
-  edited: 'edited',
-};
+// A Map: an action of `constructor` or `toString` must find nothing.
+const PR_ACTIONS = new Map<string, PullRequestChanged['action']>([
+  ['opened', 'opened'],
+  ['synchronize', 'updated'],
+  ['reopened', 'reopened'],
+  ['labeled', 'labeled'],
+  ['unlabeled', 'unlabeled'],
+  ['edited', 'edited'],
+]);
 
 export function normalizePullRequest(body: unknown, deliveryId: string): Parsed {
   const e = parseOr(PullRequestSchema, body, 'pull_request');
   const pr = e.pull_request;
-  const action = e.action === 'closed' ? (pr.merged === true ? 'merged' : 'closed') : PR_ACTIONS[e.action];
+  const action = e.action === 'closed' ? (pr.merged === true ? 'merged' : 'closed') : PR_ACTIONS.get(e.action);
   if (!action) return { kind: 'ignored', reason: `pull_request ${e.action.slice(0, 40)}` };
   // A deleted fork leaves head.repo null: still a fork, never trusted like a branch of the repo.
   const fromFork = pr.head.repo === null || pr.head.repo.full_name.toLowerCase() !== pr.base.repo.full_name.toLowerCase();

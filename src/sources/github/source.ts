@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Parsed } from '../../core/event.js';
-import { verifyHmacSha256 } from '../auth.js';
+import { precheckHmacSha256, verifyHmacSha256 } from '../auth.js';
 import { parseGitHubPackageEvent } from '../registry/ghcr.js';
 import type { Delivery, Source } from '../types.js';
 import { causedBy, normalizeCheckSuite, normalizeIssueComment, normalizePullRequest, normalizePush, normalizeWorkflowRun } from './normalize.js';
@@ -36,7 +36,11 @@ export function githubSource(options: GitHubSourceOptions): Source {
   const parsePackage = options.parsePackage ?? parseGitHubPackageEvent;
   return {
     id: 'github',
-    verify: (delivery, secrets) => verifyHmacSha256(delivery.rawBody, delivery.headers['x-hub-signature-256'], secrets),
+    verify: (delivery, secrets) => verifyHmacSha256(delivery.rawBody, delivery.headers['x-hub-signature-256'], secrets, 'sha256=', delivery.bodyHmacs),
+    precheck: (head, secrets) => precheckHmacSha256(head, 'x-hub-signature-256', secrets),
+    hmac: { header: 'x-hub-signature-256' },
+    // GitHub payloads nest about ten levels deep (commits → author, pull_request → head → repo → owner).
+    maxJsonDepth: 32,
     parse(body, delivery) {
       const event = delivery.headers['x-github-event'] ?? '';
       const deliveryId = deliveryIdOf(delivery);

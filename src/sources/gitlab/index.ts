@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { CiCompleted, CommentPosted, Event, Parsed, PullRequestChanged, Pushed, RepoRef } from '../../core/event.js';
 import { matchesAny } from '../auth.js';
-import type { Delivery, Source, Verification } from '../types.js';
+import type { Delivery, DeliveryHead, Source, Verification } from '../types.js';
 import { MalformedPayload } from '../types.js';
 import type { MergeRequestPayload, NotePayload, PipelinePayload, PushPayload } from './schema.js';
 import { MergeRequestSchema, NoteSchema, PipelineSchema, PushSchema } from './schema.js';
@@ -30,7 +30,7 @@ export function parseGitlabSecrets(value: string | undefined): string[] {
     .filter((s) => s !== '');
 }
 
-export function verifyGitlabToken(delivery: Delivery, secrets: readonly string[]): Verification {
+export function verifyGitlabToken(delivery: DeliveryHead, secrets: readonly string[]): Verification {
   if (secrets.length === 0) return { ok: false, reason: 'no GitLab webhook secret is configured' };
   const given = delivery.headers['x-gitlab-token'];
   if (given === undefined || given === '') return { ok: false, reason: 'missing X-Gitlab-Token header' };
@@ -116,9 +116,8 @@ class Normalizer {
       fromFork: a.source_project_id != null && a.target_project_id != null && a.source_project_id !== a.target_project_id,
       labels,
     };
-    const simple: Record<string, PullRequestChanged['action']> = { open: 'opened', reopen: 'reopened', close: 'closed', merge: 'merged' };
     const action = a.action ?? '';
-    const mapped = simple[action];
+    const mapped = MR_ACTIONS.get(action);
     if (mapped) return { kind: 'events', events: [{ ...base, deliveryId: this.deliveryId, action: mapped }] };
     if (action !== 'update') return { kind: 'ignored', reason: `merge request action ${JSON.stringify(action.slice(0, 40))} is of no interest` };
 
@@ -189,17 +188,26 @@ class Normalizer {
 /** GitLab's `CI_COMMIT_SHORT_SHA` is the first 8 characters of the commit sha: the tag GitLab users give images. */
 export const GITLAB_SHORT_SHA_LENGTH = 8;
 
+// Maps, not object literals: a header or action of `toString` or `constructor` must find nothing.
+const MR_ACTIONS = new Map<string, PullRequestChanged['action']>([
+  ['open', 'opened'],
+  ['reopen', 'reopened'],
+  ['close', 'closed'],
+  ['merge', 'merged'],
+]);
+
+const KIND_BY_HEADER = new Map<string, string>([
+  ['Push Hook', 'push'],
+  ['Tag Push Hook', 'tag_push'],
+  ['Merge Request Hook', 'merge_request'],
+  ['Note Hook', 'note'],
+  ['Confidential Note Hook', 'note'],
+  ['Pipeline Hook', 'pipeline'],
+]);
+
 /** The kind of a delivery: the `X-Gitlab-Event` header, else the body's `object_kind` (as `replay` may lack headers). */
 function kindOf(body: unknown, header: string | undefined): string | undefined {
-  const byHeader: Record<string, string> = {
-    'Push Hook': 'push',
-    'Tag Push Hook': 'tag_push',
-    'Merge Request Hook': 'merge_request',
-    'Note Hook': 'note',
-    'Confidential Note Hook': 'note',
-    'Pipeline Hook': 'pipeline',
-  };
-  if (header !== undefined) return byHeader[header] ?? header;
+  if (header !== undefined) return KIND_BY_HEADER.get(header) ?? header;
   if (typeof body === 'object' && body !== null && 'object_kind' in body && typeof body.object_kind === 'string') return body.object_kind;
   return undefined;
 }
@@ -208,6 +216,9 @@ export function createGitlabSource(options: GitlabSourceOptions = {}): Source {
   return {
     id: 'gitlab',
     verify: verifyGitlabToken,
+    // The token is a header: a wrong or missing one is refused before the body is read.
+    precheck: verifyGitlabToken,
+    maxJsonDepth: 32,
     parse(body: unknown, delivery: Delivery): Parsed {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new MalformedPayload('expected a JSON object');
       const n = new Normalizer(gitlabDeliveryId(delivery), options.botUsername);

@@ -47,5 +47,6 @@ export function parseAcr(body: unknown): Parsed {
 export const acr: Source = {
   id: 'registry/acr',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets),
   parse: (body) => parseAcr(body),
 };

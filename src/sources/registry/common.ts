@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { ImagePushed, Parsed, SourceId } from '../../core/event.js';
 import { isValidDigest, isValidRepository, isValidTag } from '../../core/image-ref.js';
 import { authorizationSecret, matchesAny } from '../auth.js';
-import type { Delivery, Verification } from '../types.js';
+import type { DeliveryHead, Verification } from '../types.js';
 
 /** A registry host as clients write it: `registry.example.com`, `127.0.0.1:5000`, `[::1]:5000` is not supported. */
 const HOST_RE = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::[0-9]{1,5})?$/;
@@ -117,7 +117,7 @@ export interface TokenOptions {
  * Shared-secret check for registries: `Authorization: Bearer|Basic|Token …`, an `X-Baton-Token` header
  * (for senders that name their own header, like EventBridge API-key connections), and `?token=` only where allowed.
  */
-export function verifyRegistryToken(delivery: Delivery, secrets: readonly string[], options: TokenOptions = {}): Verification {
+export function verifyRegistryToken(delivery: DeliveryHead, secrets: readonly string[], options: TokenOptions = {}): Verification {
   if (secrets.filter((s) => s !== '').length === 0) return { ok: false, reason: 'no secret is configured for this endpoint' };
   const candidates: string[] = [];
   const fromAuth = authorizationSecret(delivery.headers);

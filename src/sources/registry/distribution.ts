@@ -92,5 +92,6 @@ export function parseDistributionEnvelope(body: unknown, source: SourceId): Pars
 export const distribution: Source = {
   id: 'registry/distribution',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets),
   parse: (body) => parseDistributionEnvelope(body, 'registry/distribution'),
 };

@@ -27,6 +27,7 @@ const DockerHubSchema = z.object({
 export const dockerhub: Source = {
   id: 'registry/dockerhub',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets, { allowQuery: true }),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets, { allowQuery: true }),
   parse: (body, delivery) => {
     const parsed = DockerHubSchema.safeParse(body);
     if (!parsed.success) throw new MalformedPayload('expected a Docker Hub webhook {push_data, repository}');

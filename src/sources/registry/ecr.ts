@@ -60,5 +60,6 @@ export function parseEcr(body: unknown): Parsed {
 export const ecr: Source = {
   id: 'registry/ecr',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets),
   parse: (body) => parseEcr(body),
 };

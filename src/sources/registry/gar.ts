@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { Parsed } from '../../core/event.js';
 import { parseImageRef } from '../../core/image-ref.js';
 import { MalformedPayload } from '../types.js';
-import type { Delivery, Verification } from '../types.js';
+import type { Delivery, DeliveryHead, Verification } from '../types.js';
 import { buildImagePushed, isoOrUndefined, ParseResult, splitRegistry } from './common.js';
 import { ReplayGuard } from './replay-guard.js';
 import type { Source } from '../types.js';
@@ -64,7 +64,7 @@ function messageIdOf(rawBody: Buffer): string | undefined {
   }
 }
 
-function bearer(delivery: Delivery): string | undefined {
+function bearer(delivery: DeliveryHead): string | undefined {
   const m = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(delivery.headers['authorization']?.trim() ?? '');
   return m?.[1];
 }
@@ -151,5 +151,10 @@ export function createGarSource(options: GarOptions | undefined): Source {
       return verifyPubSubPush(delivery, options, replay);
     },
     parse: (body) => parsePubSubPush(body),
+    // The JWT is checked in full once the body (which carries the message id) is in; before it, only its presence.
+    precheck: (head) => {
+      if (!options || options.audience === '' || options.serviceAccounts.length === 0) return { ok: false, reason: 'gar needs BATON_GAR_AUDIENCE and BATON_GAR_SERVICE_ACCOUNT' };
+      return bearer(head) ? { ok: true } : { ok: false, reason: 'missing Pub/Sub OIDC token (Authorization: Bearer <JWT>)' };
+    },
   };
 }

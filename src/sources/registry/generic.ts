@@ -40,5 +40,6 @@ export function parseGeneric(body: unknown, delivery: Delivery): Parsed {
 export const generic: Source = {
   id: 'registry/generic',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets),
   parse: parseGeneric,
 };

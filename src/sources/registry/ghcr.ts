@@ -8,7 +8,7 @@
 
 import { z } from 'zod';
 import type { Parsed } from '../../core/event.js';
-import { verifyHmacSha256 } from '../auth.js';
+import { precheckHmacSha256, verifyHmacSha256 } from '../auth.js';
 import { MalformedPayload } from '../types.js';
 import { bodyHash, buildImagePushed, isoOrUndefined, ParseResult, splitRegistry } from './common.js';
 import type { Source } from '../types.js';
@@ -93,7 +93,9 @@ export function parseGitHubPackageEvent(body: unknown, deliveryId: string): Pars
 /** A repository or organization webhook (events: Packages / Registry packages) pointed at `/webhooks/registry/ghcr`. */
 export const ghcr: Source = {
   id: 'registry/ghcr',
-  verify: (delivery, secrets) => verifyHmacSha256(delivery.rawBody, delivery.headers['x-hub-signature-256'], secrets),
+  verify: (delivery, secrets) => verifyHmacSha256(delivery.rawBody, delivery.headers['x-hub-signature-256'], secrets, 'sha256=', delivery.bodyHmacs),
+  precheck: (head, secrets) => precheckHmacSha256(head, 'x-hub-signature-256', secrets),
+  hmac: { header: 'x-hub-signature-256' },
   parse: (body, delivery) => {
     const event = delivery.headers['x-github-event'];
     if (event !== undefined && event !== 'package' && event !== 'registry_package') {

@@ -11,5 +11,6 @@ import type { Source } from '../types.js';
 export const gitlab: Source = {
   id: 'registry/gitlab',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets),
   parse: (body) => parseDistributionEnvelope(body, 'registry/gitlab'),
 };

@@ -87,5 +87,6 @@ export function parseHarbor(body: unknown, delivery: Delivery): Parsed {
 export const harbor: Source = {
   id: 'registry/harbor',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets, { rawAuthorization: true }),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets, { rawAuthorization: true }),
   parse: parseHarbor,
 };

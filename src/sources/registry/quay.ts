@@ -20,6 +20,7 @@ const QuaySchema = z.object({
 export const quay: Source = {
   id: 'registry/quay',
   verify: (delivery, secrets) => verifyRegistryToken(delivery, secrets, { allowQuery: true }),
+  precheck: (head, secrets) => verifyRegistryToken(head, secrets, { allowQuery: true }),
   parse: (body, delivery) => {
     const parsed = QuaySchema.safeParse(body);
     if (!parsed.success) throw new MalformedPayload('expected a Quay repository push notification with updated_tags');
