@@ -8,6 +8,7 @@ import { ConfigIndex } from '../config/index.js';
 import { ConfigStore, formatMessage } from '../config/load.js';
 import type { ConfigMessage } from '../config/load.js';
 import type { Forge } from '../forges/types.js';
+import { STATE_FILE, readState } from '../core/commands/state.js';
 
 export const CONFIG_FILE = '.baton.yml';
 
@@ -26,6 +27,8 @@ export class ConfigSource {
   private checkedAt = -Infinity;
   private branch: string | undefined;
   private loading: Promise<ConfigIndex | undefined> | undefined;
+  /** `.baton/state.yml` as last read: pauses recorded by `/baton pause`. */
+  private stateText: string | null | undefined;
 
   constructor(private readonly deps: ConfigSourceDeps) {}
 
@@ -48,7 +51,7 @@ export class ConfigSource {
 
   private async load(): Promise<ConfigIndex | undefined> {
     this.branch ??= await this.deps.forge.defaultBranch(this.deps.repo);
-    const snap = await this.deps.forge.readFiles(this.deps.repo, this.branch, [CONFIG_FILE]);
+    const snap = await this.deps.forge.readFiles(this.deps.repo, this.branch, [CONFIG_FILE, STATE_FILE]);
     this.checkedAt = this.deps.now();
     const text = snap.files[CONFIG_FILE];
     if (text === null || text === undefined) {
@@ -56,8 +59,15 @@ export class ConfigSource {
       return this.index;
     }
     const result = this.store.update(text, snap.head);
+    const state = snap.files[STATE_FILE] ?? null;
+    const stateChanged = state !== this.stateText;
+    this.stateText = state;
     if (!result.ok) this.deps.onInvalid?.(result.messages, snap.head);
-    else if (result.changed && this.store.config) this.index = new ConfigIndex(this.store.config, this.branch);
+    if ((result.ok && result.changed) || stateChanged) {
+      const pauses = readState(state);
+      if (pauses.problem) this.deps.onInvalid?.([{ path: '', message: pauses.problem }], snap.head);
+      if (this.store.config) this.index = new ConfigIndex(this.store.config, this.branch, new Set(pauses.paused.keys()));
+    }
     return this.index;
   }
 }

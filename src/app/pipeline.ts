@@ -11,6 +11,7 @@ import type { Queue, Routed } from '../queue/types.js';
 import { ConfigSource, describeMessages } from './config-source.js';
 import { execute } from './executor.js';
 import type { Metrics } from './metrics.js';
+import type { Commands } from './commands.js';
 
 export interface PipelineDeps {
   forge: Forge;
@@ -28,6 +29,8 @@ export interface PipelineDeps {
    * images). Used for `digest: pin` images whose event carried no digest.
    */
   resolveDigest?: (repository: string, tag: string) => Promise<string>;
+  /** `/baton` comment commands; without it, comments change nothing. */
+  commands?: Commands;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -38,6 +41,8 @@ export interface Pipeline {
   start(): Promise<void>;
   /** Route one event and write now, without the queue (CLI replay). */
   runNow(event: Event, options?: { dryRun?: boolean }): Promise<{ routed: Routed[]; notes: string[]; outcomes: Outcome[] }>;
+  /** Write intents now, without the queue (CLI commands). */
+  runIntents(intents: Intent[]): Promise<Outcome[]>;
 }
 
 export function groupByDestination(intents: Intent[]): Routed[] {
@@ -66,6 +71,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (event.type === 'push') config.invalidate();
     const table = await config.table();
     if (!table) return { routed: [], notes: ['no valid .baton.yml in the env repository'] };
+    if (event.type === 'comment' && deps.commands) {
+      const out = await deps.commands.handleComment(event, table, () => config.invalidate());
+      return { routed: groupByDestination(out.intents), notes: out.notes };
+    }
     const result = route(event, table);
     return { routed: groupByDestination(result.intents), notes: result.notes };
   }
@@ -96,7 +105,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
-    const intents = await withDigests(batch);
+    // Commands are authorized again just before they write: a role may have been taken away meanwhile.
+    const allowed = deps.commands ? await deps.commands.recheck(batch, await config.table()) : batch;
+    const intents = await withDigests(allowed);
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
     const summary = {
@@ -111,6 +122,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (outcome.status === 'failed') log.error({ ...summary, error: outcome.error }, 'write failed');
     else if (outcome.problems.length > 0) log.warn(summary, 'some targets were not written');
     else log.info(summary, outcome.status === 'committed' ? 'committed' : 'nothing to change');
+    await deps.commands?.onOutcome(outcome);
     await deps.onOutcome?.(outcome);
     return outcome;
   }
@@ -136,6 +148,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const outcomes: Outcome[] = [];
       for (const r of routed) outcomes.push(await flush(r.destination, r.intents));
       return { routed, notes, outcomes };
+    },
+    async runIntents(intents) {
+      const outcomes: Outcome[] = [];
+      for (const r of groupByDestination(intents)) outcomes.push(await flush(r.destination, r.intents));
+      return outcomes;
     },
   };
 }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { createMetrics } from '../app/metrics.js';
 import type { Metrics } from '../app/metrics.js';
 import { createPipeline } from '../app/pipeline.js';
+import { createCommands, reviewFeedback } from '../app/commands.js';
 import { findResyncSelections, parseInterval } from '../app/resync.js';
 import type { Pipeline } from '../app/pipeline.js';
 import type { Outcome } from '../core/outcome.js';
@@ -81,7 +82,10 @@ interface PipelineParts {
 
 /** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
 function pipelineFor(p: PipelineParts): Pipeline {
+  const reviews = p.envRepo.forge.reviews;
+  const commands = createCommands({ forge: p.envRepo.forge, repo: p.envRepo.repo, logger: p.logger, now: () => Date.now(), ...(reviews && { feedback: reviewFeedback(reviews) }) });
   return createPipeline({
+    commands,
     forge: p.envRepo.forge,
     repo: p.envRepo.repo,
     queue: p.queue,

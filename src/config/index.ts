@@ -15,7 +15,7 @@ export class ConfigIndex implements RoutingTable {
 
   /**
    * @param defaultBranch the branch `.baton.yml` was read from; environments without `branch` live there.
-   * @param paused environments whose automation is paused.
+   * @param paused environments (`staging`) or one image in one (`staging/web`) whose automation is paused.
    */
   constructor(
     readonly config: BatonConfig,
@@ -40,7 +40,7 @@ export class ConfigIndex implements RoutingTable {
           const e = config.environments[env];
           if (!e) return [];
           const branch = e.branch ?? defaultBranch;
-          return [{ env, destination: { branch, write: e.write, ...(e.write === 'merge-request' && { env }) }, targets: targets.map(targetSpec), paused: paused.has(env) }];
+          return [{ env, destination: { branch, write: e.write, ...(e.write === 'merge-request' && { env }) }, targets: targets.map(targetSpec), paused: paused.has(env) || paused.has(`${env}/${image}`) }];
         }),
       };
       this.byRepository.set(repository, [...(this.byRepository.get(repository) ?? []), route]);

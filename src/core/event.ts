@@ -1,7 +1,7 @@
 /** Every inbound webhook becomes one of these; sources normalize, the core only ever sees Events. */
 
 /** Where a delivery came from: `registry/<kind>`, `github`, `gitlab`, `cd/argocd`, `cd/flux`. */
-export type SourceId = `registry/${string}` | 'github' | 'gitlab' | `cd/${string}`;
+export type SourceId = `registry/${string}` | 'github' | 'gitlab' | `cd/${string}` | 'cli';
 
 /** A repository on a forge, written `github:owner/name`, `gitlab:group/sub/name` or `git:<url>`. */
 export interface RepoRef {

@@ -27,6 +27,12 @@ export interface Cause {
   actor?: string;
   /** `github:acme/web@3f2c1d0 (#42)` when the change is traced to an app commit. */
   sourceRef?: string;
+  /** The `/baton` command behind the intent (`promote production`), for the `Baton-Command` trailer. */
+  command?: string;
+  /** Where that command was written, so its author gets the result: `repo` as its forge names it. */
+  comment?: { forge: 'github' | 'gitlab' | 'git' | 'cli'; repo: string; number: number; commentId: string };
+  /** A rollback: who asked and why, for the `Baton-Rollback` trailer. */
+  rollback?: { by: string; reason: string };
 }
 
 export interface SetImage {

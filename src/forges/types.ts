@@ -50,6 +50,23 @@ export interface CommitStatus {
 
 export type Reaction = 'eyes' | 'rocket' | 'confused';
 
+/** A merge request as ChatOps needs it: whose it is, where its head lives, which commit it builds. */
+export interface MergeRequestInfo {
+  number: number;
+  author: string;
+  headSha: string;
+  /** The head branch lives in another repository (a fork). */
+  fromFork: boolean;
+  state: 'open' | 'closed' | 'merged';
+}
+
+/** CI's verdict on one commit, every check and status combined. `none`: nothing has reported yet. */
+export interface CiVerdict {
+  state: 'success' | 'pending' | 'failure' | 'none';
+  /** What a person reads: which checks failed or are still running. */
+  summary: string;
+}
+
 /**
  * Review-side operations: merge requests, the sticky comment, reactions, statuses and roles.
  * Plain git has none of these, so they live apart from the file operations.
@@ -62,6 +79,10 @@ export interface ReviewPort {
   react(repo: string, commentId: string, reaction: Reaction, number?: number): Promise<void>;
   setStatus(repo: string, status: CommitStatus): Promise<void>;
   roleOf(repo: string, user: string): Promise<Role>;
+  /** The merge request `number` (ChatOps: fork check, head commit for deploy). */
+  mergeRequest?(repo: string, number: number): Promise<MergeRequestInfo>;
+  /** The combined CI state of commit `sha` (GitHub check runs + commit statuses; GitLab pipelines + statuses). */
+  ciVerdict?(repo: string, sha: string): Promise<CiVerdict>;
 }
 
 export interface Forge {
@@ -79,6 +100,8 @@ export interface Forge {
   /** The repository's default branch (where `.baton.yml` lives). */
   defaultBranch(repo: string): Promise<string>;
   readonly reviews?: ReviewPort;
+  /** Commits on `branch` that touched `path`, newest first, at most `limit` (rollback reads Baton's trailers). */
+  commitsTouching?(repo: string, branch: string, path: string, limit: number): Promise<{ sha: string; message: string }[]>;
 }
 
 /** A forge call failed in a way the caller should know the HTTP-ish status of. */
