@@ -5,8 +5,10 @@
 
 import { z } from 'zod';
 import type {
+  CiVerdict,
   CommitStatus,
   Forge,
+  MergeRequestInfo,
   MergeRequestRef,
   MergeRequestSpec,
   Reaction,
@@ -57,6 +59,17 @@ const CommentSchema = z.object({ id: z.number(), body: z.string().optional(), us
 const StatusSchema = z.object({ context: z.string(), state: z.string(), description: z.string().nullable(), target_url: z.string().nullable() });
 const PermissionSchema = z.object({ permission: z.string(), role_name: z.string().optional() });
 const BlobRestSchema = z.object({ content: z.string(), encoding: z.string() });
+const PullDetailSchema = z.object({
+  number: z.number(),
+  state: z.string(),
+  merged: z.boolean(),
+  user: z.object({ login: z.string() }),
+  head: z.object({ sha: z.string(), repo: z.object({ full_name: z.string() }).nullable() }),
+  base: z.object({ repo: z.object({ full_name: z.string() }) }),
+});
+const CombinedStatusSchema = z.object({ state: z.string(), total_count: z.number(), statuses: z.array(z.object({ context: z.string(), state: z.string() })) });
+const CheckRunsSchema = z.object({ total_count: z.number(), check_runs: z.array(z.object({ name: z.string(), status: z.string(), conclusion: z.string().nullable() })) });
+const CommitListSchema = z.array(z.object({ sha: z.string(), commit: z.object({ message: z.string() }) }));
 
 /** The REST responses the adapter reads, by route: tests hold these to GitHub's response schemas. */
 export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
@@ -70,7 +83,14 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': CommentSchema,
   'GET /repos/{owner}/{repo}/commits/{ref}/statuses': z.array(StatusSchema),
   'GET /repos/{owner}/{repo}/collaborators/{username}/permission': PermissionSchema,
+  'GET /repos/{owner}/{repo}/pulls/{pull_number}': PullDetailSchema,
+  'GET /repos/{owner}/{repo}/commits/{ref}/status': CombinedStatusSchema,
+  'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': CheckRunsSchema,
+  'GET /repos/{owner}/{repo}/commits': CommitListSchema,
 };
+
+/** Check-run conclusions that mean "not green". */
+const FAILED_CONCLUSIONS = new Set(['failure', 'timed_out', 'cancelled', 'action_required', 'startup_failure', 'stale']);
 
 function readQuery(count: number, byRef: boolean): string {
   const vars = Array.from({ length: count }, (_, i) => `$p${i}: String!`).join(', ');
@@ -387,5 +407,45 @@ export class GitHubForge implements Forge, ReviewPort {
     // role_name names the fine-grained role; custom roles fall back to their base permission.
     if (p.role_name !== undefined && isRole(p.role_name)) return p.role_name;
     return isRole(p.permission) ? p.permission : 'none';
+  }
+
+  // ---- ChatOps reads ----
+
+  async mergeRequest(repoText: string, number: number): Promise<MergeRequestInfo> {
+    const repo = parseRepo(repoText);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid pull request number ${number}`, 422);
+    const p = PullDetailSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/pulls/{pull_number}', { pull_number: number }));
+    // A deleted fork leaves head.repo null: treat it as a fork, the cautious answer.
+    const fromFork = p.head.repo === null || p.head.repo.full_name.toLowerCase() !== p.base.repo.full_name.toLowerCase();
+    return { number: p.number, author: p.user.login, headSha: p.head.sha, fromFork, state: p.merged ? 'merged' : p.state === 'open' ? 'open' : 'closed' };
+  }
+
+  /** Commit statuses and check runs together, as the pull request's merge box shows them. */
+  async ciVerdict(repoText: string, sha: string): Promise<CiVerdict> {
+    const repo = parseRepo(repoText);
+    if (!isSha(sha)) throw new ForgeError('invalid commit sha', 422);
+    const combined = CombinedStatusSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/status', { ref: sha, per_page: 100 }));
+    const runs = CheckRunsSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', { ref: sha, per_page: 100 }));
+    const failed = [
+      ...combined.statuses.filter((s) => s.state === 'failure' || s.state === 'error').map((s) => `${s.context}: ${s.state}`),
+      ...runs.check_runs.filter((r) => r.status === 'completed' && r.conclusion !== null && FAILED_CONCLUSIONS.has(r.conclusion)).map((r) => `${r.name}: ${r.conclusion ?? ''}`),
+    ];
+    const pending = [
+      ...combined.statuses.filter((s) => s.state === 'pending').map((s) => s.context),
+      ...runs.check_runs.filter((r) => r.status !== 'completed').map((r) => r.name),
+    ];
+    const names = (xs: string[]): string => Array.from(xs.slice(0, 5).join(', ')).slice(0, 200).join('') + (xs.length > 5 ? ` and ${xs.length - 5} more` : '');
+    if (failed.length > 0) return { state: 'failure', summary: names(failed) };
+    if (pending.length > 0) return { state: 'pending', summary: `waiting for ${names(pending)}` };
+    if (combined.total_count === 0 && runs.total_count === 0) return { state: 'none', summary: 'no checks or statuses' };
+    return { state: 'success', summary: `${combined.total_count + runs.total_count} checks passed` };
+  }
+
+  async commitsTouching(repoText: string, branch: string, path: string, limit: number): Promise<{ sha: string; message: string }[]> {
+    const repo = parseRepo(repoText);
+    assertBranch(branch);
+    if (!isSafePath(path)) throw new ForgeError(`unsafe path ${JSON.stringify(path.slice(0, 100))}`, 422);
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/commits', { sha: branch, path, per_page: Math.min(100, Math.max(1, limit)) });
+    return CommitListSchema.parse(raw).map((c) => ({ sha: c.sha, message: c.commit.message }));
   }
 }

@@ -77,6 +77,12 @@ export class GitStore {
     return { tree, parents: parents.split(' ').filter(Boolean), author, date, message: rest.join('\n') };
   }
 
+  /** Commits reachable from `ref` that touched `path` (all when absent), newest first: `GET /commits?sha=&path=`. */
+  async log(ref: string, path: string | undefined, limit: number): Promise<string[]> {
+    const r = await runGit(['--literal-pathspecs', 'log', `-${limit}`, '--format=%H', ref, '--', ...(path ? [path] : [])], { cwd: this.bare });
+    return r.code === 0 ? r.stdout.toString('utf8').split('\n').filter((l) => l !== '') : [];
+  }
+
   async isAncestor(ancestor: string, of: string): Promise<boolean> {
     return (await runGit(['merge-base', '--is-ancestor', ancestor, of], { cwd: this.bare })).code === 0;
   }

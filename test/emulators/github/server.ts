@@ -69,7 +69,9 @@ export interface GitHubEmulator {
   /** Play a GitHub App installed on every repo: returns its private key (PKCS#1 PEM, as GitHub issues). */
   enableApp(appId: number, slug: string): { privateKey: string };
   /** Open a pull request as `user` (outside the adapter). */
-  openPull(fullName: string, pull: { head: string; base: string; title: string; body?: string; user: string }): number;
+  openPull(fullName: string, pull: { head: string; base: string; title: string; body?: string; user: string; headRepo?: string; headSha?: string }): number;
+  /** A check run on `sha`, as a CI app would report it. */
+  addCheckRun(fullName: string, run: { sha: string; name: string; status: 'queued' | 'in_progress' | 'completed'; conclusion?: 'success' | 'failure' | 'cancelled' | 'timed_out' | null }): void;
   /** Comment as someone else, straight into state (no HTTP): for pagination tests. */
   addComments(fullName: string, issueNumber: number, user: string, bodies: string[]): number[];
   resetCounts(): void;
@@ -373,6 +375,67 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         return { status: 201, body: { id: s.id, state: s.state, context: s.context, description: s.description, target_url: s.targetUrl } };
       }
 
+      case 'GET /repos/{owner}/{repo}/pulls/{pull_number}': {
+        const pull = repo.pulls.find((x) => x.number === Number(p['pull_number']));
+        if (!pull) return notFound();
+        const headSha = pull.headSha ?? (await repo.git.refHead(pull.head)) ?? '0'.repeat(40);
+        const full = `${repo.owner}/${repo.name}`;
+        const headFull = pull.headRepo ?? full;
+        const base = pullJson(repo, pull) as Record<string, Json>;
+        return {
+          status: 200,
+          body: {
+            ...base,
+            state: pull.state,
+            merged: pull.merged === true,
+            head: { ref: pull.head, sha: headSha, label: `${headFull.split('/')[0] ?? ''}:${pull.head}`, repo: { full_name: headFull, fork: headFull !== full } },
+            base: { ref: pull.base, sha: (await repo.git.refHead(pull.base)) ?? '', label: `${repo.owner}:${pull.base}`, repo: { full_name: full, fork: false } },
+          },
+        };
+      }
+
+      case 'GET /repos/{owner}/{repo}/commits/{ref}/status': {
+        // Latest status per context, as GitHub combines them.
+        const latest = new Map<string, (typeof repo.statuses)[number]>();
+        for (const s of repo.statuses.filter((x) => x.sha === p['ref']).sort((a, b) => a.id - b.id)) latest.set(s.context, s);
+        const list = [...latest.values()];
+        const state = list.some((s) => s.state === 'failure' || s.state === 'error') ? 'failure' : list.length === 0 || list.some((s) => s.state === 'pending') ? 'pending' : 'success';
+        return {
+          status: 200,
+          body: {
+            state,
+            sha: p['ref'] ?? '',
+            total_count: list.length,
+            statuses: list.map((s) => ({ id: s.id, state: s.state, context: s.context, description: s.description, target_url: s.targetUrl, created_at: s.createdAt, updated_at: s.createdAt })),
+            repository: { full_name: `${repo.owner}/${repo.name}` },
+          },
+        };
+      }
+
+      case 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': {
+        const runs = repo.checkRuns.filter((r) => r.sha === p['ref']);
+        const { page, headers } = paginate(runs, match, path);
+        return {
+          status: 200,
+          body: { total_count: runs.length, check_runs: page.map((r) => ({ id: r.id, head_sha: r.sha, name: r.name, status: r.status, conclusion: r.conclusion })) },
+          headers,
+        };
+      }
+
+      case 'GET /repos/{owner}/{repo}/commits': {
+        const ref = match.query['sha'] ?? repo.defaultBranch;
+        const head = (await repo.git.refHead(ref)) ?? ((await repo.git.objectType(ref)) === 'commit' ? ref : undefined);
+        if (!head) return notFound();
+        const perPage = Math.min(100, Math.max(1, Number(match.query['per_page'] ?? 30)));
+        const shas = await repo.git.log(head, match.query['path'], perPage);
+        const body: Json[] = [];
+        for (const sha of shas) {
+          const info = await repo.git.commitInfo(sha);
+          body.push({ sha, commit: { message: info.message.replace(/\n+$/, ''), author: { name: info.author, date: info.date } }, parents: info.parents.map((x) => ({ sha: x })) });
+        }
+        return { status: 200, body };
+      }
+
       case 'GET /repos/{owner}/{repo}/collaborators/{username}/permission': {
         const user = p['username'] ?? '';
         if (!state.users.has(user)) return notFound();
@@ -549,9 +612,26 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       const [owner = '', name = ''] = fullName.split('/');
       const repo = state.repo(owner, name);
       if (!repo) throw new Error(`no repo ${fullName}`);
-      const p: EmuPull = { number: repo.nextNumber++, title: pull.title, body: pull.body ?? '', head: pull.head, base: pull.base, state: 'open', user: pull.user, createdAt: nowIso() };
+      const p: EmuPull = {
+        number: repo.nextNumber++,
+        title: pull.title,
+        body: pull.body ?? '',
+        head: pull.head,
+        base: pull.base,
+        state: 'open',
+        user: pull.user,
+        createdAt: nowIso(),
+        ...(pull.headRepo !== undefined && { headRepo: pull.headRepo }),
+        ...(pull.headSha !== undefined && { headSha: pull.headSha }),
+      };
       repo.pulls.push(p);
       return p.number;
+    },
+    addCheckRun(fullName, run) {
+      const [owner = '', name = ''] = fullName.split('/');
+      const repo = state.repo(owner, name);
+      if (!repo) throw new Error(`no repo ${fullName}`);
+      repo.checkRuns.push({ id: state.id(), sha: run.sha, name: run.name, status: run.status, conclusion: run.status === 'completed' ? (run.conclusion ?? 'success') : null });
     },
     addComments(fullName, issueNumber, user, bodies) {
       const [owner = '', name = ''] = fullName.split('/');

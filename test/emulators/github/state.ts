@@ -14,6 +14,20 @@ export interface EmuPull {
   state: 'open' | 'closed';
   user: string;
   createdAt: string;
+  /** `owner/name` of the fork the head branch lives in; absent: the same repository. */
+  headRepo?: string;
+  /** Head commit of a fork's branch (the fork's git objects are not emulated). */
+  headSha?: string;
+  merged?: boolean;
+}
+
+/** A check run, as GitHub Actions (or any app) reports it on a commit. */
+export interface EmuCheckRun {
+  id: number;
+  sha: string;
+  name: string;
+  status: 'queued' | 'in_progress' | 'completed';
+  conclusion: 'success' | 'failure' | 'neutral' | 'cancelled' | 'skipped' | 'timed_out' | 'action_required' | null;
 }
 
 export interface EmuComment {
@@ -56,6 +70,7 @@ export interface EmuRepo {
   comments: EmuComment[];
   reactions: EmuReaction[];
   statuses: EmuStatus[];
+  checkRuns: EmuCheckRun[];
   collaborators: Map<string, EmuRole>;
   installationId: number;
   /** Blobs above this many bytes come back from GraphQL with `isTruncated` (GitHub does the same for large files). */
@@ -98,6 +113,7 @@ export class EmulatorState {
       comments: [],
       reactions: [],
       statuses: [],
+      checkRuns: [],
       collaborators: new Map(),
       installationId: this.id(),
       blobTextLimit: 512 * 1024,

@@ -36,6 +36,17 @@ interface MergeRequest {
   author: string;
   notes: Note[];
   emoji: { name: string; user: string }[];
+  /** A fork's project id when the source branch lives in a fork. */
+  sourceProjectId?: number;
+  /** Head commit of a fork's source branch (the fork's git objects are not emulated). */
+  headSha?: string;
+}
+
+interface Pipeline {
+  id: number;
+  sha: string;
+  ref: string;
+  status: string;
 }
 
 interface Status {
@@ -60,6 +71,7 @@ export interface EmulatedProject {
   statusLog: Status[];
   /** username → access level (10 Guest … 50 Owner). */
   members: Map<string, number>;
+  pipelines: Pipeline[];
 }
 
 export interface RequestRecord {
@@ -133,6 +145,7 @@ export class GitlabEmulator {
       statuses: [],
       statusLog: [],
       members: new Map([[this.botUsername, 40]]),
+      pipelines: [],
     };
     this.projects.set(path, project);
     return project;
@@ -147,6 +160,33 @@ export class GitlabEmulator {
   addMember(projectPath: string, username: string, accessLevel: number): void {
     if (!this.users.has(username)) this.users.set(username, this.nextId++);
     this.project(projectPath).members.set(username, accessLevel);
+  }
+
+  /** A merge request opened by `author` (outside the adapter); `fork` puts its source branch in another project. */
+  openMergeRequest(projectPath: string, mr: { source: string; target: string; title: string; author: string; fork?: { projectId: number; sha: string } }): number {
+    const p = this.project(projectPath);
+    const iid = p.mergeRequests.length + 1;
+    p.mergeRequests.push({
+      iid,
+      id: this.nextId++,
+      title: mr.title,
+      description: '',
+      source_branch: mr.source,
+      target_branch: mr.target,
+      state: 'opened',
+      author: mr.author,
+      notes: [],
+      emoji: [],
+      ...(mr.fork && { sourceProjectId: mr.fork.projectId, headSha: mr.fork.sha }),
+    });
+    return iid;
+  }
+
+  /** A pipeline for `sha` with the given status (GitLab CI's own record, beside job statuses). */
+  addPipeline(projectPath: string, pipeline: { sha: string; ref: string; status: string }): number {
+    const id = this.nextId++;
+    this.project(projectPath).pipelines.push({ id, ...pipeline });
+    return id;
   }
 
   /** A note written by someone else (e.g. a user quoting Baton's marker). */
@@ -413,7 +453,33 @@ export class GitlabEmulator {
     if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'statuses' && method === 'GET') {
       const name = query.get('name');
       // Newest first, as GitLab lists them.
-      return [200, p.statuses.filter((x) => x.sha === r[2] && (!name || x.name === name)).reverse()];
+      return [200, p.statuses.filter((x) => x.sha === r[2] && (!name || x.name === name)).reverse().map((x) => ({ ...x, allow_failure: false }))];
+    }
+    if (r[0] === 'repository' && r[1] === 'commits' && r.length === 2 && method === 'GET') {
+      const ref = query.get('ref_name') ?? p.defaultBranch;
+      const head = await p.store.resolve(ref);
+      if (!head) return [404, { message: '404 Not Found' }];
+      const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 20)));
+      const path = query.get('path') ?? undefined;
+      if (path !== undefined && !validFilePath(path)) return [400, { error: 'path is invalid' }];
+      const shas = await p.store.log(head, path, perPage);
+      const out: Record<string, unknown>[] = [];
+      for (const sha of shas) {
+        const message = await p.store.message(sha);
+        out.push({ id: sha, short_id: sha.slice(0, 8), title: message.split('\n')[0] ?? '', message, parent_ids: await p.store.parents(sha) });
+      }
+      return [200, out];
+    }
+
+    // Pipelines
+    if (r[0] === 'pipelines' && r.length === 1 && method === 'GET') {
+      const sha = query.get('sha');
+      const ref = query.get('ref');
+      let list = p.pipelines.filter((x) => (!sha || x.sha === sha) && (!ref || x.ref === ref));
+      // order_by=id, sort=desc is GitLab's default.
+      list = [...list].sort((a, b) => (query.get('sort') === 'asc' ? a.id - b.id : b.id - a.id));
+      const [page, headers] = this.paginate(list, url);
+      return [200, page.map((x) => ({ id: x.id, iid: x.id, project_id: p.id, sha: x.sha, ref: x.ref, status: x.status, source: 'merge_request_event', web_url: `${webUrl}/-/pipelines/${x.id}` })), headers];
     }
 
     // Members
@@ -464,7 +530,10 @@ export class GitlabEmulator {
       }
       const mr = p.mergeRequests.find((m) => m.iid === Number(r[1]));
       if (!mr) return [404, { message: '404 Not found' }];
-      if (r.length === 2 && method === 'GET') return [200, present(mr)];
+      if (r.length === 2 && method === 'GET') {
+        const sha = mr.headSha ?? (await p.store.head(mr.source_branch)) ?? null;
+        return [200, { ...present(mr), sha, source_project_id: mr.sourceProjectId ?? p.id, target_project_id: p.id }];
+      }
       if (r.length === 2 && method === 'PUT') {
         if (str(body['title']) !== undefined) mr.title = str(body['title']) ?? mr.title;
         if (str(body['description']) !== undefined) mr.description = str(body['description']) ?? mr.description;
