@@ -49,8 +49,10 @@ export interface CommandResultEntry {
  * one reply per command comment (refusals, usage errors); the reporter's sticky comment can take over.
  */
 export interface CommandFeedback {
-  result(target: CommentTarget, entry: CommandResultEntry): Promise<void>;
-  reply(target: CommentTarget, text: string): Promise<void>;
+  /** The results of the commands of one comment (or of one landed batch), in order. */
+  result(target: CommentTarget, entries: CommandResultEntry[]): Promise<void>;
+  /** Refusals and usage errors of one comment, in one reply to its author. */
+  reply(target: CommentTarget, lines: string[]): Promise<void>;
 }
 
 /** `/baton preview` and `/baton preview destroy`, provided by the previews feature when it is configured. */
@@ -66,13 +68,14 @@ function mention(login: string): string {
 
 export function reviewFeedback(reviews: ReviewPort): CommandFeedback {
   return {
-    async result(t, entry) {
-      const body = [RESULTS_MARKER, `**\`/baton ${entry.command}\`** by ${mention(entry.author)} ${entry.ok ? '✅' : '❌'}`, '', entry.text].join('\n');
-      await reviews.upsertComment(t.repo, t.number, RESULTS_MARKER, body);
+    async result(t, entries) {
+      const sections = entries.map((e) => [`**\`/baton ${e.command}\`** by ${mention(e.author)} ${e.ok ? '✅' : '❌'}`, '', e.text].join('\n'));
+      await reviews.upsertComment(t.repo, t.number, RESULTS_MARKER, [RESULTS_MARKER, ...sections].join('\n\n'));
     },
-    async reply(t, text) {
+    async reply(t, lines) {
       const marker = replyMarker(t.commentId);
-      await reviews.upsertComment(t.repo, t.number, marker, [marker, `${mention(t.author)} ${text}`].join('\n'));
+      const body = lines.length === 1 ? `${mention(t.author)} ${lines[0] ?? ''}` : [mention(t.author), '', ...lines.map((l) => `- ${l}`)].join('\n');
+      await reviews.upsertComment(t.repo, t.number, marker, [marker, body].join('\n'));
     },
   };
 }
@@ -350,12 +353,12 @@ export function createCommands(deps: CommandDeps) {
       const mr = reviews.mergeRequest ? await reviews.mergeRequest(target.repo, event.number).catch(() => undefined) : undefined;
       const intents: SetImage[] = [];
       const notes: string[] = [];
-      let failed = false;
+      const replies: string[] = [];
+      const results: CommandResultEntry[] = [];
       let queued = false;
       for (const line of parsed.lines) {
         if (line.kind === 'reply') {
-          failed = true;
-          await feedback(target, (f) => f.reply(target, line.text));
+          replies.push(line.text);
           continue;
         }
         const cmd = line.command;
@@ -363,7 +366,7 @@ export function createCommands(deps: CommandDeps) {
         if (cmd.name === 'preview' && deps.previews) {
           const out = await deps.previews({ event, destroy: cmd.destroy, actor: event.author });
           intents.push(...(out.intents ?? []).filter((i): i is SetImage => i.type === 'set-image'));
-          await feedback(target, (f) => f.result(target, { command: label, author: event.author, ok: true, text: out.text }));
+          results.push({ command: label, author: event.author, ok: true, text: out.text });
           continue;
         }
         const cause: Cause = {
@@ -375,19 +378,20 @@ export function createCommands(deps: CommandDeps) {
         };
         const result = await run(cmd, { index, actor: event.author, role, target, ...(mr && { mr }), commentRepo: formatRepoRef(event.repo), reviews, cause, invalidate });
         notes.push(`${label}: ${result.status}`);
-        if (result.status === 'refused') {
-          failed = true;
-          await feedback(target, (f) => f.reply(target, result.text));
-        } else {
-          await feedback(target, (f) => f.result(target, { command: label, author: event.author, ok: true, text: result.text }));
+        if (result.status === 'refused') replies.push(result.text);
+        else {
+          results.push({ command: label, author: event.author, ok: true, text: result.text });
           if (result.status === 'queued') {
             queued = true;
             intents.push(...result.intents);
           }
         }
       }
+      // One reply and one result update per comment, however many commands it held.
+      if (replies.length > 0) await feedback(target, (f) => f.reply(target, replies));
+      if (results.length > 0) await feedback(target, (f) => f.result(target, results));
       // Commands that wrote through the queue get their 🚀 / 😕 when the write lands.
-      if (failed) await react(reviews, target, 'confused');
+      if (replies.length > 0) await react(reviews, target, 'confused');
       else if (!queued) await react(reviews, target, 'rocket');
       return { intents, notes };
     },
@@ -420,7 +424,7 @@ export function createCommands(deps: CommandDeps) {
         else {
           log.warn({ actor, role, env: i.env, image: i.image }, 'command dropped: the commenter no longer has an allowed role');
           const target: CommentTarget = { forge: c.forge, repo: c.repo, number: c.number, commentId: c.commentId, author: actor };
-          await feedback(target, (f) => f.reply(target, `\`${i.cause.command ?? ''}\` was not carried out: \`${actor}\` now has the role \`${role}\`, and ${i.env} needs ${approvers.map((a) => `\`${a}\``).join(' or ')}.`));
+          await feedback(target, (f) => f.reply(target, [`\`${i.cause.command ?? ''}\` was not carried out: \`${actor}\` now has the role \`${role}\`, and ${i.env} needs ${approvers.map((a) => `\`${a}\``).join(' or ')}.`]));
           await react(reviews, target, 'confused');
         }
       }
@@ -452,7 +456,7 @@ export function createCommands(deps: CommandDeps) {
       }
       const reviews = deps.forge.reviews;
       for (const e of byComment.values()) {
-        await feedback(e.target, (f) => f.result(e.target, { command: e.command, author: e.target.author, ok: e.ok, text: e.lines.join('\n') }));
+        await feedback(e.target, (f) => f.result(e.target, [{ command: e.command, author: e.target.author, ok: e.ok, text: e.lines.join('\n') }]));
         await react(reviews, e.target, e.ok ? 'rocket' : 'confused');
       }
     },

@@ -13,6 +13,8 @@ export interface EnvRoute {
   destination: Destination;
   targets: TargetSpec[];
   paused: boolean;
+  /** Why it is paused, for the log and the reply (default: "<env> is paused"). */
+  pausedReason?: string;
 }
 
 export interface ImageRoute {
@@ -53,7 +55,7 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
     }
     for (const env of img.envs) {
       if (env.paused) {
-        notes.push(`${img.image}: ${env.env} is paused`);
+        notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
         continue;
       }
       intents.push({
@@ -95,7 +97,7 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
     const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, 7)}` };
     for (const env of img.envs) {
       if (env.paused) {
-        result.notes.push(`${img.image}: ${env.env} is paused`);
+        result.notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
         continue;
       }
       result.intents.push({

@@ -39,9 +39,12 @@ const HEADER = '# Written by Baton (/baton pause, /baton resume). Delete an entr
 
 /** The file with `key` paused (pause given) or resumed (undefined); other entries and comments are kept. */
 export function writeState(text: string | null | undefined, key: string, pause: Pause | undefined): string {
-  const doc = parseDocument(text && text.trim() !== '' ? text : `${HEADER}paused: {}\n`);
+  const doc = parseDocument(text && text.trim() !== '' ? text : `${HEADER}paused:\n`);
   if (!isMap(doc.contents)) return writeState(null, key, pause);
   if (!isMap(doc.get('paused'))) doc.set('paused', doc.createNode({}));
+  const map = doc.get('paused');
+  // Block style, one entry per pause, so `git diff` of the file reads like a log.
+  if (isMap(map)) map.flow = false;
   if (pause) doc.setIn(['paused', key], doc.createNode(pause));
   else doc.deleteIn(['paused', key]);
   return doc.toString();
