@@ -201,7 +201,7 @@ describe('ChatOps on GitHub: promote, rollback, pause, resume, deploy', () => {
     await t.push('1.7.1');
     const before = [await t.env().testRepo.head(), await t.env().testRepo.show('baton/production', 'envs/production/web/kustomization.yaml')];
     await t.comment('bob', '/baton diff production');
-    expect(t.results()).toMatch(/-    newTag: "1\.7\.0"\n\+    newTag: "1\.7\.1"/);
+    expect(t.results()).toMatch(/- {4}newTag: "1\.7\.0"\n\+ {4}newTag: "1\.7\.1"/);
     expect([await t.env().testRepo.head(), await t.env().testRepo.show('baton/production', 'envs/production/web/kustomization.yaml')]).toEqual(before);
   });
 
@@ -226,7 +226,7 @@ describe('ChatOps on GitHub: promote, rollback, pause, resume, deploy', () => {
     const id = await t.comment('alice', '/baton pause staging');
     expect(t.reactions(id)).toEqual(['eyes', 'rocket']);
     const state = await t.env().testRepo.show('main', '.baton/state.yml');
-    expect(state).toMatch(/paused:\n  staging:\n    by: alice\n/);
+    expect(state).toMatch(/paused:\n {2}staging:\n {4}by: alice\n/);
     const head = await t.env().testRepo.head();
     h.logs.length = 0;
     await t.push('1.8.0');

@@ -4,6 +4,7 @@
  */
 
 // Controls, bidi overrides/isolates and zero-width characters: they hide or reorder what a reader sees.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 export function escapeMarkdown(text: string): string {
