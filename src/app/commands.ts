@@ -164,8 +164,27 @@ function fence(text: string, lang: string): string {
   return `${f}${lang}\n${text}${text.endsWith('\n') ? '' : '\n'}${f}`;
 }
 
+/** Comment texts remembered for edits whose webhook does not carry the earlier text (GitLab notes). */
+const SEEN_BODIES_MAX = 5_000;
+
 export function createCommands(deps: CommandDeps) {
   const log = deps.logger;
+  const seenBodies = new Map<string, string>();
+  /** The text a comment had before this edit: from the webhook (GitHub), or as Baton last saw it. */
+  function previousBodyOf(event: CommentPosted): { known: true; body?: string } | { known: false } {
+    const key = `${formatRepoRef(event.repo)}\u0000${event.commentId}`;
+    const seen = seenBodies.get(key);
+    seenBodies.delete(key);
+    seenBodies.set(key, event.body.slice(0, 65_536));
+    while (seenBodies.size > SEEN_BODIES_MAX) {
+      const oldest = seenBodies.keys().next().value;
+      if (oldest === undefined) break;
+      seenBodies.delete(oldest);
+    }
+    if (event.action === 'created') return { known: true };
+    const before = event.previousBody ?? seen;
+    return before === undefined ? { known: false } : { known: true, body: before };
+  }
 
   async function promoteIntents(cmd: { env: string; images: string[] }, ctx: RunContext): Promise<SetImage[] | { refused: string }> {
     const from = ctx.index.config.environments[cmd.env]?.promoteFrom;
@@ -340,7 +359,10 @@ export function createCommands(deps: CommandDeps) {
     /** A comment on a merge request: parse, react 👀, authorize and run each command; intents go to the queue. */
     async handleComment(event: CommentPosted, index: ConfigIndex, invalidate: () => void): Promise<{ intents: SetImage[]; notes: string[] }> {
       const known = { envs: Object.keys(index.config.environments), images: Object.keys(index.config.images) };
-      const parsed = parseComment(event.body, { known, ...(event.action === 'edited' && event.previousBody !== undefined && { previousBody: event.previousBody }) });
+      const before = previousBodyOf(event);
+      // An edit whose earlier text is unknown (a GitLab note Baton did not see created) runs nothing: re-running old commands is worse.
+      if (!before.known) return { intents: [], notes: ['an edited comment whose earlier text is unknown; write a new comment to run commands'] };
+      const parsed = parseComment(event.body, { known, ...(before.body !== undefined && { previousBody: before.body }) });
       if (parsed.kind === 'ignore') return { intents: [], notes: [parsed.reason] };
       const target: CommentTarget = { forge: event.repo.forge, repo: event.repo.path, number: event.number, commentId: event.commentId, author: event.author };
       const reviews = event.repo.forge === deps.forge.kind ? deps.forge.reviews : undefined;

@@ -163,7 +163,7 @@ export class GitlabEmulator {
   }
 
   /** A merge request opened by `author` (outside the adapter); `fork` puts its source branch in another project. */
-  openMergeRequest(projectPath: string, mr: { source: string; target: string; title: string; author: string; fork?: { projectId: number; sha: string } }): number {
+  openMergeRequest(projectPath: string, mr: { source: string; target: string; title: string; author: string; sha?: string; forkProjectId?: number }): number {
     const p = this.project(projectPath);
     const iid = p.mergeRequests.length + 1;
     p.mergeRequests.push({
@@ -177,7 +177,8 @@ export class GitlabEmulator {
       author: mr.author,
       notes: [],
       emoji: [],
-      ...(mr.fork && { sourceProjectId: mr.fork.projectId, headSha: mr.fork.sha }),
+      ...(mr.sha !== undefined && { headSha: mr.sha }),
+      ...(mr.forkProjectId !== undefined && { sourceProjectId: mr.forkProjectId }),
     });
     return iid;
   }
