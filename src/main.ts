@@ -11,6 +11,7 @@ import { SettingsError, loadSettings } from './cli/settings.js';
 import { validateFile } from './cli/validate.js';
 import { findResyncSelections } from './app/resync.js';
 import { oneShotPipeline } from './cli/serve.js';
+import { runOperatorCommand } from './cli/commands.js';
 
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
@@ -18,7 +19,12 @@ const USAGE = `usage:
   baton replay --source registry:<kind> --event FILE [--header K=V …] [--dry-run]
                                       run one stored delivery through Baton and print the plan
   baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
-  baton schema [--out FILE]           print the JSON Schema of .baton.yml`;
+  baton schema [--out FILE]           print the JSON Schema of .baton.yml
+  baton status | diff <env> [image…]
+  baton promote <env> [image…] --as NAME
+  baton rollback <env> [image] [to <version>] --as NAME
+  baton pause|resume <env> [image] --as NAME
+                                      the /baton commands, for operators (docs/chatops.md)`;
 
 async function serve(): Promise<void> {
   const settings = loadSettings(process.env);
@@ -121,6 +127,21 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       return run.notes.some((n) => n.message.startsWith('registry error')) ? 1 : 0;
+    }
+    case 'status':
+    case 'diff':
+    case 'deploy':
+    case 'promote':
+    case 'rollback':
+    case 'pause':
+    case 'resume': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { as: { type: 'string' } } });
+      const settings = loadSettings(process.env);
+      const { pipeline, envRepo, logger } = await oneShotPipeline(settings, process.env);
+      const run = await runOperatorCommand([command, ...positionals], values.as, pipeline, envRepo, logger, () => Date.now());
+      for (const l of run.err) console.error(l);
+      if (run.out.length > 0) console.log(run.out.join('\n'));
+      return run.code;
     }
     case 'help':
     case '--help':

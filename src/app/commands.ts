@@ -91,7 +91,7 @@ export interface CommandDeps {
 }
 
 /** What running one command produced: text now, and intents for the queue (their result comes with the outcome). */
-export type CommandRun = { status: 'done' | 'refused'; text: string } | { status: 'queued'; text: string; intents: SetImage[] };
+export type CommandRun = { status: 'done' | 'refused'; text: string } | { status: 'queued'; text: string; intents: Intent[] };
 
 interface RunContext {
   index: ConfigIndex;
@@ -106,6 +106,8 @@ interface RunContext {
   cause: Cause;
   /** Invalidate the config cache after writing the state file. */
   invalidate: () => void;
+  /** The comment, when the command came from one (previews need it). */
+  event?: CommentPosted;
 }
 
 const GUARDED = new Set(['deploy', 'promote', 'rollback', 'pause', 'resume']);
@@ -323,8 +325,12 @@ export function createCommands(deps: CommandDeps) {
         return { status: 'done', text: await status(ctx) };
       case 'diff':
         return diff(cmd, ctx);
-      case 'preview':
-        return { status: 'refused', text: 'Previews are not configured for this repository.' };
+      case 'preview': {
+        if (!deps.previews || !ctx.event) return { status: 'refused', text: 'Previews are not configured for this repository.' };
+        const out = await deps.previews({ event: ctx.event, destroy: cmd.destroy, actor: ctx.actor });
+        const intents = out.intents ?? [];
+        return intents.length > 0 ? { status: 'queued', text: out.text, intents } : { status: 'done', text: out.text };
+      }
       case 'pause':
       case 'resume': {
         const key = pauseKey(cmd.env, cmd.image);
@@ -357,7 +363,7 @@ export function createCommands(deps: CommandDeps) {
 
   return {
     /** A comment on a merge request: parse, react 👀, authorize and run each command; intents go to the queue. */
-    async handleComment(event: CommentPosted, index: ConfigIndex, invalidate: () => void): Promise<{ intents: SetImage[]; notes: string[] }> {
+    async handleComment(event: CommentPosted, index: ConfigIndex, invalidate: () => void): Promise<{ intents: Intent[]; notes: string[] }> {
       const known = { envs: Object.keys(index.config.environments), images: Object.keys(index.config.images) };
       const before = previousBodyOf(event);
       // An edit whose earlier text is unknown (a GitLab note Baton did not see created) runs nothing: re-running old commands is worse.
@@ -373,7 +379,7 @@ export function createCommands(deps: CommandDeps) {
       }
       const role: ForgeRole = await reviews.roleOf(target.repo, event.author);
       const mr = reviews.mergeRequest ? await reviews.mergeRequest(target.repo, event.number).catch(() => undefined) : undefined;
-      const intents: SetImage[] = [];
+      const intents: Intent[] = [];
       const notes: string[] = [];
       const replies: string[] = [];
       const results: CommandResultEntry[] = [];
@@ -385,12 +391,6 @@ export function createCommands(deps: CommandDeps) {
         }
         const cmd = line.command;
         const label = commandLabel(cmd);
-        if (cmd.name === 'preview' && deps.previews) {
-          const out = await deps.previews({ event, destroy: cmd.destroy, actor: event.author });
-          intents.push(...(out.intents ?? []).filter((i): i is SetImage => i.type === 'set-image'));
-          results.push({ command: label, author: event.author, ok: true, text: out.text });
-          continue;
-        }
         const cause: Cause = {
           source: event.source,
           deliveryId: event.deliveryId,
@@ -398,7 +398,7 @@ export function createCommands(deps: CommandDeps) {
           command: label,
           comment: { forge: event.repo.forge, repo: target.repo, number: event.number, commentId: event.commentId },
         };
-        const result = await run(cmd, { index, actor: event.author, role, target, ...(mr && { mr }), commentRepo: formatRepoRef(event.repo), reviews, cause, invalidate });
+        const result = await run(cmd, { index, actor: event.author, role, target, ...(mr && { mr }), commentRepo: formatRepoRef(event.repo), reviews, cause, invalidate, event });
         notes.push(`${label}: ${result.status}`);
         if (result.status === 'refused') replies.push(result.text);
         else {

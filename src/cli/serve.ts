@@ -102,12 +102,12 @@ function pipelineFor(p: PipelineParts): Pipeline {
 }
 
 /** For one-shot commands (replay, resync): writes immediately, no debounce, no journal. */
-export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ pipeline: Pipeline; registry: OciClient; envRepo: EnvRepo }> {
+export async function oneShotPipeline(settings: Settings, env: Env): Promise<{ pipeline: Pipeline; registry: OciClient; envRepo: EnvRepo; logger: Logger }> {
   const logger = createLogger(env['LOG_LEVEL'] ?? 'warn');
   const envRepo = await resolveEnvRepo(settings, env, logger);
   const registry = new HttpOciClient(registryClientOptions(env));
   const queue = new MemoryQueue({ debounceMs: 0, now: () => Date.now(), setTimer: systemTimer });
-  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry }), registry, envRepo };
+  return { pipeline: pipelineFor({ settings, envRepo, logger, queue, registry }), registry, envRepo, logger };
 }
 
 export interface StartOptions {
