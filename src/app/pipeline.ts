@@ -76,6 +76,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       return { routed: groupByDestination(out.intents), notes: out.notes };
     }
     const result = route(event, table);
+    for (const p of result.paused ?? []) deps.metrics?.pausedSkips.inc({ env: p.env });
     return { routed: groupByDestination(result.intents), notes: result.notes };
   }
 

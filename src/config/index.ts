@@ -41,7 +41,7 @@ export class ConfigIndex implements RoutingTable {
           if (!e) return [];
           const branch = e.branch ?? defaultBranch;
           return [{ env, destination: { branch, write: e.write, ...(e.write === 'merge-request' && { env }) }, targets: targets.map(targetSpec), paused: e.auto === false || paused.has(env) || paused.has(`${env}/${image}`),
-            ...(e.auto === false ? { pausedReason: `${env} has auto: false (it changes only by /baton commands)` } : paused.has(env) || paused.has(`${env}/${image}`) ? { pausedReason: `${env} is paused (${paused.has(env) ? env : `${env}/${image}`} in .baton/state.yml)` } : {}) }];
+            ...(e.auto === false && { pausedReason: `${env} has auto: false (it changes only by /baton commands)` }) }];
         }),
       };
       this.byRepository.set(repository, [...(this.byRepository.get(repository) ?? []), route]);

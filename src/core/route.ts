@@ -37,10 +37,13 @@ export interface RoutingTable {
 export interface RouteResult {
   intents: SetImage[];
   notes: string[];
+  /** Environments skipped because they are paused (for the metrics). */
+  paused?: { env: string; image: string }[];
 }
 
 function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
   const notes: string[] = [];
+  let paused: RouteResult['paused'];
   if (!isValidTag(e.tag)) return { intents: [], notes: [`tag ${JSON.stringify(e.tag.slice(0, 140))} is not a valid OCI tag`] };
   if (e.digest !== undefined && !isValidDigest(e.digest)) return { intents: [], notes: ['the digest is not a valid sha256/sha512 digest'] };
   const repository = normalizeRepository(`${e.registry}/${e.repository}`);
@@ -56,6 +59,7 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
     for (const env of img.envs) {
       if (env.paused) {
         notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
+        (paused ??= []).push({ env: env.env, image: img.image });
         continue;
       }
       intents.push({
@@ -74,7 +78,7 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
       });
     }
   }
-  return { intents, notes };
+  return { intents, notes, ...(paused && { paused }) };
 }
 
 /**
@@ -98,6 +102,7 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
     for (const env of img.envs) {
       if (env.paused) {
         result.notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
+        (result.paused ??= []).push({ env: env.env, image: img.image });
         continue;
       }
       result.intents.push({

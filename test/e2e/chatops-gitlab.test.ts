@@ -173,7 +173,9 @@ describe('ChatOps on GitLab: promote, rollback, pause, resume, deploy', () => {
     h.logs.length = 0;
     await t.push(WEB, '1.8.0');
     expect(await t.env().repo.head()).toBe(head);
-    expect(h.logs.join('\n')).toContain('web: staging is paused (staging in .baton/state.yml)');
+    expect(h.logs.join('\n')).toContain('web: staging is paused');
+    const metrics = await (await fetch(`${h.baton.url}/metrics`)).text();
+    expect(metrics).toContain('baton_paused_skips_total{env="staging"} 1');
     await t.comment('alice', '/baton resume staging');
     await t.push(WEB, '1.9.0');
     expect(await t.file('main', 'envs/staging/web/kustomization.yaml')).toBe(kustomization(WEB, '1.9.0'));
