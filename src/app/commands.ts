@@ -8,7 +8,7 @@ import type { ConfigIndex } from '../config/index.js';
 import { authorize, commandLabel } from '../core/commands/authorize.js';
 import type { ForgeRole } from '../core/commands/authorize.js';
 import { codeSpan } from '../core/commands/escape.js';
-import { previousVersion } from '../core/commands/history.js';
+import { previousVersion, sourceOfVersion } from '../core/commands/history.js';
 import { BATON_COMMENT_MARKER, helpText, parseComment } from '../core/commands/parse.js';
 import type { Command } from '../core/commands/parse.js';
 import { STATE_FILE, pauseKey, pausedBy, readState, writeState } from '../core/commands/state.js';
@@ -201,7 +201,11 @@ export function createCommands(deps: CommandDeps) {
         missing.push(r.image);
         continue;
       }
-      const i = setImage(r, cmd.env, v.tag, v.digest, { ...ctx.cause, sourceRef: `${from} (promote)` });
+      // Carry the app commit the version was built from, so the promotion links back to it.
+      const file = envRoute(r, from)?.targets[0]?.file;
+      const history = file && deps.forge.commitsTouching ? await deps.forge.commitsTouching(deps.repo, envBranch(ctx.index, from), file, 50) : [];
+      const sourceRef = sourceOfVersion(history, r.repository, v.tag);
+      const i = setImage(r, cmd.env, v.tag, v.digest, { ...ctx.cause, ...(sourceRef && { sourceRef }) });
       if (i) intents.push(i);
     }
     if (intents.length === 0) return { refused: `No version of ${missing.map(codeSpan).join(', ')} was found in ${codeSpan(from)}.` };
@@ -468,7 +472,7 @@ export function createCommands(deps: CommandDeps) {
         return e;
       };
       const where = outcome.status === 'committed' ? (outcome.mergeRequest ? ` in ${outcome.mergeRequest.url}` : ` in ${outcome.commit.slice(0, 7)}`) : '';
-      for (const b of outcome.bumps) for (const c of b.causes) entry(c)?.lines.push(`- ${b.image} ${b.from ?? '—'} → ${b.to} in ${b.env}${where}`);
+      for (const b of outcome.bumps) for (const c of b.causes) entry(c)?.lines.push(`- ${b.image} ${b.from ?? '—'} → ${b.to} in ${b.env}${where}${c.sourceRef ? ` (built from ${codeSpan(c.sourceRef, 120)})` : ''}`);
       for (const s of outcome.skipped) for (const c of s.causes) entry(c)?.lines.push(`- ${s.image}: ${codeSpan(s.reason, 200)}`);
       if (outcome.problems.length > 0) {
         for (const e of byComment.values()) {

@@ -107,7 +107,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
     // Commands are authorized again just before they write: a role may have been taken away meanwhile.
-    const allowed = deps.commands ? await deps.commands.recheck(batch, await config.table()) : batch;
+    const allowed = deps.commands && batch.some((i) => i.cause.comment) ? await deps.commands.recheck(batch, await config.table()) : batch;
     const intents = await withDigests(allowed);
     const outcome = await execute(destination, intents, { forge: deps.forge, repo: deps.repo, random: deps.random, sleep: deps.sleep, ...(deps.skipCi && { skipCi: true }) });
     deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);

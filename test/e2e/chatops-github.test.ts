@@ -259,6 +259,11 @@ describe('ChatOps on GitHub: promote, rollback, pause, resume, deploy', () => {
     await t.comment('alice', '/baton deploy staging', number);
     expect(await t.env().testRepo.show('main', 'envs/staging/web/kustomization.yaml')).toContain('newTag: "c0ffee0"');
     expect(await t.env().testRepo.message('main')).toContain(`Baton-Source: github:acme/web@c0ffee0 (#${number})`);
+    // Promoting that version on links back to the app commit it was built from.
+    await t.comment('alice', '/baton promote production web', number);
+    expect(await t.env().testRepo.message('baton/production')).toContain(`Baton-Source: github:acme/web@c0ffee0 (#${number})`);
+    expect(t.results(number)).toContain(`web 1.7.0 → c0ffee0 in production in https://github.com/acme/env/pull/`);
+    expect(t.results(number)).toContain(`(built from \`github:acme/web@c0ffee0 (#${number})\`)`);
   });
 
   it('an edited comment runs only its new command; code and quotes never run', async () => {

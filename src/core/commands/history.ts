@@ -23,3 +23,13 @@ export function previousVersion(commits: { message: string }[], repository: stri
   const at = current === undefined ? -1 : versions.findIndex((v) => v.tag === current);
   return versions.slice(at + 1).find((v) => v.tag !== current);
 }
+
+/** The `Baton-Source` of the newest commit that set `repository` to `tag`: the app commit a version was built from. */
+export function sourceOfVersion(commits: { message: string }[], repository: string, tag: string): string | undefined {
+  for (const c of commits) {
+    if (!trailerVersions(c.message, repository).some((v) => v.tag === tag)) continue;
+    const m = /^Baton-Source: (.+)$/m.exec(c.message);
+    if (m?.[1]) return m[1].trim();
+  }
+  return undefined;
+}

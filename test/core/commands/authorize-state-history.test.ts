@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authorize } from '../../../src/core/commands/authorize.js';
 import type { ForgeRole } from '../../../src/core/commands/authorize.js';
-import { previousVersion, trailerVersions } from '../../../src/core/commands/history.js';
+import { previousVersion, sourceOfVersion, trailerVersions } from '../../../src/core/commands/history.js';
 import type { Command } from '../../../src/core/commands/parse.js';
 import { pausedBy, readState, writeState } from '../../../src/core/commands/state.js';
 import { commitMessage } from '../../../src/core/commit-message.js';
@@ -85,6 +85,12 @@ describe('rollback history from Baton trailers', () => {
     const afterRollback = [{ message: msg('1.2.0', 'rollback from 1.3.0 to 1.2.0') }, ...history];
     expect(previousVersion(afterRollback, 'ghcr.io/acme/web', '1.2.0')?.tag).toBe('1.1.0');
     expect(previousVersion([{ message: msg('1.1.0') }], 'ghcr.io/acme/web', '1.1.0')).toBeUndefined();
+  });
+
+  it('the app commit a version was built from, for promotions', () => {
+    const built = commitMessage([{ env: 'staging', image: 'web', repository: 'ghcr.io/acme/web', to: '1.3.0', files: ['f'], causes: [{ source: 'github', deliveryId: 'd', sourceRef: 'github:acme/web@abc1234 (#7)' }] }]);
+    expect(sourceOfVersion([{ message: msg('1.4.0') }, { message: built }], 'ghcr.io/acme/web', '1.3.0')).toBe('github:acme/web@abc1234 (#7)');
+    expect(sourceOfVersion([{ message: msg('1.4.0') }], 'ghcr.io/acme/web', '1.4.0')).toBeUndefined();
   });
 
   it('the Baton-Rollback trailer cannot smuggle another trailer', () => {
