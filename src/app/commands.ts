@@ -12,6 +12,7 @@ import { previousVersion, sourceOfVersion } from '../core/commands/history.js';
 import { BATON_COMMENT_MARKER, helpText, parseComment } from '../core/commands/parse.js';
 import type { Command } from '../core/commands/parse.js';
 import { STATE_FILE, pauseKey, pausedBy, readState, writeState } from '../core/commands/state.js';
+import { trailerValue } from '../core/commit-message.js';
 import { changesetDiff } from '../core/diff.js';
 import { readImageVersion } from '../core/edit-image.js';
 import type { CommentPosted } from '../core/event.js';
@@ -271,7 +272,7 @@ export function createCommands(deps: CommandDeps) {
       const after = writeState(before, key, pause);
       if (after === before) return false;
       const verb = pause ? 'Pause' : 'Resume';
-      const message = `${verb} ${key.replace('/', ' ')} automation\n\nBaton-Actor: ${ctx.actor}\nBaton-Command: ${commandLabel(pause ? { name: 'pause', env: key } : { name: 'resume', env: key })}\n`;
+      const message = `${verb} ${key.replace('/', ' ')} automation\n\nBaton-Actor: ${trailerValue(ctx.actor)}\nBaton-Command: ${verb.toLowerCase()} ${key}\n`;
       const written = await deps.forge.write(deps.repo, { branch, expectedHead: snap.head, changes: [{ type: 'write', path: STATE_FILE, contents: after }], message });
       if (written.status === 'committed') {
         ctx.invalidate();
@@ -450,7 +451,7 @@ export function createCommands(deps: CommandDeps) {
         else {
           log.warn({ actor, role, env: i.env, image: i.image }, 'command dropped: the commenter no longer has an allowed role');
           const target: CommentTarget = { forge: c.forge, repo: c.repo, number: c.number, commentId: c.commentId, author: actor };
-          await feedback(target, (f) => f.reply(target, [`\`${i.cause.command ?? ''}\` was not carried out: \`${actor}\` now has the role \`${role}\`, and ${i.env} needs ${approvers.map((a) => `\`${a}\``).join(' or ')}.`]));
+          await feedback(target, (f) => f.reply(target, [`\`${i.cause.command ?? ''}\` was not carried out: ${codeSpan(actor)} now has the role \`${role}\`, and ${i.env} needs ${approvers.map((a) => `\`${a}\``).join(' or ')}.`]));
           await react(reviews, target, 'confused');
         }
       }

@@ -5,7 +5,7 @@ import type { Bump } from './changeset.js';
 const SUBJECT_MAX = 72;
 
 /** One line, no controls, bounded: a trailer value that cannot forge another trailer. */
-function trailerValue(text: string): string {
+export function trailerValue(text: string): string {
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+/g, ' ').trim();
   return Array.from(flat).slice(0, 200).join('');

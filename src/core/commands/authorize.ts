@@ -1,5 +1,6 @@
 /** Who may run which `/baton` command where: a pure matrix over the commenter's forge role. */
 
+import { codeSpan } from './escape.js';
 import type { Command } from './parse.js';
 
 export type ForgeRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
@@ -46,7 +47,7 @@ export function authorize(command: Command, ctx: AuthContext): Decision {
     if (ctx.forkAuthor) return { allowed: false, reason: `${label} on a pull request from a fork must come from a ${roleList(PREVIEW_APPROVERS)}, not from its author.` };
     return PREVIEW_APPROVERS.includes(ctx.role)
       ? { allowed: true }
-      : { allowed: false, reason: `${label} for a pull request from a fork needs the role ${roleList(PREVIEW_APPROVERS)}; \`${ctx.user}\` has \`${ctx.role}\`.` };
+      : { allowed: false, reason: `${label} for a pull request from a fork needs the role ${roleList(PREVIEW_APPROVERS)}; ${codeSpan(ctx.user)} has \`${ctx.role}\`.` };
   }
   if ((command.name === 'deploy' || command.name === 'promote') && ctx.forkAuthor) {
     return { allowed: false, reason: `${label} cannot be run by the author of a pull request from a fork, whatever their role.` };
@@ -54,5 +55,5 @@ export function authorize(command: Command, ctx: AuthContext): Decision {
   const approvers = ctx.approvers ?? [];
   if (approvers.includes(ctx.role)) return { allowed: true };
   const env = 'env' in command ? command.env : '';
-  return { allowed: false, reason: `${label} needs the role ${roleList(approvers)} (\`environments.${env}.approvers\`); \`${ctx.user}\` has \`${ctx.role}\`.` };
+  return { allowed: false, reason: `${label} needs the role ${roleList(approvers)} (\`environments.${env}.approvers\`); ${codeSpan(ctx.user)} has \`${ctx.role}\`.` };
 }
