@@ -320,6 +320,10 @@ export function createCommands(deps: CommandDeps) {
   async function run(cmd: Command, ctx: RunContext): Promise<CommandRun> {
     const env = 'env' in cmd ? ctx.index.config.environments[cmd.env] : undefined;
     if ('env' in cmd && !env) return { status: 'refused', text: `There is no environment ${codeSpan(cmd.env)} in .baton.yml.` };
+    // Fail closed: without the merge request Baton cannot tell whether the commenter is a fork's author.
+    if (!ctx.mr && ctx.target.forge !== 'cli' && (cmd.name === 'deploy' || cmd.name === 'promote' || cmd.name === 'preview')) {
+      return { status: 'refused', text: `\`${commandLabel(cmd)}\` was not run: Baton could not read this merge request to check where it comes from. Try again in a moment.` };
+    }
     const forkAuthor = ctx.mr?.fromFork === true && ctx.mr.author.toLowerCase() === ctx.actor.toLowerCase();
     const decision = authorize(cmd, { user: ctx.actor, role: ctx.role, ...(env && { approvers: env.approvers }), forkAuthor, fromFork: ctx.mr?.fromFork === true });
     if (!decision.allowed) return { status: 'refused', text: decision.reason };
@@ -383,7 +387,12 @@ export function createCommands(deps: CommandDeps) {
         return { intents: [], notes: ['commands need the forge that holds the env repository, to check roles'] };
       }
       const role: ForgeRole = await reviews.roleOf(target.repo, event.author);
-      const mr = reviews.mergeRequest ? await reviews.mergeRequest(target.repo, event.number).catch(() => undefined) : undefined;
+      const mr = reviews.mergeRequest
+        ? await reviews.mergeRequest(target.repo, event.number).catch((err: unknown) => {
+            log.warn({ err, repo: target.repo, number: event.number }, 'could not read the merge request; fork-sensitive commands are refused');
+            return undefined;
+          })
+        : undefined;
       const intents: Intent[] = [];
       const notes: string[] = [];
       const replies: string[] = [];

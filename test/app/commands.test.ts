@@ -12,7 +12,7 @@ import type { Forge, MergeRequestInfo, ReviewPort, Role } from '../../src/forges
 
 const index = new ConfigIndex(ConfigSchema.parse(parse('version: 1\nenvironments:\n  staging: {}\nimages: {}\n')), 'main');
 
-function harness(role: Role, mr: Partial<MergeRequestInfo> = {}, previews?: PreviewHook) {
+function harness(role: Role, mr: Partial<MergeRequestInfo> | 'unreadable' = {}, previews?: PreviewHook) {
   const reactions: string[] = [];
   const reviews: ReviewPort = {
     ensureMergeRequest: () => Promise.reject(new Error('not used')),
@@ -23,7 +23,8 @@ function harness(role: Role, mr: Partial<MergeRequestInfo> = {}, previews?: Prev
     },
     setStatus: () => Promise.resolve(),
     roleOf: () => Promise.resolve(role),
-    mergeRequest: (_repo, number) => Promise.resolve({ number, author: 'dave', headSha: 'a'.repeat(40), fromFork: false, state: 'open', ...mr }),
+    mergeRequest: (_repo, number) =>
+      mr === 'unreadable' ? Promise.reject(new Error('502 from the forge')) : Promise.resolve({ number, author: 'dave', headSha: 'a'.repeat(40), fromFork: false, state: 'open' as const, ...mr }),
   };
   const forge = { kind: 'github', reviews } as unknown as Forge;
   const replies: string[][] = [];
@@ -80,6 +81,16 @@ describe('/baton preview', () => {
     const allowed = harness('maintain', { fromFork: true, author: 'mallory' }, hook);
     await allowed.commands.handleComment(comment('/baton preview'), index, () => undefined);
     expect(hook).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('when the merge request cannot be read', () => {
+  it('promote and previews are refused: a fork's author could otherwise hide behind the failure', async () => {
+    const hook = vi.fn<PreviewHook>(() => Promise.resolve({ text: 'ok' }));
+    const h = harness('admin', 'unreadable', hook);
+    await h.commands.handleComment(comment('/baton promote staging\n/baton preview'), index, () => undefined);
+    expect(hook).not.toHaveBeenCalled();
+    expect(h.replies[0]).toEqual([expect.stringContaining('could not read this merge request'), expect.stringContaining('could not read this merge request')]);
   });
 });
 
