@@ -85,7 +85,7 @@ describe('/baton preview', () => {
 });
 
 describe('when the merge request cannot be read', () => {
-  it('promote and previews are refused: a fork's author could otherwise hide behind the failure', async () => {
+  it("promote and previews are refused: a fork's author could otherwise hide behind the failure", async () => {
     const hook = vi.fn<PreviewHook>(() => Promise.resolve({ text: 'ok' }));
     const h = harness('admin', 'unreadable', hook);
     await h.commands.handleComment(comment('/baton promote staging\n/baton preview'), index, () => undefined);
