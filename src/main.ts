@@ -14,6 +14,7 @@ import { formatFailed, listFailed, retryFailed } from './cli/failed.js';
 import { findResyncSelections } from './app/resync.js';
 import { oneShotPipeline } from './cli/serve.js';
 import { sweep } from './app/sweeper.js';
+import { runOperatorCommand } from './cli/commands.js';
 
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
@@ -25,7 +26,12 @@ const USAGE = `usage:
   baton sweep [--dry-run]             remove previews of closed or idle merge requests, re-create missing ones
   baton schema [--out FILE]           print the JSON Schema of .baton.yml
   baton failed                        list events parked as dead letters, with the reason
-  baton retry ID… | --all             work dead letters again (the running server picks it up)`;
+  baton retry ID… | --all             work dead letters again (the running server picks it up)
+  baton status | diff <env> [image…]
+  baton promote <env> [image…] --as NAME
+  baton rollback <env> [image] [to <version>] --as NAME
+  baton pause|resume <env> [image] --as NAME
+                                      the /baton commands, for operators (docs/chatops.md)`;
 
 async function serve(): Promise<void> {
   const settings = loadSettings(process.env);
@@ -178,6 +184,21 @@ async function main(argv: string[]): Promise<number> {
       for (const e of report.errors) console.error(`note: ${e}`);
       for (const o of report.outcomes) console.log(`${o.branch}: ${o.status === 'committed' ? `committed ${o.commit}` : o.status}${(o.previews ?? []).filter((p) => p.state === 'waiting' || p.state === 'invalid').map((p) => `; ${p.name}: ${p.message}`).join('')}`);
       return report.errors.length > 0 ? 1 : 0;
+    }
+    case 'status':
+    case 'diff':
+    case 'deploy':
+    case 'promote':
+    case 'rollback':
+    case 'pause':
+    case 'resume': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { as: { type: 'string' } } });
+      const settings = loadSettings(process.env);
+      const { pipeline, envRepo, logger } = await oneShotPipeline(settings, process.env);
+      const run = await runOperatorCommand([command, ...positionals], values.as, pipeline, envRepo, logger, () => Date.now());
+      for (const l of run.err) console.error(l);
+      if (run.out.length > 0) console.log(run.out.join('\n'));
+      return run.code;
     }
     case 'help':
     case '--help':

@@ -13,6 +13,7 @@ import type { ConfigMessage } from '../config/load.js';
 import type { Forge } from '../forges/types.js';
 import { configLimits, parseConfigOffThread } from './offthread.js';
 import type { InputLimits } from './offthread.js';
+import { STATE_FILE, readState } from '../core/commands/state.js';
 
 export const CONFIG_FILE = '.baton.yml';
 
@@ -51,6 +52,8 @@ export class ConfigSource {
   private branch: string | undefined;
   private loading: Promise<ConfigIndex | undefined> | undefined;
   private restored = false;
+  /** `.baton/state.yml` as last read: pauses recorded by `/baton pause`. */
+  private stateText: string | null | undefined;
 
   constructor(private readonly deps: ConfigSourceDeps) {}
 
@@ -95,7 +98,7 @@ export class ConfigSource {
   private async load(): Promise<ConfigIndex | undefined> {
     await this.restore();
     this.branch ??= await this.deps.forge.defaultBranch(this.deps.repo);
-    const snap = await this.deps.forge.readFiles(this.deps.repo, this.branch, [CONFIG_FILE]);
+    const snap = await this.deps.forge.readFiles(this.deps.repo, this.branch, [CONFIG_FILE, STATE_FILE]);
     this.checkedAt = this.deps.now();
     const text = snap.files[CONFIG_FILE];
     if (text === null || text === undefined) {
@@ -103,11 +106,18 @@ export class ConfigSource {
       return this.index;
     }
     const result = await this.store.updateWith(text, snap.head, (t) => parseConfigOffThread(t, configLimits(this.deps.limits)));
+    const state = snap.files[STATE_FILE] ?? null;
+    const stateChanged = state !== this.stateText;
+    this.stateText = state;
     if (!result.ok) this.deps.onInvalid?.(result.messages, snap.head, this.store.revision);
-    else if ((result.changed || !this.index) && this.store.config) {
-      this.index = new ConfigIndex(this.store.config, this.branch);
-      await this.deps.persist?.save({ revision: snap.head, text, branch: this.branch }).catch(() => undefined);
-      this.deps.onValid?.(snap.head);
+    if ((result.ok && (result.changed || !this.index)) || stateChanged) {
+      const pauses = readState(state);
+      if (pauses.problem) this.deps.onInvalid?.([{ path: '', message: pauses.problem }], snap.head, this.store.revision);
+      if (this.store.config) this.index = new ConfigIndex(this.store.config, this.branch, new Set(pauses.paused.keys()));
+      if (result.ok && result.changed && this.store.config) {
+        await this.deps.persist?.save({ revision: snap.head, text, branch: this.branch }).catch(() => undefined);
+        this.deps.onValid?.(snap.head);
+      }
     }
     return this.index;
   }

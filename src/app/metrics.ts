@@ -12,6 +12,8 @@ export interface Metrics {
   observeQueue(stats: QueueStats): void;
   /** Deployments the operator reported settled: `result` is `success` or `failure`. */
   deployResults: Counter<'env' | 'result'>;
+  /** Automatic bumps not made because the environment (or image in it) is paused or `auto: false`. */
+  pausedSkips: Counter<'env'>;
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
@@ -26,10 +28,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const deadLetters = new Gauge({ name: 'baton_dead_letters', help: 'Events parked after a permanent failure or the retention window (baton failed lists them)', registers: [registry] });
   const oldest = new Gauge({ name: 'baton_queue_oldest_pending_seconds', help: 'Age of the oldest event not yet written', registers: [registry] });
   const deployResults = new Counter({ name: 'baton_deploy_results_total', help: 'Deployments settled by Argo CD / Flux reports, by environment and result', labelNames: ['env', 'result'], registers: [registry] });
+  const pausedSkips = new Counter({ name: 'baton_paused_skips_total', help: 'Automatic bumps skipped because the environment is paused (or auto: false)', labelNames: ['env'], registers: [registry] });
   return {
     registry,
     webhooks,
     deployResults,
+    pausedSkips,
     observeQueue(stats) {
       queuePending.set(stats.pending);
       queueRetrying.set(stats.retrying);

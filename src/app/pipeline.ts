@@ -19,6 +19,7 @@ import type { PreviewDeps } from './previews.js';
 import type { Metrics } from './metrics.js';
 import { RollingLedger } from './rolling-ledger.js';
 import { Watermarks } from './watermarks.js';
+import type { Commands } from './commands.js';
 
 export interface PipelineDeps {
   forge: Forge;
@@ -50,6 +51,8 @@ export interface PipelineDeps {
   onEvent?: (event: Event) => void | Promise<void>;
   /** App-repo access for previews (MR lookups, CI state); without it every preview waits. */
   previews?: Omit<PreviewDeps, 'logger'>;
+  /** `/baton` comment commands; without it, comments change nothing. */
+  commands?: Commands;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
 }
@@ -123,11 +126,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (event.type === 'push') config.invalidate();
     if (event.type === 'image-pushed' && isValidTag(event.tag)) seen.record(normalizeRepository(`${event.registry}/${event.repository}`), event.tag, event.digest);
     const table = await config.require();
+    const stamp = (intents: Intent[]): Intent[] => (meta ? intents.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : intents);
+    if (event.type === 'comment' && deps.commands) {
+      const out = await deps.commands.handleComment(event, table, () => config.invalidate());
+      return { routed: groupByDestination(stamp(out.intents)), notes: out.notes };
+    }
     const result = route(event, table);
+    for (const p of result.paused ?? []) deps.metrics?.pausedSkips.inc({ env: p.env });
     const released = previewDeps ? await releasedByBuild(event, table, previewDeps) : { intents: [], notes: [] };
     const checked = await checkBuilds([...result.intents, ...released.intents], previewDeps);
-    const intents = meta ? checked.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : checked;
-    return { routed: groupByDestination(intents), notes: [...result.notes, ...released.notes] };
+    return { routed: groupByDestination(stamp(checked)), notes: [...result.notes, ...released.notes] };
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
@@ -159,7 +167,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const notes: string[] = [];
     const fresh = await dropStale(batch, notes);
     if (notes.length > 0) log.info({ branch: destination.branch, notes }, 'skipped events older than what is written');
-    const digested = await withDigests(fresh);
+    // Commands are authorized again just before they write: a role may have been taken away meanwhile.
+    const allowed = deps.commands && fresh.some((i) => i.cause.comment) ? await deps.commands.recheck(fresh, await config.table()) : fresh;
+    const digested = await withDigests(allowed);
     const intents = deps.resolveSource ? await deps.resolveSource(digested) : digested;
     const outcome = await execute(destination, intents, {
       forge: deps.forge,
@@ -188,6 +198,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (outcome.problems.length > 0) log.warn(summary, 'some targets were not written');
     else if (outcome.previews?.some((p) => p.state === 'invalid')) log.warn(summary, 'a preview was not written: its template is invalid');
     else log.info(summary, outcome.status === 'committed' ? 'committed' : 'nothing to change');
+    await deps.commands?.onOutcome(outcome);
     await deps.onOutcome?.(outcome);
     return outcome;
   }

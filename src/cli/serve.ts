@@ -12,6 +12,9 @@ import { createMetrics } from '../app/metrics.js';
 import type { Metrics } from '../app/metrics.js';
 import { NoConfigError, fileConfigPersistence } from '../app/config-source.js';
 import { createPipeline } from '../app/pipeline.js';
+import { createCommands, reviewFeedback } from '../app/commands.js';
+import type { CommandFeedback, PreviewHook } from '../app/commands.js';
+import { previewCommand } from '../core/preview/route.js';
 import { findResyncSelections, parseInterval } from '../app/resync.js';
 import { sweep } from '../app/sweeper.js';
 import type { Pipeline } from '../app/pipeline.js';
@@ -26,6 +29,7 @@ import { createReporter } from '../app/reporter.js';
 import type { Reporter } from '../app/reporter.js';
 import type { ConfigIndex } from '../config/index.js';
 import type { RepoRef } from '../core/event.js';
+import { formatRepoRef } from '../core/event.js';
 import { cdWebhookRoutes } from '../sources/cd/index.js';
 import { createHttpApp, listenHttp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
@@ -124,7 +128,36 @@ interface PipelineParts {
 
 /** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
 function pipelineFor(p: PipelineParts): Pipeline {
-  return createPipeline({
+  const reviews = p.envRepo.forge.reviews;
+  const built: { pipeline?: Pipeline } = {};
+  // Command results go into the MR's one Baton comment (the reporter's); refusals are replies.
+  const feedback: CommandFeedback | undefined = reviews && {
+    async result(t, entries) {
+      if (p.reporter && (t.forge === 'github' || t.forge === 'gitlab')) {
+        for (const e of entries) await p.reporter.recordCommandResult({ forge: t.forge, path: t.repo }, t.number, { at: new Date().toISOString(), author: e.author, command: e.command, ok: e.ok, reply: e.text });
+      } else await reviewFeedback(reviews).result(t, entries);
+    },
+    reply: (t, lines) => reviewFeedback(reviews).reply(t, lines),
+  };
+  // `/baton preview` and `/baton preview destroy`: the previews feature decides, the queue writes.
+  const previews: PreviewHook = async ({ event, destroy, actor }) => {
+    const port = p.appRepos(event.repo);
+    const table = await built.pipeline?.config.table();
+    if (!port || !table) return { text: 'Previews are not configured for this repository.' };
+    const mr = await port.getMergeRequest(event.repo.path, event.number);
+    if (!mr) return { text: `#${event.number} could not be read from ${formatRepoRef(event.repo)}; nothing was changed.` };
+    const role = reviews && event.repo.forge === p.envRepo.forge.kind ? await reviews.roleOf(event.repo.path, actor) : 'none';
+    const out = previewCommand(
+      { action: destroy ? 'destroy' : 'preview', mr: { ...mr, repo: event.repo }, actor, actorRole: role, source: event.source, deliveryId: event.deliveryId },
+      table,
+      formatRepoRef(event.repo),
+    );
+    if (out.kind === 'reply') return { text: out.message };
+    return { text: destroy ? 'The preview is being removed.' : 'The preview is written once the build of its head commit exists.', intents: out.intents };
+  };
+  const commands = createCommands({ forge: p.envRepo.forge, repo: p.envRepo.repo, logger: p.logger, now: () => Date.now(), previews, ...(feedback && { feedback }) });
+  built.pipeline = createPipeline({
+    commands,
     forge: p.envRepo.forge,
     repo: p.envRepo.repo,
     queue: p.queue,
@@ -144,6 +177,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
     ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent }),
   });
+  return built.pipeline;
 }
 
 /**

@@ -17,7 +17,7 @@ export class ConfigIndex implements RoutingTable {
 
   /**
    * @param defaultBranch the branch `.baton.yml` was read from; environments without `branch` live there.
-   * @param paused environments whose automation is paused.
+   * @param paused environments (`staging`) or one image in one (`staging/web`) whose automation is paused.
    */
   constructor(
     readonly config: BatonConfig,
@@ -42,7 +42,8 @@ export class ConfigIndex implements RoutingTable {
           const e = Object.hasOwn(config.environments, env) ? config.environments[env] : undefined;
           if (!e) return [];
           const branch = e.branch ?? defaultBranch;
-          return [{ env, destination: { branch, write: e.write, ...(e.write === 'merge-request' && { env }) }, targets: targets.map(targetSpec), paused: paused.has(env) }];
+          return [{ env, destination: { branch, write: e.write, ...(e.write === 'merge-request' && { env }) }, targets: targets.map(targetSpec), paused: e.auto === false || paused.has(env) || paused.has(`${env}/${image}`),
+            ...(e.auto === false && { pausedReason: `${env} has auto: false (it changes only by /baton commands)` }) }];
         }),
       };
       this.byRepository.set(repository, [...(this.byRepository.get(repository) ?? []), route]);

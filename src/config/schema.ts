@@ -25,6 +25,7 @@ export const EnvironmentSchema = z.strictObject({
   write: z.enum(['commit', 'merge-request']).default('commit').describe('commit: push straight to the branch; merge-request: a rolling MR baton/<env> that needs approval.'),
   promoteFrom: Name.optional().describe('/baton promote <env> copies versions from this environment.'),
   approvers: z.array(z.enum(ROLES)).default(['maintain', 'admin']).describe('Forge roles allowed to deploy, promote, roll back and pause here.'),
+  auto: z.boolean().default(true).describe('false: image events skip this environment; it changes only by /baton promote, deploy or rollback.'),
 });
 
 export const TargetSchema = z.union([

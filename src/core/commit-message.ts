@@ -6,6 +6,13 @@ import { SUBJECT_MAX, sanitizeSubject, sanitizeTrailerValue } from './sanitize.j
 
 const LINE_MAX = 200;
 
+/** One line, no controls, bounded: a trailer value that cannot forge another trailer. */
+export function trailerValue(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+/g, ' ').trim();
+  return Array.from(flat).slice(0, 200).join('');
+}
+
 function arrow(b: Bump): string {
   // The same tag pushed again with new content: say so, rather than "1.1.0 → 1.1.0".
   if (b.from === b.to && b.digest) return `${b.to} re-pinned to ${b.digest.slice(0, 19)}`;
@@ -91,6 +98,8 @@ export function previewCommitMessage(previews: PreviewChange[], bumps: Bump[], o
       if (c.sourceRef) trailers.push(`Baton-Source: ${c.sourceRef}`);
       trailers.push(`Baton-Event: ${c.source} ${c.deliveryId}`);
       if (c.actor) trailers.push(`Baton-Actor: ${c.actor}`);
+      if (c.command) trailers.push(`Baton-Command: ${trailerValue(c.command)}`);
+      if (c.rollback) trailers.push(`Baton-Rollback: ${trailerValue(`${c.rollback.by}: ${c.rollback.reason}`)}`);
     }
   };
   for (const p of previews) {

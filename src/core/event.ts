@@ -1,7 +1,7 @@
 /** Every inbound webhook becomes one of these; sources normalize, the core only ever sees Events. */
 
-/** Where a delivery came from: `registry/<kind>`, `github`, `gitlab`, `cd/argocd`, `cd/flux`; `baton` for what Baton itself carries over. */
-export type SourceId = `registry/${string}` | 'github' | 'gitlab' | `cd/${string}` | 'baton';
+/** Where a delivery came from: `registry/<kind>`, `github`, `gitlab`, `cd/argocd`, `cd/flux`; `cli` for an operator's command; `baton` for what Baton itself carries over. */
+export type SourceId = `registry/${string}` | 'github' | 'gitlab' | `cd/${string}` | 'cli' | 'baton';
 
 /** A repository on a forge, written `github:owner/name`, `gitlab:group/sub/name` or `git:<url>`. */
 export interface RepoRef {

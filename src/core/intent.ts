@@ -31,6 +31,12 @@ export interface Cause {
   acceptedAt?: number;
   /** The full id of that app commit, when known (CI events, image labels); trailers print 7 characters. */
   sourceSha?: string;
+  /** The `/baton` command behind the intent (`promote production`), for the `Baton-Command` trailer. */
+  command?: string;
+  /** Where that command was written, so its author gets the result: `repo` as its forge names it. */
+  comment?: { forge: 'github' | 'gitlab' | 'git' | 'cli'; repo: string; number: number; commentId: string };
+  /** A rollback: who asked and why, for the `Baton-Rollback` trailer. */
+  rollback?: { by: string; reason: string };
 }
 
 export interface SetImage {

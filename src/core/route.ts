@@ -15,6 +15,8 @@ export interface EnvRoute {
   destination: Destination;
   targets: TargetSpec[];
   paused: boolean;
+  /** Why it is paused, for the log and the reply (default: "<env> is paused"). */
+  pausedReason?: string;
 }
 
 export interface ImageRoute {
@@ -37,10 +39,13 @@ export interface RoutingTable extends PreviewTable {
 export interface RouteResult {
   intents: Intent[];
   notes: string[];
+  /** Environments skipped because they are paused (for the metrics). */
+  paused?: { env: string; image: string }[];
 }
 
 function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
   const notes: string[] = [];
+  let paused: RouteResult['paused'];
   if (!isValidTag(e.tag)) return { intents: [], notes: [`tag ${JSON.stringify(e.tag.slice(0, 140))} is not a valid OCI tag`] };
   if (e.digest !== undefined && !isValidDigest(e.digest)) return { intents: [], notes: ['the digest is not a valid sha256/sha512 digest'] };
   const repository = normalizeRepository(`${e.registry}/${e.repository}`);
@@ -55,7 +60,8 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
     }
     for (const env of img.envs) {
       if (env.paused) {
-        notes.push(`${img.image}: ${env.env} is paused`);
+        notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
+        (paused ??= []).push({ env: env.env, image: img.image });
         continue;
       }
       intents.push({
@@ -74,7 +80,7 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
       });
     }
   }
-  return { intents, notes };
+  return { intents, notes, ...(paused && { paused }) };
 }
 
 /** git's customary abbreviation, used where the forge's CI has no short-sha convention (GitHub Actions). */
@@ -111,7 +117,8 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
     const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, e.shortShaLength ?? DEFAULT_SHORT_SHA_LENGTH)}`, sourceSha: e.sha };
     for (const env of img.envs) {
       if (env.paused) {
-        result.notes.push(`${img.image}: ${env.env} is paused`);
+        result.notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
+        (result.paused ??= []).push({ env: env.env, image: img.image });
         continue;
       }
       result.intents.push({

@@ -77,6 +77,16 @@ export interface LoggedCommit {
   message: string;
 }
 
+/** A merge request as ChatOps needs it: whose it is, where its head lives, which commit it builds. */
+export type ChatOpsMergeRequest = Pick<MergeRequestInfo, 'number' | 'author' | 'headSha' | 'fromFork' | 'state'>;
+
+/** CI's verdict on one commit, every check and status combined. `none`: nothing has reported yet. */
+export interface CiVerdict {
+  state: 'success' | 'pending' | 'failure' | 'none';
+  /** What a person reads: which checks failed or are still running. */
+  summary: string;
+}
+
 /**
  * Review-side operations: merge requests, the sticky comment, reactions, statuses and roles.
  * Plain git has none of these, so they live apart from the file operations.
@@ -95,6 +105,10 @@ export interface ReviewPort {
   findComment?(repo: string, number: number, marker: string): Promise<{ id: string; body: string } | undefined>;
   /** Merge requests of `repo` that `sha` (full or abbreviated) was merged by or is part of. */
   mergeRequestsForCommit?(repo: string, sha: string): Promise<CommitMergeRequest[]>;
+  /** The merge request `number` (ChatOps: fork check, head commit for deploy). */
+  mergeRequest?(repo: string, number: number): Promise<ChatOpsMergeRequest>;
+  /** The combined CI state of commit `sha` (GitHub check runs + commit statuses; GitLab pipelines + statuses). */
+  ciVerdict?(repo: string, sha: string): Promise<CiVerdict>;
 }
 
 export interface Forge {
@@ -114,6 +128,8 @@ export interface Forge {
   readonly reviews?: ReviewPort;
   /** The newest `limit` commits of `branch` with their messages (the reporter reads Baton's trailers back). */
   recentCommits?(repo: string, branch: string, limit: number): Promise<LoggedCommit[]>;
+  /** Commits on `branch` that touched `path`, newest first, at most `limit` (rollback reads Baton's trailers). */
+  commitsTouching?(repo: string, branch: string, path: string, limit: number): Promise<{ sha: string; message: string }[]>;
 }
 
 /** A forge call failed in a way the caller should know the HTTP-ish status of. */

@@ -147,6 +147,23 @@ export class GitForge implements Forge {
     });
   }
 
+  async commitsTouching(repo: string, branch: string, path: string, limit: number): Promise<{ sha: string; message: string }[]> {
+    if (!SAFE_PATH(path)) throw new ForgeError(`unsafe path ${JSON.stringify(path.slice(0, 100))}`, 422);
+    return this.locked(repo, async (dir) => {
+      const head = await this.fetch(dir, branch);
+      if (!head) throw new ForgeError(`branch ${branch} does not exist`, 404);
+      const out = await git(['--literal-pathspecs', 'log', `-${Math.max(1, Math.min(1000, limit))}`, '--format=%H%x00%B%x1e', head, '--', path], { cwd: dir });
+      return out
+        .split('\x1e')
+        .map((r) => r.replace(/^\n/, ''))
+        .filter((r) => r.includes('\0'))
+        .map((r) => {
+          const [sha = '', message = ''] = r.split('\0');
+          return { sha, message };
+        });
+    });
+  }
+
   async readFiles(repo: string, branch: string, paths: string[]): Promise<Snapshot> {
     return this.locked(repo, async (dir) => {
       const head = await this.fetch(dir, branch);

@@ -7,11 +7,13 @@ import { z } from 'zod';
 import type {
   AppRepoPort,
   BuildState,
+  ChatOpsMergeRequest,
+  CiVerdict,
   CommitMergeRequest,
   CommitStatus,
   LoggedCommit,
-  MergeRequestInfo,
   Forge,
+  MergeRequestInfo,
   MergeRequestRef,
   MergeRequestSpec,
   MergeRequestState,
@@ -85,7 +87,8 @@ const PullDetailSchema = z.object({
   merged_at: z.string().nullable(),
   updated_at: z.string(),
 });
-const CheckRunsSchema = z.object({ total_count: z.number(), check_runs: z.array(z.object({ status: z.string(), conclusion: z.string().nullable() })) });
+const CombinedStatusSchema = z.object({ state: z.string(), total_count: z.number(), statuses: z.array(z.object({ context: z.string(), state: z.string() })) });
+const CheckRunsSchema = z.object({ total_count: z.number(), check_runs: z.array(z.object({ name: z.string(), status: z.string(), conclusion: z.string().nullable() })) });
 
 /** The REST responses the adapter reads, by route: tests hold these to GitHub's response schemas. */
 export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
@@ -104,6 +107,7 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'GET /repos/{owner}/{repo}/commits': z.array(ListedCommitSchema),
   'GET /repos/{owner}/{repo}/pulls/{pull_number}': PullDetailSchema,
   'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': CheckRunsSchema,
+  'GET /repos/{owner}/{repo}/commits/{ref}/status': CombinedStatusSchema,
 };
 
 function mergeRequestInfo(p: z.infer<typeof PullDetailSchema>): MergeRequestInfo {
@@ -123,6 +127,9 @@ function mergeRequestInfo(p: z.infer<typeof PullDetailSchema>): MergeRequestInfo
 
 const PASSED = new Set(['success', 'neutral', 'skipped']);
 const FAILED = new Set(['failure', 'cancelled', 'timed_out', 'action_required', 'startup_failure', 'stale']);
+
+/** Check-run conclusions that mean "not green". */
+const FAILED_CONCLUSIONS = FAILED;
 
 function readQuery(count: number, byRef: boolean): string {
   const vars = Array.from({ length: count }, (_, i) => `$p${i}: String!`).join(', ');
@@ -553,5 +560,43 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
     if (states.length === 0) return 'none';
     if (states.some((s) => s === 'failure' || s === 'error')) return 'failure';
     return states.every((s) => s === 'success') ? 'success' : 'pending';
+  }
+
+  // ---- ChatOps reads ----
+
+  /** The pull request for ChatOps; unlike getMergeRequest, a missing one is an error. */
+  async mergeRequest(repoText: string, number: number): Promise<ChatOpsMergeRequest> {
+    const found = await this.getMergeRequest(repoText, number);
+    if (!found) throw new ForgeError(`pull request #${number} not found in ${repoText}`, 404);
+    return found;
+  }
+
+  /** Commit statuses and check runs together, as the pull request's merge box shows them. */
+  async ciVerdict(repoText: string, sha: string): Promise<CiVerdict> {
+    const repo = parseRepo(repoText);
+    if (!isSha(sha)) throw new ForgeError('invalid commit sha', 422);
+    const combined = CombinedStatusSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/status', { ref: sha, per_page: 100 }));
+    const runs = CheckRunsSchema.parse(await this.rest(repo, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', { ref: sha, per_page: 100 }));
+    const failed = [
+      ...combined.statuses.filter((s) => s.state === 'failure' || s.state === 'error').map((s) => `${s.context}: ${s.state}`),
+      ...runs.check_runs.filter((r) => r.status === 'completed' && r.conclusion !== null && FAILED_CONCLUSIONS.has(r.conclusion)).map((r) => `${r.name}: ${r.conclusion ?? ''}`),
+    ];
+    const pending = [
+      ...combined.statuses.filter((s) => s.state === 'pending').map((s) => s.context),
+      ...runs.check_runs.filter((r) => r.status !== 'completed').map((r) => r.name),
+    ];
+    const names = (xs: string[]): string => Array.from(xs.slice(0, 5).join(', ')).slice(0, 200).join('') + (xs.length > 5 ? ` and ${xs.length - 5} more` : '');
+    if (failed.length > 0) return { state: 'failure', summary: names(failed) };
+    if (pending.length > 0) return { state: 'pending', summary: `waiting for ${names(pending)}` };
+    if (combined.total_count === 0 && runs.total_count === 0) return { state: 'none', summary: 'no checks or statuses' };
+    return { state: 'success', summary: `${combined.total_count + runs.total_count} checks passed` };
+  }
+
+  async commitsTouching(repoText: string, branch: string, path: string, limit: number): Promise<{ sha: string; message: string }[]> {
+    const repo = parseRepo(repoText);
+    assertBranch(branch);
+    if (!isSafePath(path)) throw new ForgeError(`unsafe path ${JSON.stringify(path.slice(0, 100))}`, 422);
+    const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/commits', { sha: branch, path, per_page: Math.min(100, Math.max(1, limit)) });
+    return z.array(ListedCommitSchema).parse(raw).map((c) => ({ sha: c.sha, message: c.commit.message }));
   }
 }

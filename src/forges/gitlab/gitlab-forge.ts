@@ -6,7 +6,7 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { z } from 'zod';
 import type { FileChange } from '../../core/changeset.js';
-import type { CommitMergeRequest, CommitState, CommitStatus, Forge, LoggedCommit, MergeRequestRef, MergeRequestSpec, MergeRequestState, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
+import type { ChatOpsMergeRequest, CiVerdict, CommitMergeRequest, CommitState, CommitStatus, Forge, LoggedCommit, MergeRequestRef, MergeRequestSpec, MergeRequestState, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError } from '../types.js';
 import type { RetryPolicy } from './http.js';
 import { DEFAULT_RETRY, GitlabApiError, gitbeakerRequester, requestWithRetry } from './http.js';
@@ -80,6 +80,19 @@ const CommitMergeRequestSchema = z.object({
 const ListedCommitSchema = z.object({ id: z.string().regex(SHA), message: z.string() });
 const NoteSchema = z.object({ id: Whole, body: z.string(), system: z.boolean().optional(), author: z.object({ username: z.string() }).optional() });
 const StatusSchema = z.object({ name: z.string().nullish(), status: z.string(), description: z.string().nullish(), target_url: z.string().nullish() });
+const MergeRequestDetailSchema = z.object({
+  iid: Whole,
+  state: z.string(),
+  author: z.object({ username: z.string() }),
+  sha: z.string().nullish(),
+  source_project_id: Whole,
+  target_project_id: Whole,
+});
+const PipelineSchema = z.object({ id: Whole, status: z.string() });
+const JobStatusSchema = z.object({ name: z.string().nullish(), status: z.string(), allow_failure: z.boolean().optional() });
+const CommitMessageSchema = z.object({ id: z.string().regex(SHA), message: z.string() });
+/** Pipeline and job states GitLab still moves on from. */
+const GITLAB_RUNNING = new Set(['created', 'waiting_for_resource', 'preparing', 'pending', 'running', 'scheduled', 'manual', 'waiting_for_callback']);
 const UserSchema = z.object({ id: Whole, username: z.string(), state: z.string().optional() });
 const MemberSchema = z.object({ access_level: Whole, state: z.string().optional() });
 
@@ -179,6 +192,14 @@ export class GitlabForge implements Forge {
     if (this.options.botUsername) return Promise.resolve(this.options.botUsername);
     this.me ??= (async () => UserSchema.parse(await this.api.Users.showCurrentUser()).username)();
     return this.me;
+  }
+
+  async commitsTouching(repo: string, branch: string, path: string, limit: number): Promise<{ sha: string; message: string }[]> {
+    assertRepo(repo);
+    assertBranch(branch);
+    assertPath(path);
+    const raw = await this.api.Commits.all(repo, { refName: branch, path, perPage: Math.min(PAGE, Math.max(1, limit)), maxPages: 1 });
+    return z.array(CommitMessageSchema).parse(raw).map((c) => ({ sha: c.id, message: c.message }));
   }
 
   async headOf(repo: string, branch: string): Promise<string | undefined> {
@@ -604,5 +625,41 @@ class GitlabReviews implements ReviewPort {
       if (e instanceof GitlabApiError && e.status === 404) return 'none';
       throw e;
     }
+  }
+
+  async mergeRequest(repo: string, number: number): Promise<ChatOpsMergeRequest> {
+    assertRepo(repo);
+    if (!Number.isSafeInteger(number) || number <= 0) throw new ForgeError(`invalid merge request number ${number}`, 422);
+    const mr = MergeRequestDetailSchema.parse(await this.api.MergeRequests.show(repo, number));
+    if (!mr.sha) throw new ForgeError(`merge request !${number} has no head commit yet`, 409);
+    return {
+      number: mr.iid,
+      author: mr.author.username,
+      headSha: mr.sha,
+      fromFork: mr.source_project_id !== mr.target_project_id,
+      state: mr.state === 'merged' ? 'merged' : mr.state === 'opened' ? 'open' : 'closed',
+    };
+  }
+
+  /** The newest pipeline for the commit, and every commit status (jobs and external CI) beside it. */
+  async ciVerdict(repo: string, sha: string): Promise<CiVerdict> {
+    assertRepo(repo);
+    if (!SHA.test(sha)) throw new ForgeError('a CI check needs a full commit id', 422);
+    const pipelines = z.array(PipelineSchema).parse(await this.api.Pipelines.all(repo, { sha, orderBy: 'id', sort: 'desc', perPage: 1, maxPages: 1 }));
+    const statuses = z.array(JobStatusSchema).parse(await this.api.Commits.allStatuses(repo, sha));
+    const pipeline = pipelines[0];
+    const failed = [
+      ...(pipeline && (pipeline.status === 'failed' || pipeline.status === 'canceled') ? [`pipeline #${pipeline.id}: ${pipeline.status}`] : []),
+      ...statuses.filter((s) => (s.status === 'failed' || s.status === 'canceled') && s.allow_failure !== true).map((s) => `${s.name ?? 'default'}: ${s.status}`),
+    ];
+    const running = [
+      ...(pipeline && GITLAB_RUNNING.has(pipeline.status) ? [`pipeline #${pipeline.id}`] : []),
+      ...statuses.filter((s) => GITLAB_RUNNING.has(s.status)).map((s) => s.name ?? 'default'),
+    ];
+    const names = (xs: string[]): string => Array.from(xs.slice(0, 5).join(', ')).slice(0, 200).join('') + (xs.length > 5 ? ` and ${xs.length - 5} more` : '');
+    if (failed.length > 0) return { state: 'failure', summary: names(failed) };
+    if (running.length > 0) return { state: 'pending', summary: `waiting for ${names(running)}` };
+    if (!pipeline && statuses.length === 0) return { state: 'none', summary: 'no pipeline or status' };
+    return { state: 'success', summary: pipeline ? `pipeline #${pipeline.id} passed` : `${statuses.length} statuses passed` };
   }
 }

@@ -111,6 +111,13 @@ export class GitStore {
       if (r.code !== 0) throw new CommitConflict((await this.refHead(base)) ?? '');
       return oid;
     });
+
+  }
+
+  /** Commits reachable from `ref` that touched `path` (all when absent), newest first: `GET /commits?sha=&path=`. */
+  async logTouching(ref: string, path: string | undefined, limit: number): Promise<string[]> {
+    const r = await runGit(['--literal-pathspecs', 'log', `-${limit}`, '--format=%H', ref, '--', ...(path ? [path] : [])], { cwd: this.bare });
+    return r.code === 0 ? r.stdout.toString('utf8').split('\n').filter((l) => l !== '') : [];
   }
 
   async isAncestor(ancestor: string, of: string): Promise<boolean> {

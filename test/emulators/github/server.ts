@@ -72,9 +72,9 @@ export interface GitHubEmulator {
   /** Play a GitHub App installed on every repo: returns its private key (PKCS#1 PEM, as GitHub issues). */
   enableApp(appId: number, slug: string): { privateKey: string };
   /** Open a pull request as `user` (outside the adapter). */
-  openPull(fullName: string, pull: { head: string; base: string; title: string; body?: string; user: string; labels?: string[]; fork?: { fullName: string; sha: string } }): number;
+  openPull(fullName: string, pull: { head: string; base: string; title: string; body?: string; user: string; labels?: string[]; fork?: { fullName: string; sha: string }; headRepo?: string; headSha?: string }): number;
   /** A check run on a commit, as GitHub Actions reports a job (straight into state). */
-  addCheckRun(fullName: string, sha: string, run: { name?: string; status?: EmuCheckRun['status']; conclusion?: EmuCheckRun['conclusion'] }): void;
+  addCheckRun(fullName: string, shaOrRun: string | { sha: string; name: string; status: EmuCheckRun['status']; conclusion?: EmuCheckRun['conclusion'] }, run?: { name?: string; status?: EmuCheckRun['status']; conclusion?: EmuCheckRun['conclusion'] }): void;
   /**
    * Merge an open pull request as a person would in the web UI: a squash commit (or a merge commit)
    * on the base with the head's changes; the head branch is kept unless `deleteBranch`.
@@ -190,7 +190,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     updated_at: p.updatedAt ?? p.createdAt,
   });
   /** The pull with its head commit (a branch here, or the fork's recorded sha). */
-  const pullWithHead = async (repo: EmuRepo, p: EmuPull): Promise<Json> => pullJson(repo, p, p.fork?.sha ?? (await repo.git.refHead(p.head)) ?? '');
+  const pullWithHead = async (repo: EmuRepo, p: EmuPull): Promise<Json> => pullJson(repo, p, p.fork?.sha ?? p.headSha ?? (await repo.git.refHead(p.head)) ?? '');
   const commentJson = (repo: EmuRepo, c: EmuComment): Json => ({
     id: c.id,
     body: c.body,
@@ -299,7 +299,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       case 'GET /repos/{owner}/{repo}/pulls/{pull_number}': {
         const pull = repo.pulls.find((x) => x.number === Number(p['pull_number']));
         if (!pull) return notFound();
-        return { status: 200, body: await pullWithHead(repo, pull) };
+        return { status: 200, body: { ...((await pullWithHead(repo, pull)) as Record<string, Json>), merged: pull.mergedAt !== undefined } };
       }
 
       case 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': {
@@ -379,6 +379,20 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       }
 
       case 'GET /repos/{owner}/{repo}/commits': {
+        // With `path`: the commits that touched it (what rollback asks), newest first.
+        if (match.query['path'] !== undefined) {
+        const ref = match.query['sha'] ?? repo.defaultBranch;
+        const head = (await repo.git.refHead(ref)) ?? ((await repo.git.objectType(ref)) === 'commit' ? ref : undefined);
+        if (!head) return notFound();
+        const perPage = Math.min(100, Math.max(1, Number(match.query['per_page'] ?? 30)));
+        const shas = await repo.git.logTouching(head, match.query['path'], perPage);
+        const body: Json[] = [];
+        for (const sha of shas) {
+          const info = await repo.git.commitInfo(sha);
+          body.push({ sha, commit: { message: info.message.replace(/\n+$/, ''), author: { name: info.author, date: info.date } }, parents: info.parents.map((x) => ({ sha: x })) });
+        }
+        return { status: 200, body };
+        }
         const branch = match.query['sha'] ?? repo.defaultBranch;
         if (!(await repo.git.refHead(branch))) return notFound();
         const perPage = Math.min(100, Math.max(1, Number(match.query['per_page'] ?? 30)));
@@ -484,6 +498,24 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         };
         repo.statuses.push(s);
         return { status: 201, body: { id: s.id, state: s.state, context: s.context, description: s.description, target_url: s.targetUrl } };
+      }
+
+      case 'GET /repos/{owner}/{repo}/commits/{ref}/status': {
+        // Latest status per context, as GitHub combines them.
+        const latest = new Map<string, (typeof repo.statuses)[number]>();
+        for (const s of repo.statuses.filter((x) => x.sha === p['ref']).sort((a, b) => a.id - b.id)) latest.set(s.context, s);
+        const list = [...latest.values()];
+        const state = list.some((s) => s.state === 'failure' || s.state === 'error') ? 'failure' : list.length === 0 || list.some((s) => s.state === 'pending') ? 'pending' : 'success';
+        return {
+          status: 200,
+          body: {
+            state,
+            sha: p['ref'] ?? '',
+            total_count: list.length,
+            statuses: list.map((s) => ({ id: s.id, state: s.state, context: s.context, description: s.description, target_url: s.targetUrl, created_at: s.createdAt, updated_at: s.createdAt })),
+            repository: { full_name: `${repo.owner}/${repo.name}` },
+          },
+        };
       }
 
       case 'GET /repos/{owner}/{repo}/collaborators/{username}/permission': {
@@ -695,15 +727,31 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       const [owner = '', name = ''] = fullName.split('/');
       const repo = state.repo(owner, name);
       if (!repo) throw new Error(`no repo ${fullName}`);
-      const p: EmuPull = { number: repo.nextNumber++, title: pull.title, body: pull.body ?? '', head: pull.head, base: pull.base, state: 'open', user: pull.user, createdAt: nowIso(), ...(pull.labels && { labels: pull.labels }), ...(pull.fork && { fork: pull.fork }) };
+      // `headRepo` + `headSha` name a fork's head; `headSha` alone a head branch the emulator does not hold.
+      const fork = pull.fork ?? (pull.headRepo !== undefined ? { fullName: pull.headRepo, sha: pull.headSha ?? '0'.repeat(40) } : undefined);
+      const p: EmuPull = {
+        number: repo.nextNumber++,
+        title: pull.title,
+        body: pull.body ?? '',
+        head: pull.head,
+        base: pull.base,
+        state: 'open',
+        user: pull.user,
+        createdAt: nowIso(),
+        ...(pull.labels && { labels: pull.labels }),
+        ...(fork && { fork }),
+        ...(!fork && pull.headSha !== undefined && { headSha: pull.headSha }),
+      };
       repo.pulls.push(p);
       return p.number;
     },
-    addCheckRun(fullName, sha, run) {
+    addCheckRun(fullName, shaOrRun, run = {}) {
       const [owner = '', name = ''] = fullName.split('/');
       const repo = state.repo(owner, name);
       if (!repo) throw new Error(`no repo ${fullName}`);
-      repo.checkRuns.push({ id: state.id(), sha, name: run.name ?? 'build', status: run.status ?? 'completed', conclusion: run.conclusion === undefined ? 'success' : run.conclusion });
+      const r = typeof shaOrRun === 'string' ? { sha: shaOrRun, ...run } : shaOrRun;
+      const status = r.status ?? 'completed';
+      repo.checkRuns.push({ id: state.id(), sha: r.sha, name: r.name ?? 'build', status, conclusion: status === 'completed' ? (r.conclusion ?? 'success') : null });
     },
     addComments(fullName, issueNumber, user, bodies) {
       const [owner = '', name = ''] = fullName.split('/');

@@ -22,6 +22,8 @@ export interface EmuPull {
   labels?: string[];
   /** A fork's head: its full name and commit (the branch lives in the fork, not here). */
   fork?: { fullName: string; sha: string };
+  /** The head commit when the head branch itself is not emulated (same repository). */
+  headSha?: string;
 }
 
 /** A check run (GitHub Actions job, Checks app) on a commit. */

@@ -105,6 +105,12 @@ export class GitStore {
       });
   }
 
+  /** Commits reachable from `ref` that touched `path` (all when absent), newest first. */
+  async logTouching(ref: string, path: string | undefined, limit: number): Promise<string[]> {
+    const out = await this.run(['--literal-pathspecs', 'log', `-${limit}`, '--format=%H', ref, '--', ...(path ? [path] : [])]);
+    return out.split('\n').filter((l) => l !== '');
+  }
+
   async message(commit: string): Promise<string> {
     return this.run(['log', '-1', '--format=%B', commit]);
   }

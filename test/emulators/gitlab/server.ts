@@ -43,6 +43,8 @@ interface MergeRequest {
   updated_at?: string;
   /** A fork's MR: the source project's id and head commit (the branch lives in the fork). */
   fork?: { projectId: number; sha: string };
+  /** The head commit when the source branch itself is not emulated (same project). */
+  headSha?: string;
 }
 
 /** A pipeline of a commit (GitLab CI). */
@@ -159,10 +161,14 @@ export class GitlabEmulator {
     return project;
   }
 
-  /** Open an MR as `author` (outside the adapter), from a branch of the project or from a fork. */
-  openMergeRequest(path: string, mr: { source: string; target?: string; title: string; author: string; labels?: string[]; fork?: { projectId: number; sha: string } }): number {
+  /**
+   * Open an MR as `author` (outside the adapter), from a branch of the project or from a fork
+   * (`fork`, or `forkProjectId` with `sha`); `sha` alone names a head the emulator does not hold.
+   */
+  openMergeRequest(path: string, mr: { source: string; target?: string; title: string; author: string; labels?: string[]; fork?: { projectId: number; sha: string }; sha?: string; forkProjectId?: number }): number {
     const p = this.project(path);
     const iid = p.mergeRequests.length + 1;
+    const fork = mr.fork ?? (mr.forkProjectId !== undefined ? { projectId: mr.forkProjectId, sha: mr.sha ?? '0'.repeat(40) } : undefined);
     p.mergeRequests.push({
       iid,
       id: this.nextId++,
@@ -176,14 +182,18 @@ export class GitlabEmulator {
       emoji: [],
       updated_at: new Date().toISOString(),
       ...(mr.labels && { labels: mr.labels }),
-      ...(mr.fork && { fork: mr.fork }),
+      ...(fork && { fork }),
+      ...(!fork && mr.sha !== undefined && { headSha: mr.sha }),
     });
     return iid;
   }
 
-  /** A pipeline for a commit, as GitLab CI records it. */
-  addPipeline(path: string, sha: string, status: Pipeline['status'], ref = 'feature'): void {
-    this.project(path).pipelines.push({ id: this.nextId++, sha, ref, status });
+  /** A pipeline for a commit, as GitLab CI records it: `(path, sha, status, ref?)` or `(path, {sha, ref, status})`. */
+  addPipeline(path: string, shaOr: string | { sha: string; ref: string; status: string }, status?: Pipeline['status'], ref = 'feature'): number {
+    const id = this.nextId++;
+    const pipeline = typeof shaOr === 'string' ? { sha: shaOr, ref, status: status ?? 'success' } : shaOr;
+    this.project(path).pipelines.push({ id, sha: pipeline.sha, ref: pipeline.ref, status: pipeline.status as Pipeline['status'] });
+    return id;
   }
 
   project(path: string): EmulatedProject {
@@ -196,6 +206,7 @@ export class GitlabEmulator {
     if (!this.users.has(username)) this.users.set(username, this.nextId++);
     this.project(projectPath).members.set(username, accessLevel);
   }
+
 
   /** A note written by someone else (e.g. a user quoting Baton's marker). */
   addNote(projectPath: string, iid: number, author: string, body: string): number {
@@ -384,7 +395,7 @@ export class GitlabEmulator {
         state: mr.state,
         author: { username: mr.author },
         labels: mr.labels ?? [],
-        sha: mr.fork?.sha ?? (await p.store.head(mr.source_branch)) ?? null,
+        sha: mr.fork?.sha ?? mr.headSha ?? (await p.store.head(mr.source_branch)) ?? null,
         updated_at: mr.updated_at ?? new Date(0).toISOString(),
         web_url: `${this.url}/${p.path}/-/merge_requests/${mr.iid}`,
       })),
@@ -507,6 +518,23 @@ export class GitlabEmulator {
       p.statusLog.push({ ...status });
       return [201, status];
     }
+    // With `path`: the commits that touched it (what rollback asks), newest first.
+    if (r[0] === 'repository' && r[1] === 'commits' && r.length === 2 && method === 'GET' && query.get('path') !== null) {
+      const ref = query.get('ref_name') ?? p.defaultBranch;
+      const head = await p.store.resolve(ref);
+      if (!head) return [404, { message: '404 Not Found' }];
+      const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 20)));
+      const path = query.get('path') ?? undefined;
+      if (path !== undefined && !validFilePath(path)) return [400, { error: 'path is invalid' }];
+      const shas = await p.store.logTouching(head, path, perPage);
+      const out: Record<string, unknown>[] = [];
+      for (const sha of shas) {
+        const message = await p.store.message(sha);
+        out.push({ id: sha, short_id: sha.slice(0, 8), title: message.split('\n')[0] ?? '', message, parent_ids: await p.store.parents(sha) });
+      }
+      return [200, out];
+    }
+
     if (r[0] === 'repository' && r[1] === 'commits' && r.length === 2 && method === 'GET') {
       const ref = query.get('ref_name') ?? p.defaultBranch;
       if (!(await p.store.head(ref))) return [404, { message: '404 Commit Not Found' }];
@@ -552,9 +580,8 @@ export class GitlabEmulator {
     if (r[0] === 'repository' && r[1] === 'commits' && r[3] === 'statuses' && method === 'GET') {
       const name = query.get('name');
       // Newest first, as GitLab lists them.
-      return [200, p.statuses.filter((x) => x.sha === r[2] && (!name || x.name === name)).reverse()];
+      return [200, p.statuses.filter((x) => x.sha === r[2] && (!name || x.name === name)).reverse().map((x) => ({ ...x, allow_failure: false }))];
     }
-
     // Pipelines (GET /projects/:id/pipelines?sha=…), newest first by default (order_by=id, sort=desc)
     if (r[0] === 'pipelines' && r.length === 1 && method === 'GET') {
       const sha = query.get('sha');
