@@ -12,7 +12,7 @@ import { previousVersion, sourceOfVersion } from '../core/commands/history.js';
 import { BATON_COMMENT_MARKER, helpText, parseComment } from '../core/commands/parse.js';
 import type { Command } from '../core/commands/parse.js';
 import { STATE_FILE, pauseKey, pausedBy, readState, writeState } from '../core/commands/state.js';
-import { trailerValue } from '../core/commit-message.js';
+import { sanitizeTrailerValue } from '../core/sanitize.js';
 import { changesetDiff } from '../core/diff.js';
 import { readImageVersion } from '../core/edit-image.js';
 import type { CommentPosted } from '../core/event.js';
@@ -272,7 +272,7 @@ export function createCommands(deps: CommandDeps) {
       const after = writeState(before, key, pause);
       if (after === before) return false;
       const verb = pause ? 'Pause' : 'Resume';
-      const message = `${verb} ${key.replace('/', ' ')} automation\n\nBaton-Actor: ${trailerValue(ctx.actor)}\nBaton-Command: ${verb.toLowerCase()} ${key}\n`;
+      const message = `${verb} ${key.replace('/', ' ')} automation\n\nBaton-Actor: ${sanitizeTrailerValue(ctx.actor)}\nBaton-Command: ${verb.toLowerCase()} ${key}\n`;
       const written = await deps.forge.write(deps.repo, { branch, expectedHead: snap.head, changes: [{ type: 'write', path: STATE_FILE, contents: after }], message });
       if (written.status === 'committed') {
         ctx.invalidate();

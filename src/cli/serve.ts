@@ -134,7 +134,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
   const feedback: CommandFeedback | undefined = reviews && {
     async result(t, entries) {
       if (p.reporter && (t.forge === 'github' || t.forge === 'gitlab')) {
-        for (const e of entries) await p.reporter.recordCommandResult({ forge: t.forge, path: t.repo }, t.number, { at: new Date().toISOString(), author: e.author, command: e.command, ok: e.ok, reply: e.text });
+        for (const e of entries) await p.reporter.recordCommandResult({ forge: t.forge, path: t.repo }, t.number, { at: new Date().toISOString(), author: e.author, command: e.command, ok: e.ok, reply: e.ok ? 'done' : 'not done', details: e.text });
       } else await reviewFeedback(reviews).result(t, entries);
     },
     reply: (t, lines) => reviewFeedback(reviews).reply(t, lines),

@@ -6,13 +6,6 @@ import { SUBJECT_MAX, sanitizeSubject, sanitizeTrailerValue } from './sanitize.j
 
 const LINE_MAX = 200;
 
-/** One line, no controls, bounded: a trailer value that cannot forge another trailer. */
-export function trailerValue(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+/g, ' ').trim();
-  return Array.from(flat).slice(0, 200).join('');
-}
-
 function arrow(b: Bump): string {
   // The same tag pushed again with new content: say so, rather than "1.1.0 → 1.1.0".
   if (b.from === b.to && b.digest) return `${b.to} re-pinned to ${b.digest.slice(0, 19)}`;
@@ -29,11 +22,8 @@ function subjectOf(bumps: Bump[]): string {
 
 export type Trailer = readonly [key: `Baton-${string}`, value: string];
 
-/**
- * The trailers of a commit, values already sanitized: every string a sender wrote (actor, event id,
- * source ref) is one bounded line, so it can neither add a trailer nor end the trailer block.
- */
-export function commitTrailers(bumps: Bump[]): Trailer[] {
+/** Collects trailers: every value through the trailer sanitizer, each line once. */
+function trailerList(): { add(key: Trailer[0], raw: string): void; causes(causes: Cause[]): void; out: Trailer[] } {
   const out: Trailer[] = [];
   const seen = new Set<string>();
   const add = (key: Trailer[0], raw: string): void => {
@@ -43,15 +33,34 @@ export function commitTrailers(bumps: Bump[]): Trailer[] {
     seen.add(line);
     out.push([key, value]);
   };
-  for (const b of bumps) {
-    add('Baton-Image', `${b.repository}:${b.to}${b.digest ? `@${b.digest}` : ''}`);
-    for (const c of b.causes) {
+  const causes = (list: Cause[]): void => {
+    for (const c of list) {
       if (c.sourceRef) add('Baton-Source', c.sourceRef);
       add('Baton-Event', `${c.source} ${c.deliveryId}`);
       if (c.actor) add('Baton-Actor', c.actor);
+      if (c.command) add('Baton-Command', c.command);
+      if (c.rollback) add('Baton-Rollback', `${c.rollback.by}: ${c.rollback.reason}`);
     }
+  };
+  return { add, causes, out };
+}
+
+/**
+ * The trailers of a commit, values already sanitized: every string a sender wrote (actor, event id,
+ * source ref, command) is one bounded line, so it can neither add a trailer nor end the trailer block.
+ */
+export function commitTrailers(bumps: Bump[], previews: PreviewChange[] = []): Trailer[] {
+  const t = trailerList();
+  for (const p of previews) {
+    t.add('Baton-Preview', p.name);
+    if (p.imageRef) t.add('Baton-Image', p.imageRef);
+    t.causes(p.causes);
   }
-  return out;
+  for (const b of bumps) {
+    t.add('Baton-Image', `${b.repository}:${b.to}${b.digest ? `@${b.digest}` : ''}`);
+    t.causes(b.causes);
+  }
+  return t.out;
 }
 
 export function commitMessage(bumps: Bump[], options: { skipCi?: boolean } = {}): string {
@@ -88,28 +97,11 @@ function previewPhrase(p: PreviewChange): string {
  */
 export function previewCommitMessage(previews: PreviewChange[], bumps: Bump[], options: { skipCi?: boolean } = {}): string {
   if (previews.length === 0) return commitMessage(bumps, options);
+  const skip = options.skipCi ? ' [skip ci]' : '';
   const only = previews.length === 1 && bumps.length === 0 ? previews[0] : undefined;
   const base = only ? previewPhrase(only) : bumps.length === 0 ? `Update ${previews.length} previews` : `${subjectOf(bumps)}; ${previews.length} preview${previews.length > 1 ? 's' : ''}`;
-  const subject = (base.length <= SUBJECT_MAX ? base : `Update ${previews.length} previews${bumps.length > 0 ? ` and ${bumps.length} images` : ''}`) + (options.skipCi ? ' [skip ci]' : '');
-  const body = only ? '' : [...previews.map((p) => `- ${previewPhrase(p)}`), ...bumps.map((b) => `- ${b.image} ${arrow(b)} in ${b.env} (${b.files.join(', ')})`)].join('\n');
-  const trailers: string[] = [];
-  const causeTrailers = (causes: Cause[]): void => {
-    for (const c of causes) {
-      if (c.sourceRef) trailers.push(`Baton-Source: ${c.sourceRef}`);
-      trailers.push(`Baton-Event: ${c.source} ${c.deliveryId}`);
-      if (c.actor) trailers.push(`Baton-Actor: ${c.actor}`);
-      if (c.command) trailers.push(`Baton-Command: ${trailerValue(c.command)}`);
-      if (c.rollback) trailers.push(`Baton-Rollback: ${trailerValue(`${c.rollback.by}: ${c.rollback.reason}`)}`);
-    }
-  };
-  for (const p of previews) {
-    trailers.push(`Baton-Preview: ${p.name}`);
-    if (p.imageRef) trailers.push(`Baton-Image: ${p.imageRef}`);
-    causeTrailers(p.causes);
-  }
-  for (const b of bumps) {
-    trailers.push(`Baton-Image: ${b.repository}:${b.to}${b.digest ? `@${b.digest}` : ''}`);
-    causeTrailers(b.causes);
-  }
-  return [subject, body, [...new Set(trailers)].join('\n')].filter((p) => p !== '').join('\n\n') + '\n';
+  const subject = sanitizeSubject(base.length <= SUBJECT_MAX ? base : `Update ${previews.length} previews${bumps.length > 0 ? ` and ${bumps.length} images` : ''}`, LINE_MAX - skip.length) + skip;
+  const body = only ? '' : [...previews.map((p) => `- ${sanitizeSubject(previewPhrase(p), LINE_MAX)}`), ...bumps.map((b) => `- ${sanitizeSubject(`${b.image} ${arrow(b)} in ${b.env} (${b.files.join(', ')})`, LINE_MAX)}`)].join('\n');
+  const trailers = commitTrailers(bumps, previews).map(([k, v]) => `${k}: ${v}`);
+  return [subject, body, trailers.join('\n')].filter((p) => p !== '').join('\n\n') + '\n';
 }

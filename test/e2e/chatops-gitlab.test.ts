@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESULTS_MARKER } from '../../src/app/commands.js';
+import { REPORT_MARKER } from '../../src/core/report/comment.js';
 import { GitlabForge } from '../../src/forges/gitlab/gitlab-forge.js';
 import { gitlabSourceFromEnv } from '../../src/sources/gitlab/index.js';
 import type { GitlabEmulator } from '../emulators/gitlab/server.js';
@@ -109,7 +109,8 @@ function tools(h: () => Harness) {
   const note = (iid: number, id: number) => mr(iid).notes.find((n) => n.id === id);
   const reactions = (id: number, iid = 1) => (note(iid, id)?.emoji ?? []).map((e) => e.name);
   const replyTo = (id: number, iid = 1) => mr(iid).notes.find((n) => n.body.includes(`<!-- baton:reply:${id} -->`))?.body;
-  const results = (iid = 1) => mr(iid).notes.find((n) => n.body.includes(RESULTS_MARKER))?.body;
+  // Command results live in the MR's one Baton note (the report).
+  const results = (iid = 1) => mr(iid).notes.find((n) => n.body.includes(REPORT_MARKER))?.body;
   const push = async (repository: string, tag: string) => {
     const r = await h().baton.post('/webhooks/registry/generic', { repository, tag }, { authorization: `Bearer ${TEST_TOKEN}` });
     expect(r.status).toBe(202);
@@ -118,6 +119,9 @@ function tools(h: () => Harness) {
   const file = (branch: string, path: string) => env().repo.show(branch, path);
   return { env, mr, comment, reactions, replyTo, results, push, file };
 }
+
+/** The MR text as a person reads it: Markdown escapes and code spans undone. */
+const rendered = (text: string | undefined): string => (text ?? '').replace(/\\(.)/g, '$1').replace(/<\/?code>/g, '');
 
 describe('ChatOps on GitLab: promote, rollback, pause, resume, deploy', () => {
   let h: Harness;
@@ -142,8 +146,8 @@ describe('ChatOps on GitLab: promote, rollback, pause, resume, deploy', () => {
     const open = t.env().mergeRequests.filter((m) => m.state === 'opened');
     expect(open).toHaveLength(1);
     expect(open[0]).toMatchObject({ source_branch: 'baton/production', target_branch: 'main' });
-    expect(open[0]?.description).toMatch(/\| web \| 1\.4\.2 \| 1\.6\.0 \|/);
-    expect(open[0]?.description).toMatch(/\| api \| 1\.0\.0 \| 2\.0\.0 \|/);
+    expect(rendered(open[0]?.description)).toMatch(/\| web \| 1\.4\.2 \| 1\.6\.0 \|/);
+    expect(rendered(open[0]?.description)).toMatch(/\| api \| 1\.0\.0 \| 2\.0\.0 \|/);
     expect(await t.file('baton/production', 'envs/production/web/kustomization.yaml')).toBe(kustomization(WEB, '1.6.0'));
     expect(await t.file('baton/production', 'envs/production/api/kustomization.yaml')).toBe(kustomization(API, '2.0.0'));
     expect(await t.env().repo.head()).toBe(main);
@@ -156,7 +160,7 @@ describe('ChatOps on GitLab: promote, rollback, pause, resume, deploy', () => {
     await t.comment('alice', '/baton promote production');
     const mrs = t.env().mergeRequests.filter((m) => m.source_branch === 'baton/production');
     expect(mrs).toHaveLength(1);
-    expect(mrs[0]?.description).toContain('1.7.0');
+    expect(rendered(mrs[0]?.description)).toContain('1.7.0');
     expect(await t.file('baton/production', 'envs/production/web/kustomization.yaml')).toBe(kustomization(WEB, '1.7.0'));
   });
 
@@ -204,12 +208,15 @@ describe('ChatOps on GitLab: promote, rollback, pause, resume, deploy', () => {
   it('an edited note runs only what is new in it', async () => {
     const before = await t.env().repo.head();
     const id = await t.comment('alice', '/baton status');
+    const statusRuns = (): number => (t.results() ?? '').split('<code>status</code>').length - 1;
+    const ranBefore = statusRuns();
     const edited = '/baton status\n/baton help';
     const r = await h.baton.post('/webhooks/gitlab', noteHook(id, 1, 'alice', edited, 'update'), { 'x-gitlab-event': 'Note Hook', 'x-gitlab-token': SECRET });
     expect(r.status).toBe(202);
     await h.baton.idle(60_000);
-    expect(t.results()).toContain('**`/baton help`** by @alice');
-    expect(t.results()).not.toContain('**`/baton status`**');
+    expect(t.results()).toContain('· alice · <code>help</code>');
+    // The edit's unchanged `/baton status` line did not run a second time.
+    expect(statusRuns()).toBe(ranBefore);
     expect(await t.env().repo.head()).toBe(before);
   });
 });

@@ -63,8 +63,17 @@ export interface CommandResultEntry {
   author: string;
   command: string;
   ok: boolean;
+  /** Plain text, escaped here. */
   reply: string;
+  /**
+   * The full answer as Markdown that Baton's command module rendered itself (tables, diffs), every
+   * stranger's string in it already through the Markdown sink; shown collapsed, bounded.
+   */
+  details?: string;
 }
+
+/** Longest rendered command answer shown in the comment. */
+const DETAILS_MAX = 12_000;
 
 export interface CommentModel {
   deployments: DeploymentRow[];
@@ -137,7 +146,12 @@ function previewsBlock(previews: PreviewRow[] | undefined): string[] {
 
 function commandsBlock(results: CommandResultEntry[] | undefined, messageMax: number): string[] {
   if (!results || results.length === 0) return [];
-  const lines = results.map((c) => `- ${formatTime(c.at)} · ${escapeMarkdown(c.author, 63)} · ${escapeCode(c.command, 200)} · ${c.ok ? '✅' : '😕'} ${escapeMarkdown(c.reply, messageMax)}`);
+  const lines = results.flatMap((c) => {
+    const line = `- ${formatTime(c.at)} · ${escapeMarkdown(c.author, 63)} · ${escapeCode(c.command, 200)} · ${c.ok ? '✅' : '😕'} ${escapeMarkdown(c.reply, messageMax)}`;
+    if (!c.details) return [line];
+    const details = c.details.length > DETAILS_MAX ? `${c.details.slice(0, DETAILS_MAX)}\n\n… (cut)` : c.details;
+    return [line, '', '  <details><summary>result</summary>', '', details, '', '  </details>', ''];
+  });
   return ['', '#### Commands', '', ...lines];
 }
 
