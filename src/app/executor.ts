@@ -97,19 +97,15 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
     // A carried version stays exact (it may be a rollback) unless this batch brings the same image:
     // then the policy picks between them, as it would between two bumps.
     for (const c of carried) if (intents.some((i) => i.type === 'set-image' && i.image === c.image)) c.mode = 'upgrade';
-    const carriedCauses = new Set<Cause>(carried.map((c) => c.cause));
     for (const c of carried) {
       const real = await deps.ledger?.causes(env, c.image, c.tag);
-      if (real?.[0]) {
-        carriedCauses.delete(c.cause);
-        c.cause = real[0];
-        carriedCauses.add(c.cause);
-      }
+      if (real?.[0]) c.cause = real[0];
     }
     const onto = stack ? rollSnap : baseSnap;
     const cs = await planOffThread([...carried, ...intents], onto.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) });
-    const fresh = cs.bumps.filter((b) => !b.causes.every((c) => carriedCauses.has(c)));
-    const base = { destination, branch, bumps: fresh, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
+    // Carried bumps are reported too: their version now lives in this (rebuilt) commit, which is
+    // what the reporter follows to the merge and the operator's verdict.
+    const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
 
     if (cs.changes.length === 0) {
       // Nothing new; a rolling branch whose MR is missing (a failed call last time) still gets one.

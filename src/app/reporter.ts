@@ -469,13 +469,20 @@ export function createReporter(deps: ReporterDeps): Reporter {
       return h;
     };
     // A revision settles a deployment when it is that commit or a later one that contains it.
-    const contains = async (row: TrackedRow): Promise<boolean> => {
+    const containsCommit = async (row: TrackedRow): Promise<boolean> => {
       const sha = row.envCommit?.sha;
       if (!sha) return false;
       if (sha === revision) return true;
       const shas = await historyOf(row.targetBranch);
       const at = shas.indexOf(revision);
       return at >= 0 && shas.indexOf(sha) > at;
+    };
+    // A replaced row ships with the row that replaced it: a rolling branch rebuilt on a moved base
+    // leaves the older commit out of history, but its change is in the newer one.
+    const contains = async (row: TrackedRow): Promise<boolean> => {
+      if (await containsCommit(row)) return true;
+      const newest = latest.get(rowKey(row.env, row.image));
+      return row.superseded === true && newest !== undefined && newest !== row && (await containsCommit(newest));
     };
     const rows = new Set<TrackedRow>();
     for (const r of reports.values()) {

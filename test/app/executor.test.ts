@@ -112,12 +112,14 @@ describe('executor', () => {
     const repo = await createBareRepo(seed);
     const forge = new GitForge({ cacheDir: await tempDir() });
     const prod = { ...intent('web', WEB, '1.1.0', 'web/kustomization.yaml'), env: 'production', destination: { branch: 'main', write: 'merge-request' as const, env: 'production' } };
-    const out = await execute(prod.destination, [prod], { forge, repo: repo.bare, ...instant });
+    // Baton remembers the rolling branch it wrote, so while the base stands still it stacks on it.
+    const rolling = new Map<string, { base: string; head: string }>();
+    const out = await execute(prod.destination, [prod], { forge, repo: repo.bare, rolling, ...instant });
     expect(out).toMatchObject({ status: 'committed', branch: 'baton/production' });
     expect(await repo.subjects()).toEqual(['seed']);
     expect(await repo.subjects('baton/production')).toEqual(['web 1.0.0 → 1.1.0 in production', 'seed']);
     // A second bump accumulates on the same rolling branch.
-    await execute(prod.destination, [{ ...prod, tag: '1.2.0' }], { forge, repo: repo.bare, ...instant });
+    await execute(prod.destination, [{ ...prod, tag: '1.2.0' }], { forge, repo: repo.bare, rolling, ...instant });
     expect(await repo.subjects('baton/production')).toEqual(['web 1.1.0 → 1.2.0 in production', 'web 1.0.0 → 1.1.0 in production', 'seed']);
     await repo.cleanup();
   });

@@ -153,8 +153,11 @@ for (const make of harnesses) {
       expect(await h.git.show('baton/production', 'prod/web.yaml')).toContain('"1.5.0"');
       expect(await h.git.show('baton/production', 'prod/worker.yaml')).toContain('"2.1.0"');
       expect(await h.git.show('baton/production', 'README.md')).toBe('env repo, edited\n');
-      // The outcome reports only what this batch brought.
-      expect(out.bumps.map((b) => b.image)).toEqual(['worker']);
+      // The outcome names both: the carried web bump (with its original cause) now lives in this commit.
+      expect(out.bumps.map((b) => [b.image, b.causes[0]?.deliveryId])).toEqual([
+        ['web', 'e1'],
+        ['worker', 'e2'],
+      ]);
       if (h.name !== 'git') expect(h.openMr()?.title).toBe('Deploy to production: web 1.5.0, worker 2.1.0');
     });
 

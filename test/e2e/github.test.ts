@@ -195,7 +195,7 @@ images:
     const open = repo.pulls.filter((p) => p.state === 'open');
     expect(open).toHaveLength(1);
     expect(open[0]).toMatchObject({ head: 'baton/production', base: 'main', user: 'baton-bot' });
-    expect(open[0]?.body).toContain('1.6.0');
+    expect(open[0]?.body.replace(/\\(.)/g, '$1')).toContain('1.6.0');
     expect(await repo.testRepo.show('baton/production', 'envs/production/web/kustomization.yaml')).toContain('newTag: "1.6.0"');
     // main is untouched until someone merges.
     expect(await repo.testRepo.head()).toBe(main);
