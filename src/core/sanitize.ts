@@ -65,7 +65,9 @@ export function escapeMarkdown(text: string, max = MARKDOWN_INLINE_MAX): string 
     .replace(/\\!/g, `\\!${ZWSP}`)
     // Bare URLs autolink on GitHub and GitLab: a stranger's text is never a link.
     .replace(/:\/\//g, `:${ZWSP}//`)
-    .replace(/(www)\./gi, `$1${ZWSP}.`);
+    .replace(/(www)\./gi, `$1${ZWSP}.`)
+    // `GH-12` is an issue reference on GitHub, like `#12`.
+    .replace(/\b(GH-)(?=\d)/gi, `$1${ZWSP}`);
 }
 
 /**

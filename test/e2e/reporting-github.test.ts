@@ -164,7 +164,7 @@ describe('reporting back on GitHub pull requests', () => {
     expect(statusOf(first.sha, 'baton/production')?.state).toBe('pending');
     const comments = batonComments('web', first.number);
     expect(comments).toHaveLength(1);
-    expect(comments[0]?.body).toMatch(/\| staging \| web \| .* \| ✅ deployed · Synced \\\/ Healthy/);
+    expect(comments[0]?.body).toMatch(/\| staging \| web \| .* \| ✅ deployed · Synced \/ Healthy/);
     expect(await metric('staging', 'success')).toBe(before + 1);
     // The same notification again (Argo CD retrying): worked once.
     const statuses = repoOf('web').statuses.length;
@@ -193,10 +193,10 @@ describe('reporting back on GitHub pull requests', () => {
     const comments = batonComments('web', first.number);
     expect(comments).toHaveLength(1);
     const body = comments[0]?.body ?? '';
-    expect(body).toMatch(/\| production \| web \| .* \| ❌ failed · Synced \\\/ Degraded/);
-    expect(body).toContain('exceeded its progress deadline \\| @&#8203;acme\\/oncall');
+    expect(body).toMatch(/\| production \| web \| .* \| ❌ failed · Synced \/ Degraded/);
+    expect(body).toContain('exceeded its progress deadline \\| @&#8203;acme/oncall');
     // Staging's state survived the restart (the comment remembers it).
-    expect(body).toMatch(/\| staging \| web \| .* \| ✅ deployed · Synced \\\/ Healthy/);
+    expect(body).toMatch(/\| staging \| web \| .* \| ✅ deployed · Synced \/ Healthy/);
     expect(await metric('production', 'failure')).toBe(1);
   });
 
@@ -215,7 +215,7 @@ describe('reporting back on GitHub pull requests', () => {
     comments = batonComments('web', first.number);
     expect(comments).toHaveLength(1);
     expect(comments[0]?.body).toMatch(/\| staging \| worker \| .* \| ❌ failed/);
-    expect(comments[0]?.body).toContain('dry\\-run failed\\: \\`image\\` is invalid second line');
+    expect(comments[0]?.body).toContain('dry-run failed: \\`image\\` is invalid second line');
     expect(statusOf(first.sha, 'baton/staging')).toMatchObject({ state: 'failure', description: expect.stringContaining('dry-run failed') });
     expect(gh.emulator.violations).toEqual([]);
   });
@@ -251,7 +251,7 @@ describe('reporting back on GitHub pull requests', () => {
     await send(argo.send(argoApp({ name: 'web-production', environment: 'production', revision: String(merged['sha']), sync: 'Synced', health: 'Healthy', phase: 'Succeeded' })));
     for (const n of carried) {
       const pull = repoOf('web').pulls.find((p) => p.number === n);
-      expect(batonComments('web', n)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed · Synced \\\/ Healthy/);
+      expect(batonComments('web', n)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed · Synced \/ Healthy/);
       expect(statusOf(pull?.mergeCommitSha ?? '', 'baton/production')?.state).toBe('success');
     }
     expect(batonComments('env', rolling.number)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed/);
