@@ -96,3 +96,13 @@ describe('.baton.yml', () => {
     expect(shipped).toEqual(jsonSchema());
   });
 });
+
+describe('a hostile .baton.yml', () => {
+  it('reports an alias bomb as invalid instead of throwing or expanding it', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array.from({ length: 9 }, () => `*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const result = parseConfig(`version: 1\n${levels.join('\n')}\n`);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.messages[0]?.message).toMatch(/cannot be read|alias/i);
+  });
+});

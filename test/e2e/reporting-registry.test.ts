@@ -91,7 +91,7 @@ images:
     expect(message).toContain(`Baton-Source: github:acme/web@${sha.slice(0, 7)} (#${number})`);
     const comments = web.comments.filter((c) => c.issueNumber === number && c.body.startsWith(REPORT_MARKER));
     expect(comments).toHaveLength(1);
-    expect(comments[0]?.body).toMatch(/\| staging \| web \| .*1\\\.0\\\.0.* → .*1\\\.5\\\.0.* \| ⏳ pending/);
+    expect(comments[0]?.body).toMatch(/\| staging \| web \| .*1\.0\.0.* → .*1\.5\.0.* \| ⏳ pending/);
     expect(web.statuses.find((s) => s.sha === sha && s.context === 'baton/staging')?.state).toBe('pending');
   });
 });

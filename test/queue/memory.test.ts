@@ -1,4 +1,4 @@
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ImagePushed } from '../../src/core/event.js';
@@ -141,5 +141,104 @@ describe('memory queue', () => {
     await until(() => r.flushes.length === 1);
     expect(r.flushes).toEqual([['3.0.0']]);
     await q.drain();
+  });
+});
+
+describe('memory queue: failures, dead letters and the journal', () => {
+  const fast = (fn: () => void, ms: number) => timers(fn, Math.min(ms, 15));
+
+  it('never marks a failed write done: a retryable failure is tried again until it lands', async () => {
+    const dir = await tempDir();
+    const journalPath = join(dir, 'journal.jsonl');
+    const q = new MemoryQueue({ debounceMs: 5, journalPath, now: Date.now, setTimer: fast, random: () => 0.5 });
+    const r = recorder();
+    let failures = 3;
+    await q.start({ route: r.handlers.route, flush: async (d, i) => (failures-- > 0 ? Promise.reject(new Error('503 from the forge')) : r.handlers.flush(d, i)) });
+    await q.enqueue(event('flaky-write', '4.0.0'));
+    await until(() => r.flushes.length === 1);
+    await until(() => q.stats().pending === 0);
+    expect(q.stats()).toMatchObject({ dead: 0, retrying: 0 });
+    await q.drain();
+    // Done only once it landed: a restart has nothing to replay.
+    const again = new MemoryQueue({ debounceMs: 5, journalPath, now: Date.now, setTimer: fast });
+    const r2 = recorder();
+    await again.start(r2.handlers);
+    await again.drain();
+    expect(r2.flushes).toEqual([]);
+  });
+
+  it('parks a permanent refusal as a dead letter with its reason, survives a restart, and works it again on retry', async () => {
+    const dir = await tempDir();
+    const journalPath = join(dir, 'journal.jsonl');
+    const refuse = { on: true };
+    const handlers = (r: ReturnType<typeof recorder>): QueueHandlers => ({ route: r.handlers.route, flush: async (d, i) => (refuse.on ? Promise.reject(new Error('pre-receive hook declined')) : r.handlers.flush(d, i)) });
+    const q = new MemoryQueue({ debounceMs: 5, journalPath, now: Date.now, setTimer: fast, classify: () => 'permanent' });
+    await q.start(handlers(recorder()));
+    await q.enqueue(event('refused', '5.0.0'));
+    await until(() => q.stats().dead === 1);
+    expect(q.deadLetters()).toMatchObject([{ id: 'registry/distribution:refused', reason: 'pre-receive hook declined' }]);
+    await q.drain();
+
+    const restarted = new MemoryQueue({ debounceMs: 5, journalPath, now: Date.now, setTimer: fast, classify: () => 'permanent' });
+    const r = recorder();
+    await restarted.start(handlers(r));
+    expect(restarted.deadLetters().map((d) => d.id)).toEqual(['registry/distribution:refused']);
+    refuse.on = false;
+    expect(await restarted.retry(['registry/distribution:refused'])).toEqual(['registry/distribution:refused']);
+    await until(() => r.flushes.length === 1);
+    await until(() => restarted.stats().pending === 0);
+    expect(restarted.stats().dead).toBe(0);
+    await restarted.drain();
+  });
+
+  it('parks an event whose failures outlast the retention window', async () => {
+    let now = 1_000_000;
+    const q = new MemoryQueue({ debounceMs: 5, retentionMs: 60_000, now: () => now, setTimer: fast });
+    await q.start({ route: async () => Promise.reject(new Error('env repo unreachable')), flush: async () => undefined });
+    await q.enqueue(event('stale', '6.0.0'));
+    await until(() => q.stats().retrying === 1);
+    now += 61_000;
+    await until(() => q.stats().dead === 1);
+    expect(q.deadLetters()[0]?.reason).toMatch(/still failing after the retention window: env repo unreachable/);
+    await q.drain();
+  });
+
+  it('remembers finished deliveries across a restart, and compacts the journal while running', async () => {
+    const dir = await tempDir();
+    const journalPath = join(dir, 'journal.jsonl');
+    const q = new MemoryQueue({ debounceMs: 1, journalPath, compactEvery: 50, now: Date.now, setTimer: timers });
+    const r = recorder();
+    await q.start(r.handlers);
+    for (let i = 0; i < 300; i++) await q.enqueue(event(`burst-${i}`, `1.0.${i}`));
+    await until(() => q.stats().pending === 0 && q.stats().batches === 0);
+    await q.drain();
+    const lines = (await readFile(journalPath, 'utf8')).split('\n').filter(Boolean);
+    // 300 adds and 300 dones were written; compaction keeps one "seen" line per delivery, not both.
+    expect(lines.length).toBeLessThan(400);
+    const restarted = new MemoryQueue({ debounceMs: 1, journalPath, now: Date.now, setTimer: timers });
+    await restarted.start(recorder().handlers);
+    expect(await restarted.enqueue(event('burst-7', '1.0.7'))).toBe('duplicate');
+    await restarted.drain();
+  });
+
+  it('moves an unreadable journal aside instead of emptying it, and drops records without an event', async () => {
+    const dir = await tempDir();
+    const journalPath = join(dir, 'journal.jsonl');
+    await appendFile(journalPath, '{"op":"add","key":"registry/distribution\\u0000empty"}\n');
+    const q = new MemoryQueue({ debounceMs: 1, journalPath, now: Date.now, setTimer: timers });
+    const r = recorder();
+    await q.start(r.handlers);
+    await q.drain();
+    expect(r.flushes).toEqual([]);
+    expect(await readFile(journalPath, 'utf8')).not.toContain('empty');
+
+    const broken = join(dir, 'broken.jsonl');
+    await mkdir(broken); // a directory where the journal should be: not readable as a file
+    const warnings: string[] = [];
+    const q2 = new MemoryQueue({ debounceMs: 1, journalPath: broken, now: () => 42, setTimer: timers, log: { info: () => undefined, warn: () => undefined, error: (_o, m) => warnings.push(m) } });
+    await q2.start(r.handlers);
+    await q2.drain();
+    expect(warnings.join('\n')).toMatch(/moved aside, not deleted/);
+    expect((await stat(`${broken}.unreadable-42`)).isDirectory()).toBe(true);
   });
 });
