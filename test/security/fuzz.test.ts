@@ -5,6 +5,9 @@
  * stays bounded, and every event that reaches the queue is a valid one.
  */
 
+import { argocdSource } from '../../src/sources/cd/argocd.js';
+import { fluxSource } from '../../src/sources/cd/flux.js';
+import { argoApp, argoFromDocs, fluxFromDocs } from '../helpers/cd.js';
 import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -168,7 +171,7 @@ function mutate(g: Gen, base: Json): Buffer {
 
 const Printable = z.string().min(1).max(2000);
 const Repo = z.object({ forge: z.enum(['github', 'gitlab', 'git']), path: z.string().min(1).max(500) });
-const EventBase = { source: z.string().regex(/^(registry\/[a-z]+|github|gitlab)$/), deliveryId: z.string().min(1).max(400), actor: z.string().max(500).optional() };
+const EventBase = { source: z.string().regex(/^(registry\/[a-z]+|github|gitlab|cd\/argocd|cd\/flux)$/), deliveryId: z.string().min(1).max(400), actor: z.string().max(500).optional() };
 const ValidEvent = z.discriminatedUnion('type', [
   z.object({
     ...EventBase,
@@ -196,6 +199,15 @@ const ValidEvent = z.discriminatedUnion('type', [
     labels: z.array(z.string()),
     label: z.string().optional(),
   }),
+  z.object({
+    ...EventBase,
+    type: z.literal('cd-status'),
+    application: z.string().min(1).max(2000),
+    revision: z.string().max(2000).optional(),
+    sync: z.enum(['synced', 'out-of-sync', 'unknown']),
+    health: z.enum(['healthy', 'progressing', 'degraded', 'suspended', 'missing', 'unknown']),
+    message: z.string().max(5000).optional(),
+  }).loose(),
   z.object({ ...EventBase, type: z.literal('comment'), action: z.enum(['created', 'edited']), repo: Repo, number: z.number().int().positive(), commentId: z.string().min(1), author: z.string(), body: z.string(), previousBody: z.string().optional() }),
 ]);
 
@@ -242,6 +254,18 @@ const endpoints: Endpoint[] = [
     bases: gitlabFixtures.map((f) => f as unknown as Json),
     headers: (g) => ({ 'content-type': contentType(g), 'x-gitlab-token': GITLAB_TOKEN, ...(g.rnd() < 0.9 && { 'x-gitlab-event': g.pick(['Push Hook', 'Merge Request Hook', 'Note Hook', 'Pipeline Hook', 'Tag Push Hook', 'System Hook', ...PROTO_NAMES]) }), ...(g.rnd() < 0.3 && { 'idempotency-key': g.pick(['k1', 'a b', ...PROTO_NAMES]) }) }),
   },
+  // The CD feedback endpoints, with what Argo CD and Flux send as the docs configure them.
+  ...(() => {
+    const argo = argoFromDocs();
+    const flux = fluxFromDocs();
+    const sha = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+    const argoBases = (['Healthy', 'Degraded', 'Progressing'] as const).map((health) => JSON.parse(argo.send(argoApp({ name: 'web-staging', environment: 'staging', revision: sha, sync: 'Synced', health, phase: 'Succeeded', message: 'ok' })).body) as Json);
+    const fluxBases = (['ReconciliationSucceeded', 'ReconciliationFailed'] as const).map((reason) => JSON.parse(flux.send({ reason, severity: reason.endsWith('Failed') ? 'error' : 'info', message: 'Applied revision', revision: sha }).body) as Json);
+    return [
+      { name: 'cd/argocd', source: argocdSource, secrets: [argo.token], bases: argoBases, headers: (g: Gen) => ({ 'content-type': contentType(g), authorization: `Bearer ${argo.token}` }) },
+      { name: 'cd/flux', source: fluxSource, secrets: [flux.token], bases: fluxBases, headers: (g: Gen, body: Buffer) => ({ 'content-type': contentType(g), 'x-signature': `sha256=${createHmac('sha256', flux.token).update(body).digest('hex')}` }) },
+    ] satisfies Endpoint[];
+  })(),
 ];
 
 /** A base body and the header it implies (GitHub's and GitLab's bases carry their event name). */

@@ -125,7 +125,14 @@ function githubMessage(e: ErrorShape): string {
 }
 
 /** GraphQL error types (answered with HTTP 200) → the HTTP status they stand for. */
-const GRAPHQL_STATUS: Record<string, number> = { NOT_FOUND: 404, FORBIDDEN: 403, UNPROCESSABLE: 422, STALE_DATA: 409, RATE_LIMITED: 429, INTERNAL: 502 };
+const GRAPHQL_STATUS = new Map<string, number>([
+  ['NOT_FOUND', 404],
+  ['FORBIDDEN', 403],
+  ['UNPROCESSABLE', 422],
+  ['STALE_DATA', 409],
+  ['RATE_LIMITED', 429],
+  ['INTERNAL', 502],
+]);
 
 /** Octokit errors → ForgeError / RetryableError with the status a caller can act on. */
 export function toForgeError(what: string, error: unknown): ForgeError {
@@ -136,7 +143,7 @@ export function toForgeError(what: string, error: unknown): ForgeError {
     const first = (e.errors as { type?: unknown; message?: unknown }[])[0];
     const type = typeof first?.type === 'string' ? first.type : '';
     const message = `${what}: ${typeof first?.message === 'string' ? first.message.slice(0, 300) : 'GraphQL error'}`;
-    const status = GRAPHQL_STATUS[type] ?? 422;
+    const status = GRAPHQL_STATUS.get(type) ?? 422;
     return status === 429 || status >= 500 ? new RetryableError(message, status) : new ForgeError(message, status);
   }
   const status = typeof e.status === 'number' ? e.status : undefined;

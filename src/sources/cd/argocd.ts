@@ -30,15 +30,25 @@ export const ArgoNotificationSchema = z.object({
   finishedAt: text,
 });
 
-const SYNC: Record<string, CdStatus['sync']> = { Synced: 'synced', OutOfSync: 'out-of-sync' };
-const HEALTH: Record<string, CdStatus['health']> = {
-  Healthy: 'healthy',
-  Progressing: 'progressing',
-  Degraded: 'degraded',
-  Suspended: 'suspended',
-  Missing: 'missing',
-};
-const PHASE: Record<string, NonNullable<CdStatus['operation']>> = { Running: 'running', Terminating: 'running', Succeeded: 'succeeded', Failed: 'failed', Error: 'failed' };
+// Maps, not object literals: a status of `toString` or `constructor` from a stranger must find nothing.
+const SYNC = new Map<string, CdStatus['sync']>([
+  ['Synced', 'synced'],
+  ['OutOfSync', 'out-of-sync'],
+]);
+const HEALTH = new Map<string, CdStatus['health']>([
+  ['Healthy', 'healthy'],
+  ['Progressing', 'progressing'],
+  ['Degraded', 'degraded'],
+  ['Suspended', 'suspended'],
+  ['Missing', 'missing'],
+]);
+const PHASE = new Map<string, NonNullable<CdStatus['operation']>>([
+  ['Running', 'running'],
+  ['Terminating', 'running'],
+  ['Succeeded', 'succeeded'],
+  ['Failed', 'failed'],
+  ['Error', 'failed'],
+]);
 
 export function parseArgoNotification(body: unknown, delivery: Delivery): Parsed {
   const r = ArgoNotificationSchema.safeParse(body);
@@ -51,8 +61,8 @@ export function parseArgoNotification(body: unknown, delivery: Delivery): Parsed
   if (!revision) return { kind: 'ignored', reason: 'the notification names no git commit revision' };
   const phase = present(b.phase);
   const environment = present(b.environment);
-  const health = HEALTH[present(b.healthStatus) ?? ''] ?? 'unknown';
-  const operation = phase !== undefined ? PHASE[phase] : undefined;
+  const health = HEALTH.get(present(b.healthStatus) ?? '') ?? 'unknown';
+  const operation = phase !== undefined ? PHASE.get(phase) : undefined;
   // A degraded app after a good sync: the health message says why; the sync message would say "successfully synced".
   const message = operation === 'failed' ? present(b.message) : health === 'degraded' ? (present(b.healthMessage) ?? present(b.message)) : undefined;
   const at = present(b.finishedAt);
@@ -62,7 +72,7 @@ export function parseArgoNotification(body: unknown, delivery: Delivery): Parsed
     deliveryId: bodyDeliveryId(delivery.rawBody),
     application: b.app,
     revision,
-    sync: SYNC[present(b.syncStatus) ?? ''] ?? 'unknown',
+    sync: SYNC.get(present(b.syncStatus) ?? '') ?? 'unknown',
     health,
     ...(operation !== undefined && { operation }),
     ...(environment !== undefined && { environment }),
