@@ -314,6 +314,12 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const reporter = reporterFor(envRepo, env, logger, metrics, registry, async () => built.pipeline?.config.latest ?? built.pipeline?.config.table());
   const onOutcome = async (outcome: Outcome): Promise<void> => {
     await reporter.onOutcome(outcome);
+    // Previews are told on their MR too: created, moved, removed, waiting for the build, invalid.
+    for (const p of outcome.previews ?? []) {
+      const ref = parseRepoRef(p.repo);
+      if (!ref || ref.forge === 'git' || p.state === 'unchanged') continue;
+      await reporter.recordPreview(ref, p.number, { name: p.name, state: p.message ? `${p.state}: ${p.message}` : p.state, at: new Date().toISOString() });
+    }
     await options.onOutcome?.(outcome);
   };
   const appRepos = options.appRepos ?? appReposFor(envRepo, env, logger);

@@ -127,8 +127,12 @@ describe('previews end to end on the GitHub emulator', () => {
     expect(message.split('\n')[0]).toBe(`Preview web-pr-${n} to web ${sha1.slice(0, 7)}`);
     expect(message).toContain(`Baton-Source: github:acme/web@${sha1.slice(0, 7)} (#${n})`);
     expect(baton.outcomes.at(-1)?.previews).toMatchObject([{ state: 'created', notes: [expect.stringMatching(/finalizer/)] }]);
-    // .baton.yml freshness, the CI state of the head, one read of the preview branch, one commit.
-    expect(gh.emulator.requests.map((q) => q.route)).toEqual(['POST /graphql', 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', 'POST /graphql', 'POST /graphql']);
+    // .baton.yml freshness, the CI state of the head, one read of the preview branch, one commit
+    // (then, apart from the write path, the MR's Baton comment says the preview was created).
+    const routes = gh.emulator.requests.map((q) => q.route);
+    expect(routes.filter((r) => !r.includes('/comments') && !r.startsWith('GET /user'))).toEqual(['POST /graphql', 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', 'POST /graphql', 'POST /graphql']);
+    await baton.idle();
+    expect(app.comments.find((c) => c.issueNumber === n && c.body.includes('<!-- baton:report -->'))?.body).toMatch(new RegExp(`\\| web-pr-${n} \\| created`));
     expect(gh.emulator.violations).toEqual([]);
   });
 
@@ -168,6 +172,10 @@ describe('previews end to end on the GitHub emulator', () => {
     await post('pull_request', pullRequest('opened', { number: m, sha, branch: 'late', title: 'Late' }));
     expect(await env().head('previews')).toBe(head);
     expect(baton.outcomes.at(-1)?.previews).toMatchObject([{ state: 'waiting', message: `waiting for the build of ${sha.slice(0, 7)}` }]);
+    // The developer reads it on the MR, in Baton's one comment.
+    await baton.idle();
+    const comment = app.comments.find((c) => c.issueNumber === m && c.body.includes('<!-- baton:report -->'))?.body ?? '';
+    expect(comment).toMatch(new RegExp(`\\| web-pr-${m} \\| waiting: waiting for the build of ${sha.slice(0, 7)} \\|`));
 
     // The lint workflow passes while the image build still runs: not yet.
     gh.emulator.addCheckRun('acme/web', sha, { name: 'lint', conclusion: 'success' });
