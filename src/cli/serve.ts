@@ -291,6 +291,8 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const { settings, env } = options;
   const logger = options.logger ?? createLogger(settings.LOG_LEVEL);
+  setGitTimeout(settings.BATON_GIT_TIMEOUT);
+  setForgeTimeout(settings.BATON_FORGE_TIMEOUT);
   if (settings.REDIS_URL) throw new Error('REDIS_URL is set, but this build has only the embedded single-process queue; unset REDIS_URL and run one replica');
   const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env, logger));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;

@@ -116,6 +116,7 @@ export class GitlabEmulator {
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private nextId = 1000;
   private failures: { remaining: number; status: number } = { remaining: 0, status: 502 };
+  private hanging = 0;
   private randomFailure: { fraction: number; next: () => number; status: number } | undefined;
   private rate: { limit: number; windowMs: number; used: number; windowStart: number } | undefined;
   private maxComplexity: number | undefined;
@@ -244,6 +245,11 @@ export class GitlabEmulator {
     mr.state = 'closed';
   }
 
+  /** The next `n` requests are accepted and never answered (a peer that hangs). */
+  hangNext(n: number): void {
+    this.hanging = n;
+  }
+
   /** The next `n` requests fail with `status` (5xx by default). */
   failNext(n: number, status = 502): void {
     this.failures = { remaining: n, status };
@@ -300,6 +306,10 @@ export class GitlabEmulator {
           const retryAfter = Math.max(1, Math.ceil((this.rate.windowStart + this.rate.windowMs - now) / 1000));
           return send(429, 'Retry later\n', { 'retry-after': String(retryAfter) });
         }
+      }
+      if (this.hanging > 0) {
+        this.hanging -= 1;
+        return; // accepted and never answered: the client's own timeout has to end it
       }
       if (this.failures.remaining > 0) {
         this.failures.remaining -= 1;
