@@ -8,6 +8,7 @@ import type { ImagePushed } from '../../src/core/event.js';
 import { plan } from '../../src/core/plan.js';
 import { route } from '../../src/core/route.js';
 import { isSetImage } from '../../src/core/intent.js';
+import type { SetImage } from '../../src/core/intent.js';
 
 /** route(), keeping the image bumps only (preview intents are tested in test/core/preview/). */
 const bumpsOf = (...args: Parameters<typeof route>) => {
@@ -128,9 +129,9 @@ describe('plan: unordered policies', () => {
   it('the event Baton accepted last wins, even when a retried batch carries an older one last', () => {
     const file = 'k.yaml';
     const files = { [file]: 'images:\n  - name: r.example.com/team/api\n    newTag: "0000000"\n' };
-    const base = { type: 'set-image', destination: { branch: 'main', write: 'commit' }, env: 'staging', image: 'api', repository: 'r.example.com/team/api', digestMode: 'ignore', mode: 'upgrade', policy: { policy: 'sha' }, targets: [{ file }] } as const;
-    const newer = { ...base, tag: 'bbbbbbb', cause: { source: 'github', deliveryId: 'new', acceptedAt: 2_000 } } as const;
-    const older = { ...base, tag: 'aaaaaaa', cause: { source: 'github', deliveryId: 'old', acceptedAt: 1_000 } } as const;
+    const base: Omit<SetImage, 'tag' | 'cause'> = { type: 'set-image', destination: { branch: 'main', write: 'commit' }, env: 'staging', image: 'api', repository: 'r.example.com/team/api', digestMode: 'ignore', mode: 'upgrade', policy: { policy: 'sha' }, targets: [{ file }] };
+    const newer: SetImage = { ...base, tag: 'bbbbbbb', cause: { source: 'github', deliveryId: 'new', acceptedAt: 2_000 } };
+    const older: SetImage = { ...base, tag: 'aaaaaaa', cause: { source: 'github', deliveryId: 'old', acceptedAt: 1_000 } };
     const cs = plan([newer, older], files);
     expect(cs.bumps.map((b) => b.to)).toEqual(['bbbbbbb']);
     expect(cs.skipped.map((s) => s.tag)).toEqual(['aaaaaaa']);
