@@ -20,7 +20,7 @@ import { rollingBranch } from '../core/outcome.js';
 import { carriedIntents, proposedChanges, rollingMergeRequestText } from '../core/rolling.js';
 import type { ScopeImage } from '../core/rolling.js';
 import type { Forge, MergeRequestState, WriteRequest } from '../forges/types.js';
-import { RetryableError } from '../forges/types.js';
+import { ForgeError, RetryableError } from '../forges/types.js';
 import type { RollingLedger } from './rolling-ledger.js';
 
 export interface ExecutorDeps {
@@ -84,9 +84,12 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
   const paths = [...new Set([...pathsOf(intents), ...scope.flatMap((s) => s.targets.map((t) => t.file))])];
   for (let attempt = 1; ; attempt++) {
     const baseSnap = await deps.forge.readFiles(deps.repo, destination.branch, paths);
-    const rollHead = await deps.forge.headOf(deps.repo, branch);
-    const state: MergeRequestState = rollHead && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
-    const rollSnap = rollHead ? await deps.forge.readFiles(deps.repo, branch, paths) : undefined;
+    // The rolling branch's files, or undefined when it does not exist (yet, or any more).
+    const rollSnap = await deps.forge.readFiles(deps.repo, branch, paths).catch((e: unknown) => {
+      if (e instanceof ForgeError && e.status === 404) return undefined;
+      throw e;
+    });
+    const state: MergeRequestState = rollSnap && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
     const known = deps.rolling?.get(key);
     const finished = state === 'merged' || state === 'closed';
     const stack = rollSnap !== undefined && !finished && known?.base === baseSnap.head && known.head === rollSnap.head;
