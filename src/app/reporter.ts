@@ -469,13 +469,24 @@ export function createReporter(deps: ReporterDeps): Reporter {
       return h;
     };
     // A revision settles a deployment when it is that commit or a later one that contains it.
-    const containsCommit = async (row: TrackedRow): Promise<boolean> => {
+    const containsHistory = async (row: TrackedRow): Promise<boolean> => {
       const sha = row.envCommit?.sha;
       if (!sha) return false;
       if (sha === revision) return true;
       const shas = await historyOf(row.targetBranch);
       const at = shas.indexOf(revision);
       return at >= 0 && shas.indexOf(sha) > at;
+    };
+    // A squash-merged rolling MR leaves none of its commits in the base's history: the revision
+    // that is the MR's merge (or squash) commit settles its rows too.
+    let mergedHere: Promise<Set<number>> | undefined;
+    const mergedByRevision = (): Promise<Set<number>> =>
+      (mergedHere ??= (deps.envForge.reviews?.mergeRequestsForCommit?.(deps.envRepo, revision) ?? Promise.resolve([]))
+        .then((mrs) => new Set(mrs.filter((m) => m.state === 'merged' && m.shas.includes(revision)).map((m) => m.number)))
+        .catch(() => new Set<number>()));
+    const containsCommit = async (row: TrackedRow): Promise<boolean> => {
+      if (await containsHistory(row)) return true;
+      return row.rollingMr !== undefined && (await mergedByRevision()).has(row.rollingMr.number);
     };
     // A replaced row ships with the row that replaced it: a rolling branch rebuilt on a moved base
     // leaves the older commit out of history, but its change is in the newer one.

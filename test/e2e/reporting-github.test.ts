@@ -257,4 +257,15 @@ describe('reporting back on GitHub pull requests', () => {
     expect(batonComments('env', rolling.number)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed/);
     expect(gh.emulator.violations).toEqual([]);
   });
+
+  it('a squash-merged rolling PR (branch kept) is followed too: its squash commit deployed settles every PR it carried', async () => {
+    const fourth = await mergedPull('feature-d', 'Squash me');
+    await postGithub('workflow_run', workflowRun(fourth.sha));
+    const rolling = repoOf('env').pulls.find((p) => p.state === 'open' && p.head === 'baton/production');
+    if (!rolling) throw new Error('no open rolling PR');
+    const squash = await gh.emulator.mergePull('acme/env', rolling.number, { method: 'squash' });
+    await send(argo.send(argoApp({ name: 'web-production', environment: 'production', revision: squash, sync: 'Synced', health: 'Healthy', phase: 'Succeeded' })));
+    expect(batonComments('web', fourth.number)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed · Synced \/ Healthy/);
+    expect(gh.emulator.violations).toEqual([]);
+  });
 });
