@@ -1,6 +1,6 @@
 /** Intents are what routing decides should happen; the executor turns a batch of them into one write. */
 
-import type { RepoRef, SourceId } from './event.js';
+import type { PullRequestChanged, RepoRef, SourceId } from './event.js';
 import type { TagPolicy } from './policy.js';
 
 /** Where an intent is written: a branch, straight or through a rolling merge request. */
@@ -60,15 +60,7 @@ export interface SetImage {
 }
 
 /** The merge request a preview belongs to, as the forge or the webhook describes it. */
-export interface PreviewMergeRequest {
-  repo: RepoRef;
-  number: number;
-  title: string;
-  author: string;
-  headSha: string;
-  headBranch: string;
-  fromFork: boolean;
-}
+export type PreviewMergeRequest = Pick<PullRequestChanged, 'repo' | 'number' | 'title' | 'author' | 'headSha' | 'headBranch' | 'fromFork'>;
 
 /** Write (or move) the preview of one image for one merge request. */
 export interface EnsurePreview {
