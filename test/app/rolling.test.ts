@@ -11,6 +11,7 @@ import { RollingLedger } from '../../src/app/rolling-ledger.js';
 import type { Destination, SetImage } from '../../src/core/intent.js';
 import type { ScopeImage } from '../../src/core/rolling.js';
 import { GitForge } from '../../src/forges/git/git-forge.js';
+import { git } from '../../src/forges/git/run-git.js';
 import { GitlabForge } from '../../src/forges/gitlab/gitlab-forge.js';
 import type { Forge } from '../../src/forges/types.js';
 import { emulatedGitHub } from '../emulators/github/harness.js';
@@ -47,6 +48,8 @@ interface Harness {
   /** Merge the rolling MR the way people do: squash, keep the branch. */
   squashMerge(number: number): Promise<void>;
   close(number: number): void;
+  /** Requests the forge's published API would refuse (GitHub's emulator checks every one). */
+  violations(): string[];
   cleanup(): Promise<void>;
 }
 
@@ -63,6 +66,7 @@ async function gitHarness(): Promise<Harness> {
       await git.commit(Object.fromEntries(rolled), 'Deploy to production (squashed)');
     },
     close: () => undefined,
+    violations: () => [],
     cleanup: () => git.cleanup(),
   };
 }
@@ -81,6 +85,7 @@ async function githubHarness(): Promise<Harness> {
     },
     squashMerge: async (n) => void (await gh.emulator.mergePull('acme/env', n, { method: 'squash' })),
     close: (n) => gh.emulator.closePull('acme/env', n),
+    violations: () => gh.emulator.violations,
     cleanup: () => gh.emulator.close(),
   };
 }
@@ -99,6 +104,7 @@ async function gitlabHarness(): Promise<Harness> {
     },
     squashMerge: async (n) => void (await emu.mergeMergeRequest('acme/env', n)),
     close: (n) => emu.closeMergeRequest('acme/env', n),
+    violations: () => emu.graphqlRefusals.map((r) => JSON.stringify(r)),
     cleanup: () => emu.close(),
   };
 }
@@ -159,6 +165,10 @@ for (const make of harnesses) {
         ['worker', 'e2'],
       ]);
       if (h.name !== 'git') expect(h.openMr()?.title).toBe('Deploy to production: web 1.5.0, worker 2.1.0');
+      // GitHub: built on a scratch branch and moved in one step, which is then deleted again.
+      const branches = (await git(['for-each-ref', '--format=%(refname:short)', 'refs/heads'], { cwd: h.git.bare })).split('\n');
+      expect(branches.filter((b) => b.startsWith('baton/scratch/'))).toEqual([]);
+      expect(h.violations()).toEqual([]);
     });
 
     if (make !== gitHarness) {

@@ -3,6 +3,7 @@
  * Changeset as one `createCommitOnBranch` commit pinned to the planned head. No clone, no push race.
  */
 
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type {
   AppRepoPort,
@@ -295,37 +296,53 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
     for (const c of req.changes) if (!isSafePath(c.path)) throw new ForgeError(`unsafe path ${JSON.stringify(c.path.slice(0, 200))}`, 422);
     const additions = req.changes.flatMap((c) => (c.type === 'write' ? [{ path: c.path, contents: Buffer.from(c.contents, 'utf8').toString('base64') }] : []));
     const deletions = req.changes.flatMap((c) => (c.type === 'delete' ? [{ path: c.path }] : []));
-    if (req.replace !== undefined) {
-      // Rebuild the rolling branch: point it at the new parent first (GitHub's ref API has no
-      // compare-and-swap, so the head is checked just before), then commit on top as usual.
-      const now = await this.headOf(repoText, req.branch);
-      if ((now ?? null) !== req.replace) return { status: 'stale', ...(now && { head: now }) };
+    const commitOn = async (branchName: string): Promise<WriteResult> => {
+      const input = {
+        branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName },
+        expectedHeadOid: req.expectedHead,
+        message: splitMessage(req.message),
+        fileChanges: { additions, deletions },
+      };
+      let raw: unknown;
       try {
-        if (now === undefined) await this.rest(repo, 'POST /repos/{owner}/{repo}/git/refs', { ref: `refs/heads/${req.branch}`, sha: req.expectedHead });
-        else if (now !== req.expectedHead) await this.rest(repo, 'PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${req.branch}`, sha: req.expectedHead, force: true });
+        raw = await (await this.options.client(repo)).graphql(WRITE_MUTATION, { input });
+      } catch (e) {
+        if (isStaleHeadError(e)) {
+          const head = await this.headOf(repoText, branchName);
+          return { status: 'stale', ...(head && { head }) };
+        }
+        throw toForgeError('createCommitOnBranch', e);
+      }
+      const commit = CommitResultSchema.parse(raw).createCommitOnBranch.commit;
+      return { status: 'committed', commit: commit.oid, ...(commit.url && { url: commit.url }) };
+    };
+    if (req.replace === undefined) return commitOn(req.branch);
+
+    // Rebuilding the rolling branch on a new parent. GitHub's ref API has no compare-and-swap, so
+    // the head is checked just before. The new commit is made on a scratch branch first and the
+    // rolling branch moved to it in one step: it never points at the bare base in between, where a
+    // failure would leave the open MR without the versions it proposed.
+    const now = await this.headOf(repoText, req.branch);
+    if ((now ?? null) !== req.replace) return { status: 'stale', ...(now && { head: now }) };
+    if (now === undefined) {
+      try {
+        await this.rest(repo, 'POST /repos/{owner}/{repo}/git/refs', { ref: `refs/heads/${req.branch}`, sha: req.expectedHead });
       } catch (e) {
         if (e instanceof ForgeError && e.status === 422) return { status: 'stale' };
         throw e;
       }
+      return commitOn(req.branch);
     }
-    const input = {
-      branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName: req.branch },
-      expectedHeadOid: req.expectedHead,
-      message: splitMessage(req.message),
-      fileChanges: { additions, deletions },
-    };
-    let raw: unknown;
+    const scratch = `baton/scratch/${req.branch.replace(/[^A-Za-z0-9._-]/g, '-')}-${randomUUID().slice(0, 8)}`;
+    await this.rest(repo, 'POST /repos/{owner}/{repo}/git/refs', { ref: `refs/heads/${scratch}`, sha: req.expectedHead });
     try {
-      raw = await (await this.options.client(repo)).graphql(WRITE_MUTATION, { input });
-    } catch (e) {
-      if (isStaleHeadError(e)) {
-        const head = await this.headOf(repoText, req.branch);
-        return { status: 'stale', ...(head && { head }) };
-      }
-      throw toForgeError('createCommitOnBranch', e);
+      const made = await commitOn(scratch);
+      if (made.status !== 'committed') return { status: 'stale' };
+      await this.rest(repo, 'PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${req.branch}`, sha: made.commit, force: true });
+      return made;
+    } finally {
+      await this.rest(repo, 'DELETE /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${scratch}` }).catch(() => undefined);
     }
-    const commit = CommitResultSchema.parse(raw).createCommitOnBranch.commit;
-    return { status: 'committed', commit: commit.oid, ...(commit.url && { url: commit.url }) };
   }
 
   async headOf(repoText: string, branch: string): Promise<string | undefined> {

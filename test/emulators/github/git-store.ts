@@ -132,6 +132,15 @@ export class GitStore {
     });
   }
 
+  /** `DELETE /git/refs`: remove a branch; false when it does not exist. */
+  async deleteBranch(branch: string): Promise<boolean> {
+    return this.serialize(async () => {
+      const head = await this.refHead(branch);
+      if (!head) return false;
+      return (await runGit(['update-ref', '-d', `refs/heads/${branch}`, head], { cwd: this.bare })).code === 0;
+    });
+  }
+
   /**
    * `PATCH /git/refs`: move an existing branch to `oid` — a fast-forward, or anything with `force`.
    * 'missing' when the branch does not exist, 'not-fast-forward' when refused.

@@ -253,6 +253,13 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         return { status: 201, body: { ref, object: { sha, type: 'commit' } } };
       }
 
+      case 'DELETE /repos/{owner}/{repo}/git/refs/{ref}': {
+        if (!writer) return forbidden();
+        const ref = p['ref'] ?? '';
+        if (!ref.startsWith('heads/') || !(await repo.git.deleteBranch(ref.slice('heads/'.length)))) return { status: 422, body: { message: 'Reference does not exist' } };
+        return { status: 204 };
+      }
+
       case 'PATCH /repos/{owner}/{repo}/git/refs/{ref}': {
         if (!writer) return forbidden();
         const ref = p['ref'] ?? '';
