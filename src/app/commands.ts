@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ConfigIndex } from '../config/index.js';
 import { authorize, commandLabel } from '../core/commands/authorize.js';
 import type { ForgeRole } from '../core/commands/authorize.js';
-import { codeSpan } from '../core/commands/escape.js';
+import { codeSpan, escapeMarkdown } from '../core/commands/escape.js';
 import { previousVersion, sourceOfVersion } from '../core/commands/history.js';
 import { BATON_COMMENT_MARKER, helpText, parseComment } from '../core/commands/parse.js';
 import type { Command } from '../core/commands/parse.js';
@@ -210,6 +210,20 @@ export function createCommands(deps: CommandDeps) {
       if (i) intents.push(i);
     }
     if (intents.length === 0) return { refused: `No version of ${missing.map(codeSpan).join(', ')} was found in ${codeSpan(from)}.` };
+    // A version goes on only while the CI of the commit it was built from is green (when Baton knows
+    // that commit: its Baton-Source trailer). No CI at all is not a red light: the version runs upstream.
+    const red: string[] = [];
+    for (const i of intents) {
+      const m = i.cause.sourceRef ? /^(github|gitlab):([^@\s]+)@([0-9a-f]{7,40})\b/.exec(i.cause.sourceRef) : null;
+      const reviews = deps.forge.reviews;
+      if (!m?.[2] || !m[3] || m[1] !== deps.forge.kind || !reviews?.ciVerdict) continue;
+      const full = m[3].length === 40 ? m[3] : await reviews.resolveCommit?.(m[2], m[3]);
+      if (!full) continue;
+      const ci = await reviews.ciVerdict(m[2], full);
+      if (ci.state === 'failure') red.push(`${codeSpan(i.image)} ${codeSpan(i.tag)} was built from ${codeSpan(`${m[2]}@${m[3]}`)}, whose CI failed (${escapeMarkdown(ci.summary)})`);
+      else if (ci.state === 'pending') red.push(`${codeSpan(i.image)} ${codeSpan(i.tag)} was built from ${codeSpan(`${m[2]}@${m[3]}`)}, whose CI is still running (${escapeMarkdown(ci.summary)})`);
+    }
+    if (red.length > 0) return { refused: `Nothing was promoted to ${codeSpan(cmd.env)}: ${red.join('; ')}. Try again once CI is green.` };
     return intents;
   }
 

@@ -107,6 +107,8 @@ export interface ReviewPort {
   mergeRequestsForCommit?(repo: string, sha: string): Promise<CommitMergeRequest[]>;
   /** The merge request `number` (ChatOps: fork check, head commit for deploy). */
   mergeRequest?(repo: string, number: number): Promise<ChatOpsMergeRequest>;
+  /** The full id of a commit named by an abbreviated one (trailers carry 7 or 8 characters); undefined when unknown. */
+  resolveCommit?(repo: string, sha: string): Promise<string | undefined>;
   /** The combined CI state of commit `sha` (GitHub check runs + commit statuses; GitLab pipelines + statuses). */
   ciVerdict?(repo: string, sha: string): Promise<CiVerdict>;
 }

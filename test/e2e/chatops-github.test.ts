@@ -271,6 +271,19 @@ describe('ChatOps on GitHub: promote, rollback, pause, resume, deploy', () => {
     expect(t.results(number)).toContain(`(built from \`github:acme/web@c0ffee0 (#${number})\`)`);
   });
 
+  it('/baton promote refuses a version whose source commit’s CI has turned red, naming the check', async () => {
+    const sha = await t.web().testRepo.commit({ 'red.txt': 'x\n' }, 'turns red later', 'red-later');
+    const number = h.gh.emulator.openPull('acme/web', { head: 'red-later', base: 'main', title: 'Red later', user: 'dave' });
+    h.gh.emulator.addCheckRun('acme/web', { sha, name: 'build', status: 'completed', conclusion: 'success' });
+    await t.comment('alice', '/baton deploy staging', number);
+    expect(await t.env().testRepo.show('main', 'envs/staging/web/kustomization.yaml')).toContain(`newTag: "${sha.slice(0, 7)}"`);
+    const before = await t.env().testRepo.show('baton/production', 'envs/production/web/kustomization.yaml').catch(() => '');
+    h.gh.emulator.addCheckRun('acme/web', { sha, name: 'e2e', status: 'completed', conclusion: 'failure' });
+    const id = await t.comment('alice', '/baton promote production web', number);
+    expect(t.replyTo(id)).toMatch(new RegExp(`Nothing was promoted to \`production\`: \`web\` \`${sha.slice(0, 7)}\` was built from \`acme/web@${sha.slice(0, 7)}\`, whose CI failed \\(e2e: failure\\)`));
+    expect(await t.env().testRepo.show('baton/production', 'envs/production/web/kustomization.yaml').catch(() => '')).toBe(before);
+  });
+
   it('an edited comment runs only its new command; code and quotes never run', async () => {
     const before = await t.env().testRepo.show('main', '.baton/state.yml');
     const body = '> /baton pause staging\n\n```\n/baton pause staging\n```\n/baton status';

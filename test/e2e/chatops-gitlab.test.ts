@@ -205,6 +205,23 @@ describe('ChatOps on GitLab: promote, rollback, pause, resume, deploy', () => {
     expect(await t.file('main', 'envs/staging/web/kustomization.yaml')).toBe(kustomization(WEB, 'feedfac'));
   });
 
+  it('/baton promote refuses a version whose source commit’s pipeline has since failed', async () => {
+    const app = h.emu.project(APP).repo;
+    const sha = await app.commit({ 'red.txt': 'x\n' }, 'turns red later', 'red-later');
+    const iid = h.emu.openMergeRequest(APP, { source: 'red-later', target: 'main', title: 'Red later', author: 'dave' });
+    h.emu.addPipeline(APP, { sha, ref: 'red-later', status: 'success' });
+    await t.comment('alice', '/baton deploy staging', iid);
+    const short = sha.slice(0, 7);
+    expect(await t.file('main', 'envs/staging/web/kustomization.yaml')).toContain(`newTag: "${short}"`);
+    const pipeline = h.emu.addPipeline(APP, { sha, ref: 'red-later', status: 'failed' });
+    const head = await t.env().repo.head('baton/production').catch(() => undefined);
+    const id = await t.comment('alice', '/baton promote production web', iid);
+    expect(t.replyTo(id, iid)).toContain(`Nothing was promoted to \`production\`: \`web\` \`${short}\``);
+    // The pipeline reference is shown, not linked (Markdown-escaped as every forge-supplied text).
+    expect(t.replyTo(id, iid)).toContain(`whose CI failed (pipeline \\#&#8203;${pipeline}: failed)`);
+    expect(await t.env().repo.head('baton/production').catch(() => undefined)).toBe(head);
+  });
+
   it('an edited note runs only what is new in it', async () => {
     const before = await t.env().repo.head();
     const id = await t.comment('alice', '/baton status');

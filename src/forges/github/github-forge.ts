@@ -88,6 +88,7 @@ const PullDetailSchema = z.object({
   merged_at: z.string().nullable(),
   updated_at: z.string(),
 });
+const SingleCommitSchema = z.object({ sha: z.string() });
 const CombinedStatusSchema = z.object({ state: z.string(), total_count: z.number(), statuses: z.array(z.object({ context: z.string(), state: z.string() })) });
 const CheckRunsSchema = z.object({ total_count: z.number(), check_runs: z.array(z.object({ name: z.string(), status: z.string(), conclusion: z.string().nullable() })) });
 
@@ -109,6 +110,7 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'GET /repos/{owner}/{repo}/pulls/{pull_number}': PullDetailSchema,
   'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': CheckRunsSchema,
   'GET /repos/{owner}/{repo}/commits/{ref}/status': CombinedStatusSchema,
+  'GET /repos/{owner}/{repo}/commits/{ref}': SingleCommitSchema,
 };
 
 function mergeRequestInfo(p: z.infer<typeof PullDetailSchema>): MergeRequestInfo {
@@ -580,6 +582,19 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
   }
 
   // ---- ChatOps reads ----
+
+  async resolveCommit(repoText: string, sha: string): Promise<string | undefined> {
+    const repo = parseRepo(repoText);
+    if (!/^[0-9a-f]{7,40}$/.test(sha)) return undefined;
+    try {
+      const raw = await this.restOrAbsent(repo, 'GET /repos/{owner}/{repo}/commits/{ref}', { ref: sha });
+      return raw === undefined ? undefined : SingleCommitSchema.parse(raw).sha;
+    } catch (e) {
+      // GitHub answers 422 "No commit found for SHA" for a sha it does not know.
+      if (e instanceof ForgeError && e.status === 422) return undefined;
+      throw e;
+    }
+  }
 
   /** The pull request for ChatOps; unlike getMergeRequest, a missing one is an error. */
   async mergeRequest(repoText: string, number: number): Promise<ChatOpsMergeRequest> {

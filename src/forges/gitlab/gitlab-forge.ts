@@ -642,6 +642,17 @@ class GitlabReviews implements ReviewPort {
   }
 
   /** The newest pipeline for the commit, and every commit status (jobs and external CI) beside it. */
+  async resolveCommit(repo: string, sha: string): Promise<string | undefined> {
+    assertRepo(repo);
+    if (!/^[0-9a-f]{7,40}$/.test(sha)) return undefined;
+    try {
+      return z.object({ id: z.string().regex(SHA) }).parse(await this.api.Commits.show(repo, sha)).id;
+    } catch (e) {
+      if (e instanceof GitlabApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
   async ciVerdict(repo: string, sha: string): Promise<CiVerdict> {
     assertRepo(repo);
     if (!SHA.test(sha)) throw new ForgeError('a CI check needs a full commit id', 422);

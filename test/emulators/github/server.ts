@@ -309,6 +309,27 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         return { status: 200, body: { ...((await pullWithHead(repo, pull)) as Record<string, Json>), merged: pull.mergedAt !== undefined } };
       }
 
+      case 'GET /repos/{owner}/{repo}/commits/{ref}': {
+        const ref = p['ref'] ?? '';
+        const sha = (await repo.git.resolveCommit(ref)) ?? (await repo.git.refHead(ref));
+        if (!sha) return { status: 422, body: { message: `No commit found for SHA: ${ref}`, documentation_url: 'https://docs.github.com/rest/commits/commits#get-a-commit' } };
+        const info = await repo.git.commitInfo(sha);
+        return {
+          status: 200,
+          body: {
+            sha,
+            node_id: `C_${sha}`,
+            url: `${baseUrl}/repos/${repo.owner}/${repo.name}/commits/${sha}`,
+            html_url: `https://github.com/${repo.owner}/${repo.name}/commit/${sha}`,
+            comments_url: `${baseUrl}/repos/${repo.owner}/${repo.name}/commits/${sha}/comments`,
+            commit: { message: info.message, author: { name: info.author, email: 'someone@example.com', date: info.date }, committer: { name: info.author, email: 'someone@example.com', date: info.date }, tree: { sha: '', url: '' }, url: '', comment_count: 0 },
+            author: null,
+            committer: null,
+            parents: info.parents.map((x) => ({ sha: x, url: '' })),
+          },
+        };
+      }
+
       case 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs': {
         const ref = p['ref'] ?? '';
         const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : await repo.git.refHead(ref);

@@ -528,6 +528,13 @@ export class GitlabEmulator {
       p.statusLog.push({ ...status });
       return [201, status];
     }
+    // One commit, by full or abbreviated sha (GET /projects/:id/repository/commits/:sha)
+    if (r[0] === 'repository' && r[1] === 'commits' && r.length === 3 && method === 'GET') {
+      const sha = await p.store.resolveSha(r[2] ?? '');
+      if (!sha) return [404, { message: '404 Commit Not Found' }];
+      const message = await p.store.message(sha);
+      return [200, { id: sha, short_id: sha.slice(0, 8), title: message.split('\n')[0] ?? '', message, parent_ids: await p.store.parents(sha), web_url: `${webUrl}/-/commit/${sha}` }];
+    }
     // With `path`: the commits that touched it (what rollback asks), newest first.
     if (r[0] === 'repository' && r[1] === 'commits' && r.length === 2 && method === 'GET' && query.get('path') !== null) {
       const ref = query.get('ref_name') ?? p.defaultBranch;
