@@ -8,6 +8,7 @@ import type { ConfigIndex } from '../config/index.js';
 import { authorize, commandLabel } from '../core/commands/authorize.js';
 import type { ForgeRole } from '../core/commands/authorize.js';
 import { codeSpan, escapeMarkdown } from '../core/commands/escape.js';
+import { previewName } from '../core/preview/name.js';
 import { previousVersion, sourceOfVersion } from '../core/commands/history.js';
 import { BATON_COMMENT_MARKER, helpText, parseComment } from '../core/commands/parse.js';
 import type { Command } from '../core/commands/parse.js';
@@ -314,7 +315,41 @@ export function createCommands(deps: CommandDeps) {
       if (index.config.environments[env]?.write !== 'merge-request') continue;
       if ((await deps.forge.headOf(deps.repo, rollingBranch(env))) !== undefined) pending.push(`\`${rollingBranch(env)}\``);
     }
-    return [...rows, '', pending.length > 0 ? `Rolling merge requests pending: ${pending.join(', ')}.` : 'No rolling merge request is pending.', ...(state.problem ? ['', `⚠️ ${codeSpan(state.problem, 200)}`] : [])].join('\n');
+    return [
+      ...rows,
+      '',
+      pending.length > 0 ? `Rolling merge requests pending: ${pending.join(', ')}.` : 'No rolling merge request is pending.',
+      ...(await previewsLine(ctx)),
+      ...(state.problem ? ['', `⚠️ ${codeSpan(state.problem, 200)}`] : []),
+    ].join('\n');
+  }
+
+  /** The preview files on each preview branch, this merge request's marked. */
+  async function previewsLine(ctx: RunContext): Promise<string[]> {
+    const entries = Object.entries(ctx.index.config.previews);
+    if (entries.length === 0) return [];
+    const names: string[] = [];
+    const notes: string[] = [];
+    for (const [image, p] of entries) {
+      // The folder of `path` before its first variable: `apps/{{name}}.yaml` → `apps/`.
+      const before = p.path.split('{{')[0] ?? '';
+      const prefix = before.slice(0, before.lastIndexOf('/') + 1);
+      const ours = ctx.target.number > 0 ? previewName(image, ctx.target.number) : undefined;
+      try {
+        const listed = await deps.forge.listFiles(deps.repo, p.branch, prefix || undefined);
+        for (const path of listed.paths) {
+          if (!/\.ya?ml$/.test(path)) continue;
+          const name = path.slice(prefix.length).replace(/\.ya?ml$/, '');
+          if (name.includes('/')) continue;
+          names.push(name === ours ? `${codeSpan(name, 63)} (this merge request)` : codeSpan(name, 63));
+        }
+      } catch (e) {
+        notes.push(`${codeSpan(image)}: the preview branch ${codeSpan(p.branch)} could not be read (${escapeMarkdown((e as Error).message).slice(0, 120)})`);
+      }
+    }
+    const shown = names.slice(0, 20);
+    const line = names.length === 0 ? 'No preview is running.' : `Previews: ${shown.join(', ')}${names.length > shown.length ? ` and ${names.length - shown.length} more` : ''}.`;
+    return ['', line, ...notes.map((n) => `- ${n}`)];
   }
 
   async function diff(cmd: { env: string; images: string[] }, ctx: RunContext): Promise<CommandRun> {

@@ -49,6 +49,12 @@ images:
         - envs/staging/api/kustomization.yaml
       production:
         - envs/production/api/kustomization.yaml
+previews:
+  web:
+    branch: previews
+    path: apps/{{name}}.yaml
+    template: templates/preview.yaml
+    trigger: command
 `;
 
 const SEED = {
@@ -236,8 +242,11 @@ describe('ChatOps on GitHub: promote, rollback, pause, resume, deploy', () => {
     await t.push('1.8.0');
     expect(await t.env().testRepo.head()).toBe(head);
     expect(h.logs.join('\n')).toContain('web: staging is paused');
+    // A preview of this merge request (and one of another) on the preview branch.
+    await t.env().testRepo.commit({ 'apps/web-pr-1.yaml': 'kind: Application\n', 'apps/web-pr-7.yaml': 'kind: Application\n' }, 'previews', 'previews');
     await t.comment('bob', '/baton status');
     expect(t.results()).toMatch(/\| staging \| web \| 1\.5\.0 \| paused by `alice` \|/);
+    expect(t.results()).toContain('Previews: `web-pr-1` (this merge request), `web-pr-7`.');
   });
 
   it('/baton resume staging: the next push lands', async () => {
