@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Event } from '../core/event.js';
 import { destinationKey } from '../core/intent.js';
-import type { Destination, Intent } from '../core/intent.js';
+import type { Destination, Intent, SetImage } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { route } from '../core/route.js';
 import type { Forge } from '../forges/types.js';
@@ -47,6 +47,8 @@ export interface PipelineDeps {
   resolveDigest?: (repository: string, tag: string) => Promise<string>;
   /** Before a batch is written: fill in each intent's source (`Baton-Source` trailer); the reporter provides it. */
   resolveSource?: (intents: Intent[]) => Promise<Intent[]>;
+  /** Bumps not made because their environment is paused: the reporter tells the source MR. */
+  onPaused?: (skipped: { intent: SetImage; reason: string }[]) => void | Promise<void>;
   /** Every event the queue accepts, before routing (the reporter settles deployments on CD statuses). */
   onEvent?: (event: Event) => void | Promise<void>;
   /** App-repo access for previews (MR lookups, CI state); without it every preview waits. */
@@ -133,6 +135,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
     const result = route(event, table);
     for (const p of result.paused ?? []) deps.metrics?.pausedSkips.inc({ env: p.env });
+    if (result.paused && result.paused.length > 0) await deps.onPaused?.(result.paused.map((p) => ({ intent: p.intent, reason: p.reason })));
     const released = previewDeps ? await releasedByBuild(event, table, previewDeps) : { intents: [], notes: [] };
     const checked = await checkBuilds([...result.intents, ...released.intents], previewDeps);
     return { routed: groupByDestination(stamp(checked)), notes: [...result.notes, ...released.notes] };

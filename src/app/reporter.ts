@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CdStatus, Event, RepoRef } from '../core/event.js';
 import { formatRepoRef, parseRepoRef } from '../core/event.js';
-import type { Intent } from '../core/intent.js';
+import type { Intent, SetImage } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
 import { rollingBranch } from '../core/outcome.js';
 import { cdVerdict, statusDescription } from '../core/report/cd.js';
@@ -148,6 +148,8 @@ export interface Reporter {
   onEvent(event: Event): Promise<void>;
   recordPreview(repo: RepoRef, number: number, row: PreviewRow): Promise<void>;
   recordCommandResult(repo: RepoRef, number: number, entry: CommandResultEntry): Promise<void>;
+  /** Bumps skipped because their environment is paused: the source MR's comment says so. */
+  recordPaused(skipped: { intent: SetImage; reason: string }[]): Promise<void>;
   /** Resolves when all reporting queued so far is done (tests, shutdown). */
   idle(): Promise<void>;
 }
@@ -614,6 +616,35 @@ export function createReporter(deps: ReporterDeps): Reporter {
         const r = report(repo, number);
         r.previews.set(row.name, row);
         await publish(r);
+      }),
+    recordPaused: (skipped) =>
+      serial('paused', async () => {
+        const traced = await resolveSource(skipped.map((s) => s.intent));
+        const at = iso();
+        const touched = new Set<Report>();
+        for (const [k, i] of traced.entries()) {
+          if (i.type !== 'set-image') continue;
+          const parsed = i.cause.sourceRef ? parseSourceRef(i.cause.sourceRef) : undefined;
+          if (!parsed) continue;
+          const row: TrackedRow = {
+            env: i.env,
+            image: i.image,
+            to: i.tag,
+            write: i.destination.write,
+            state: 'pending',
+            detail: `⏸ not deployed: ${skipped[k]?.reason ?? `${i.env} is paused`}`,
+            at,
+            sources: [parsed],
+            targetBranch: i.destination.branch,
+          };
+          for (const n of parsed.numbers) {
+            const r = report(parsed.repo, n);
+            r.rows.set(rowKey(i.env, i.image), row);
+            addHistory(r, row);
+            touched.add(r);
+          }
+        }
+        for (const r of touched) await publish(r);
       }),
     recordCommandResult: (repo, number, entry) =>
       serial('command', async () => {

@@ -175,7 +175,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     ...(p.settings.skipCi && { skipCi: true }),
     limits: { maxTargetBytes: p.settings.BATON_MAX_TARGET_BYTES, maxConfigBytes: p.settings.BATON_MAX_CONFIG_BYTES, offThreadBytes: p.settings.BATON_OFFTHREAD_BYTES },
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
-    ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent }),
+    ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent, onPaused: p.reporter.recordPaused }),
   });
   return built.pipeline;
 }

@@ -39,8 +39,8 @@ export interface RoutingTable extends PreviewTable {
 export interface RouteResult {
   intents: Intent[];
   notes: string[];
-  /** Environments skipped because they are paused (for the metrics). */
-  paused?: { env: string; image: string }[];
+  /** Environments skipped because they are paused: for the metrics, and to tell the source MR. */
+  paused?: { env: string; image: string; reason: string; intent: SetImage }[];
 }
 
 function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
@@ -59,12 +59,7 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
       continue;
     }
     for (const env of img.envs) {
-      if (env.paused) {
-        notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
-        (paused ??= []).push({ env: env.env, image: img.image });
-        continue;
-      }
-      intents.push({
+      const intent: SetImage = {
         type: 'set-image',
         destination: env.destination,
         env: env.env,
@@ -77,7 +72,14 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
         policy: img.policy,
         targets: env.targets,
         cause: { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }) },
-      });
+      };
+      if (env.paused) {
+        const reason = env.pausedReason ?? `${env.env} is paused`;
+        notes.push(`${img.image}: ${reason}`);
+        (paused ??= []).push({ env: env.env, image: img.image, reason, intent });
+        continue;
+      }
+      intents.push(intent);
     }
   }
   return { intents, notes, ...(paused && { paused }) };
@@ -116,12 +118,7 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
     }
     const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, e.shortShaLength ?? DEFAULT_SHORT_SHA_LENGTH)}`, sourceSha: e.sha };
     for (const env of img.envs) {
-      if (env.paused) {
-        result.notes.push(`${img.image}: ${env.pausedReason ?? `${env.env} is paused`}`);
-        (result.paused ??= []).push({ env: env.env, image: img.image });
-        continue;
-      }
-      result.intents.push({
+      const intent: SetImage = {
         type: 'set-image',
         destination: env.destination,
         env: env.env,
@@ -133,7 +130,14 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
         policy: img.policy,
         targets: env.targets,
         cause,
-      });
+      };
+      if (env.paused) {
+        const reason = env.pausedReason ?? `${env.env} is paused`;
+        result.notes.push(`${img.image}: ${reason}`);
+        (result.paused ??= []).push({ env: env.env, image: img.image, reason, intent });
+        continue;
+      }
+      result.intents.push(intent);
     }
   }
   return result;

@@ -142,4 +142,21 @@ describe('the reporter', () => {
     expect(repoFromSourceUrl('https://evil.example/acme/web', {})).toBeUndefined();
     expect(repoFromSourceUrl('javascript:alert(1)', {})).toBeUndefined();
   });
+
+  it("tells the source MR when its build was not deployed because the environment is paused", async () => {
+    const mr: CommitMergeRequest = { number: 42, url: 'https://github.com/acme/web/pull/42', title: 'Faster checkout', state: 'merged', shas: [sha('a')] };
+    const { forge, comments, statuses } = fakeForge({ [sha('a')]: [mr] }, []);
+    const r = createReporter({ envForge: forge, envRepo: 'acme/env', reviewsFor: () => forge.reviews, config: async () => config(), logger: pino({ level: 'silent' }), now: () => Date.parse('2026-12-01T10:00:00Z') });
+    await r.recordPaused([
+      {
+        intent: { type: 'set-image', destination: { branch: 'main', write: 'commit' }, env: 'staging', image: 'web', repository: 'registry.example.com/acme/web', tag: 'aaaaaaa', digestMode: 'ignore', mode: 'upgrade', policy: { policy: 'sha' }, targets: [], cause: { source: 'github', deliveryId: 'd', sourceRef: 'github:acme/web@aaaaaaa', sourceSha: sha('a') } },
+        reason: 'staging is paused (by alice)',
+      },
+    ]);
+    const body = comments.get('acme/web#42') ?? '';
+    expect(body).toMatch(/\| staging \| web \| .*aaaaaaa.* \| ⏳ pending · ⏸ not deployed: staging is paused/);
+    expect(body).toContain('(by alice\\)');
+    // Nothing was written, so no commit status claims a deployment.
+    expect(statuses).toEqual([]);
+  });
 });

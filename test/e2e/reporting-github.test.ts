@@ -268,4 +268,16 @@ describe('reporting back on GitHub pull requests', () => {
     expect(batonComments('web', fourth.number)[0]?.body).toMatch(/\| production \| web \| .* \| ✅ deployed · Synced \/ Healthy/);
     expect(gh.emulator.violations).toEqual([]);
   });
+
+  it('a build that is not deployed because its environment is paused is told on its PR, and changes nothing', async () => {
+    const env = repoOf('env').testRepo;
+    await env.commit({ '.baton/state.yml': 'paused:\n  staging:\n    by: alice\n' }, 'pause staging');
+    const head = await env.head('main');
+    const fifth = await mergedPull('feature-e', 'Held back');
+    await postGithub('workflow_run', workflowRun(fifth.sha));
+    await baton.idle();
+    expect(await env.head('main')).toBe(head);
+    expect(batonComments('web', fifth.number)[0]?.body).toMatch(/\| staging \| web \| .* \| ⏳ pending · ⏸ not deployed: staging is paused/);
+    expect(gh.emulator.violations).toEqual([]);
+  });
 });
