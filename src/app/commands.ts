@@ -16,7 +16,7 @@ import { STATE_FILE, pauseKey, pausedBy, readState, writeState } from '../core/c
 import { sanitizeTrailerValue } from '../core/sanitize.js';
 import { changesetDiff } from '../core/diff.js';
 import { readImageVersion } from '../core/edit-image.js';
-import type { CommentPosted } from '../core/event.js';
+import type { CommentPosted, Event } from '../core/event.js';
 import { formatRepoRef } from '../core/event.js';
 import { accepts } from '../core/policy.js';
 import type { Cause, Intent, SetImage } from '../core/intent.js';
@@ -514,6 +514,17 @@ export function createCommands(deps: CommandDeps) {
         }
       }
       return kept;
+    },
+
+    /**
+     * A comment's work was refused for good and parked as a dead letter: its author hears why, once,
+     * with 😕 (the operator can retry it with `baton retry`).
+     */
+    async onParked(event: Event, reason: string): Promise<void> {
+      if (event.type !== 'comment' || event.repo.forge === 'git') return;
+      const target: CommentTarget = { forge: event.repo.forge, repo: event.repo.path, number: event.number, commentId: event.commentId, author: event.author };
+      await feedback(target, (f) => f.reply(target, [`Your command could not be carried out: ${escapeMarkdown(reason).slice(0, 400)}. An operator can run it again with \`baton retry ${event.source}:${codeSpan(event.deliveryId, 80).slice(1, -1)}\` once the cause is fixed.`]));
+      await react(deps.forge.reviews, target, 'confused');
     },
 
     /** A batch landed (or needed nothing): tell each command comment in it how it went. */

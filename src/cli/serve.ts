@@ -28,7 +28,7 @@ import { failureKind } from '../forges/types.js';
 import { createReporter } from '../app/reporter.js';
 import type { Reporter } from '../app/reporter.js';
 import type { ConfigIndex } from '../config/index.js';
-import type { RepoRef } from '../core/event.js';
+import type { Event, RepoRef } from '../core/event.js';
 import { formatRepoRef } from '../core/event.js';
 import { cdWebhookRoutes } from '../sources/cd/index.js';
 import { createHttpApp, listenHttp } from '../http/server.js';
@@ -124,6 +124,8 @@ interface PipelineParts {
   metrics?: Metrics;
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
   reporter?: Reporter;
+  /** Filled in by pipelineFor: who hears about an event parked as a dead letter (the queue exists first). */
+  parked?: { tell?: (event: Event, reason: string) => void };
 }
 
 /** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
@@ -156,6 +158,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     return { text: destroy ? 'The preview is being removed.' : 'The preview is written once the build of its head commit exists.', intents: out.intents };
   };
   const commands = createCommands({ forge: p.envRepo.forge, repo: p.envRepo.repo, logger: p.logger, now: () => Date.now(), previews, ...(feedback && { feedback }) });
+  if (p.parked) p.parked.tell = (event, reason) => void commands.onParked(event, reason);
   built.pipeline = createPipeline({
     commands,
     forge: p.envRepo.forge,
@@ -301,6 +304,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const metrics = createMetrics({ defaults: true });
   const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
   const queueDir = join(settings.dataDir, 'queue');
+  const parked: NonNullable<PipelineParts['parked']> = {};
   const queue = new MemoryQueue({
     debounceMs: settings.BATON_DEBOUNCE_MS,
     ...(options.journal !== false && { journalPath: join(queueDir, 'journal.jsonl') }),
@@ -310,6 +314,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     random: Math.random,
     setTimer: systemTimer,
     log: logger,
+    onPark: (event, reason) => parked.tell?.(event, reason),
   });
   // The reporter reads the config the pipeline keeps; the pipeline calls the reporter: tie the knot once built.
   const built: { pipeline?: Pipeline } = {};
@@ -325,7 +330,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     await options.onOutcome?.(outcome);
   };
   const appRepos = options.appRepos ?? appReposFor(envRepo, env, logger);
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter, appRepos });
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter, appRepos, parked });
   built.pipeline = pipeline;
   let draining = false;
   let configLoaded = false;

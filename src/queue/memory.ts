@@ -53,6 +53,8 @@ export interface MemoryQueueOptions {
   random?: () => number;
   setTimer: (fn: () => void, ms: number) => { cancel(): void };
   log?: QueueLog;
+  /** Told when an event is parked as a dead letter (ChatOps tells the commenter). */
+  onPark?: (event: Event, reason: string) => void;
 }
 
 interface Entry {
@@ -418,6 +420,7 @@ export class MemoryQueue implements Queue {
     this.dead.set(key, { event: entry.event, acceptedAt: entry.acceptedAt, failedAt, reason });
     this.journal({ op: 'dead', key, at: failedAt, reason });
     this.log.error({ delivery: displayKey(key), reason }, 'event parked as a dead letter; `baton retry` works it again');
+    this.options.onPark?.(entry.event, reason);
   }
 
   async drain(deadlineMs = Infinity): Promise<void> {

@@ -112,4 +112,16 @@ describe('several commands in one comment', () => {
     expect(out.notes).toEqual(['an edited comment whose earlier text is unknown; write a new comment to run commands']);
     expect(h.reactions).toEqual([]);
   });
+
+  it('a command whose write was refused for good: its author hears why, with 😕 and how to retry', async () => {
+    const h = harness('maintain');
+    const event = comment('/baton promote production');
+    await h.commands.onParked(event, 'git push to main failed: the remote refused the push (pre-receive hook declined)');
+    expect(h.replies).toHaveLength(1);
+    expect(h.replies[0]?.[0]).toMatch(/^Your command could not be carried out: git push to main failed: the remote refused the push \\\(pre-receive hook declined\\\)\. An operator can run it again with `baton retry github:/);
+    expect(h.reactions).toEqual(['confused']);
+    // Events that are not comments are not anyone's to tell.
+    await h.commands.onParked({ type: 'image-pushed', source: 'registry/generic', deliveryId: 'x', registry: 'r.example.com', repository: 'team/web', tag: '1.0.0' }, 'refused');
+    expect(h.replies).toHaveLength(1);
+  });
 });

@@ -172,10 +172,12 @@ describe('memory queue: failures, dead letters and the journal', () => {
     const journalPath = join(dir, 'journal.jsonl');
     const refuse = { on: true };
     const handlers = (r: ReturnType<typeof recorder>): QueueHandlers => ({ route: r.handlers.route, flush: async (d, i) => (refuse.on ? Promise.reject(new Error('pre-receive hook declined')) : r.handlers.flush(d, i)) });
-    const q = new MemoryQueue({ debounceMs: 5, journalPath, now: Date.now, setTimer: fast, classify: () => 'permanent' });
+    const parked: string[] = [];
+    const q = new MemoryQueue({ debounceMs: 5, journalPath, now: Date.now, setTimer: fast, classify: () => 'permanent', onPark: (e, reason) => parked.push(`${e.deliveryId}: ${reason}`) });
     await q.start(handlers(recorder()));
     await q.enqueue(event('refused', '5.0.0'));
     await until(() => q.stats().dead === 1);
+    expect(parked).toEqual(['refused: pre-receive hook declined']);
     expect(q.deadLetters()).toMatchObject([{ id: 'registry/distribution:refused', reason: 'pre-receive hook declined' }]);
     await q.drain();
 
