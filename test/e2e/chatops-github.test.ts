@@ -3,7 +3,6 @@
  * `/baton` commands on a pull request of the app repo acme/web; Baton writes the env repo acme/env.
  */
 
-import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORT_MARKER } from '../../src/core/report/comment.js';
@@ -13,7 +12,8 @@ import { emulatedGitHub } from '../emulators/github/harness.js';
 import type { EmuRole } from '../emulators/github/state.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { kustomization, startTestBaton } from '../helpers/baton.js';
-import { githubHeaders } from '../helpers/github.js';
+import { ghcrPackageEvent, githubExample, githubHeaders } from '../helpers/github.js';
+import type { Payload } from '../helpers/github.js';
 
 const SECRET = 'github-webhook-secret-0123456789';
 const WEB = 'ghcr.io/acme/web';
@@ -65,30 +65,12 @@ const SEED = {
   'envs/production/api/kustomization.yaml': kustomization(API, '1.0.0'),
 };
 
-type Payload = Record<string, unknown>;
-const require = createRequire(import.meta.url);
-const examples = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: Payload[] }[];
-const example = (name: string, pick: (p: Payload) => boolean): Payload => {
-  const found = examples.find((e) => e.name === name)?.examples.find(pick);
-  if (!found) throw new Error(`no ${name} example`);
-  return structuredClone(found);
-};
 
-function packageEvent(tag: string): Payload {
-  const p = example('package', (x) => JSON.stringify(x).includes('container_metadata'));
-  const pkg = p['package'] as Record<string, unknown> & { package_version: Record<string, unknown> & { container_metadata: { tag: Record<string, string> } } };
-  pkg['package_type'] = 'CONTAINER';
-  pkg['name'] = 'web';
-  pkg['owner'] = { login: 'acme' };
-  pkg.package_version['package_url'] = `ghcr.io/acme/web:${tag}`;
-  pkg.package_version.container_metadata.tag = { name: tag, digest: `sha256:${'cd'.repeat(32)}` };
-  return p;
-}
 
 /** GitHub's example `issue_comment` delivery, made a comment on pull request `number` of acme/web. */
 function commentEvent(id: number, number: number, user: string, body: string, previousBody?: string): Payload {
   // GitHub's examples are comments on issues; a pull request's issue carries a `pull_request` link object.
-  const p = example('issue_comment', (x) => x['action'] === 'created');
+  const p = githubExample('issue_comment', (x) => x['action'] === 'created');
   Object.assign(p['repository'] as Payload, { full_name: 'acme/web', default_branch: 'main' });
   Object.assign(p['issue'] as Payload, { number, pull_request: { url: `https://api.github.com/repos/acme/web/pulls/${number}` } });
   Object.assign(p['comment'] as Payload, { id, body, user: { login: user, type: 'User' } });
@@ -151,7 +133,7 @@ function tools(h: () => Harness) {
   // Command results live in the MR's one Baton comment (the report).
   const results = (number = 1) => web().comments.find((c) => c.issueNumber === number && c.body.includes(REPORT_MARKER))?.body;
   const push = async (tag: string) => {
-    await post('package', packageEvent(tag));
+    await post('package', ghcrPackageEvent(tag));
     await h().baton.idle();
   };
   return { post, web, env, comment, reactions, replyTo, results, push };

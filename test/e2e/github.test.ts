@@ -3,12 +3,12 @@
  * env repo that lives on the GitHub emulator, through the GitHub adapter (one read, one commit).
  */
 
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmulatedGitHub } from '../emulators/github/harness.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { kustomization } from '../helpers/baton.js';
-import { batonOnGitHub, githubHeaders } from '../helpers/github.js';
+import { batonOnGitHub, ghcrPackageEvent, githubExample, githubHeaders } from '../helpers/github.js';
+import type { Payload } from '../helpers/github.js';
 
 const SECRET = 'github-webhook-secret-0123456789';
 const WEB = 'ghcr.io/acme/web';
@@ -38,30 +38,11 @@ images:
         - envs/staging/api/kustomization.yaml
 `;
 
-type Payload = Record<string, unknown>;
-const require = createRequire(import.meta.url);
-const examples = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: Payload[] }[];
-const example = (name: string, pick: (p: Payload) => boolean): Payload => {
-  const found = examples.find((e) => e.name === name)?.examples.find(pick);
-  if (!found) throw new Error(`no ${name} example`);
-  return structuredClone(found);
-};
 
-/** GitHub's example `package` event, as GHCR sends it for a container pushed to ghcr.io/acme/web. */
-function packageEvent(tag: string): Payload {
-  const p = example('package', (x) => JSON.stringify(x).includes('container_metadata'));
-  const pkg = p['package'] as Record<string, unknown> & { package_version: Record<string, unknown> & { container_metadata: { tag: Record<string, string> } } };
-  pkg['package_type'] = 'CONTAINER';
-  pkg['name'] = 'web';
-  pkg['owner'] = { login: 'acme' };
-  pkg.package_version['package_url'] = `ghcr.io/acme/web:${tag}`;
-  pkg.package_version.container_metadata.tag = { name: tag, digest: `sha256:${'cd'.repeat(32)}` };
-  return p;
-}
 
 /** GitHub's example `workflow_run` completed event, on acme/api's default branch. */
 function workflowRun(conclusion: string, branch = 'main', sha = SHA): Payload {
-  const p = example('workflow_run', (x) => x['action'] === 'completed');
+  const p = githubExample('workflow_run', (x) => x['action'] === 'completed');
   Object.assign(p['workflow_run'] as Payload, { conclusion, head_branch: branch, head_sha: sha, status: 'completed' });
   Object.assign(p['repository'] as Payload, { full_name: 'acme/api', default_branch: 'main' });
   return p;
@@ -93,14 +74,14 @@ describe('GitHub end to end: webhooks → commit in the env repo on GitHub', () 
   });
 
   it('refuses unsigned and wrongly signed deliveries', async () => {
-    expect((await post('package', packageEvent('9.9.9'), null)).status).toBe(401);
-    expect((await post('package', packageEvent('9.9.9'), 'wrong-secret')).status).toBe(401);
+    expect((await post('package', ghcrPackageEvent('9.9.9'), null)).status).toBe(401);
+    expect((await post('package', ghcrPackageEvent('9.9.9'), 'wrong-secret')).status).toBe(401);
   });
 
   it('a signed package delivery lands as one commit, written with one read and one write', async () => {
     const before = await envRepo().head();
     gh.emulator.resetCounts();
-    const r = await post('package', packageEvent('1.5.0'));
+    const r = await post('package', ghcrPackageEvent('1.5.0'));
     expect(r.status).toBe(202);
     await baton.idle();
     expect(await envRepo().show('main', 'envs/staging/web/kustomization.yaml')).toContain('newTag: "1.5.0"');
@@ -133,7 +114,7 @@ describe('GitHub end to end: webhooks → commit in the env repo on GitHub', () 
   });
 
   it("ignores Baton's own push to the env repo with 200", async () => {
-    const push = example('push', (x) => x['ref'] === 'refs/heads/master');
+    const push = githubExample('push', (x) => x['ref'] === 'refs/heads/master');
     push['sender'] = { login: 'baton-bot', type: 'User' };
     const r = await post('push', push);
     expect(r.status).toBe(200);
@@ -141,7 +122,7 @@ describe('GitHub end to end: webhooks → commit in the env repo on GitHub', () 
   });
 
   it('the same delivery twice does the work once', async () => {
-    const raw = JSON.stringify(packageEvent('1.6.0'));
+    const raw = JSON.stringify(ghcrPackageEvent('1.6.0'));
     const headers = githubHeaders('package', raw, SECRET, 'fixed-delivery-1');
     const count = (await envRepo().subjects()).length;
     expect((await baton.post('/webhooks/github', raw, headers)).status).toBe(202);
@@ -188,9 +169,9 @@ images:
     const repo = gh.emulator.state.repo('acme', 'env');
     if (!repo) throw new Error('no env repo');
     const main = await repo.testRepo.head();
-    expect((await post('package', packageEvent('1.5.0'))).status).toBe(202);
+    expect((await post('package', ghcrPackageEvent('1.5.0'))).status).toBe(202);
     await baton.idle();
-    expect((await post('package', packageEvent('1.6.0'))).status).toBe(202);
+    expect((await post('package', ghcrPackageEvent('1.6.0'))).status).toBe(202);
     await baton.idle();
     const open = repo.pulls.filter((p) => p.state === 'open');
     expect(open).toHaveLength(1);

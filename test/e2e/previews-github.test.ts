@@ -4,16 +4,16 @@
  * `previews` branch through the GitHub adapter.
  */
 
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { EmulatedGitHub } from '../emulators/github/harness.js';
 import type { EmuRepo } from '../emulators/github/state.js';
 import type { TestBaton } from '../helpers/baton.js';
-import { batonOnGitHub, githubHeaders } from '../helpers/github.js';
+import { batonOnGitHub, githubExample, githubHeaders } from '../helpers/github.js';
 import { TEST_TOKEN } from '../helpers/baton.js';
 import { TEMPLATE } from '../core/preview/fixtures.js';
 import { previewCommand } from '../../src/core/preview/route.js';
+import type { Payload } from '../helpers/github.js';
 
 const SECRET = 'github-webhook-secret-0123456789';
 const IMAGE = 'registry.example.com/acme/web';
@@ -36,18 +36,10 @@ previews:
     template: templates/preview-app.yaml
 `;
 
-type Payload = Record<string, unknown>;
-const require = createRequire(import.meta.url);
-const examples = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: Payload[] }[];
-const example = (name: string, pick: (p: Payload) => boolean): Payload => {
-  const found = examples.find((e) => e.name === name)?.examples.find(pick);
-  if (!found) throw new Error(`no ${name} example`);
-  return structuredClone(found);
-};
 
 /** GitHub's example `pull_request` delivery, re-pointed at acme/web's PR. */
 function pullRequest(action: string, pr: { number: number; sha: string; branch: string; title: string; merged?: boolean; fork?: boolean }): Payload {
-  const p = example('pull_request', (x) => x['action'] === 'opened');
+  const p = githubExample('pull_request', (x) => x['action'] === 'opened');
   p['action'] = action;
   p['number'] = pr.number;
   Object.assign(p['repository'] as Payload, { full_name: 'acme/web', default_branch: 'main' });
@@ -67,7 +59,7 @@ function pullRequest(action: string, pr: { number: number; sha: string; branch: 
 }
 
 function workflowRun(branch: string, sha: string): Payload {
-  const p = example('workflow_run', (x) => x['action'] === 'completed');
+  const p = githubExample('workflow_run', (x) => x['action'] === 'completed');
   Object.assign(p['workflow_run'] as Payload, { conclusion: 'success', head_branch: branch, head_sha: sha, status: 'completed' });
   Object.assign(p['repository'] as Payload, { full_name: 'acme/web', default_branch: 'main' });
   p['sender'] = { login: 'alice', type: 'User' };

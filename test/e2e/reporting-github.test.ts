@@ -4,7 +4,6 @@
  * docs/reporting.md says) then turn them into success or failure — across a restart of Baton.
  */
 
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORT_MARKER } from '../../src/core/report/comment.js';
 import type { EmulatedGitHub } from '../emulators/github/harness.js';
@@ -13,8 +12,9 @@ import type { EmuComment, EmuRepo } from '../emulators/github/state.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { TEST_TOKEN, kustomization, startTestBaton } from '../helpers/baton.js';
 import { argoApp, argoFromDocs, fluxFromDocs } from '../helpers/cd.js';
-import { githubHeaders } from '../helpers/github.js';
+import { githubExample, githubHeaders } from '../helpers/github.js';
 import { githubWebhookRoute } from '../../src/sources/github/index.js';
+import type { Payload } from '../helpers/github.js';
 
 const SECRET = 'github-webhook-secret-0123456789';
 const WEB = 'ghcr.io/acme/web';
@@ -51,13 +51,9 @@ images:
         - envs/staging/worker/kustomization.yaml
 `;
 
-type Payload = Record<string, unknown>;
-const require = createRequire(import.meta.url);
-const examples = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: Payload[] }[];
 
 function workflowRun(sha: string): Payload {
-  const found = examples.find((e) => e.name === 'workflow_run')?.examples.find((x) => x['action'] === 'completed');
-  const p = structuredClone(found) as Payload;
+  const p = githubExample('workflow_run', (x) => x['action'] === 'completed');
   Object.assign(p['workflow_run'] as Payload, { conclusion: 'success', head_branch: 'main', head_sha: sha, status: 'completed' });
   Object.assign(p['repository'] as Payload, { full_name: 'acme/web', default_branch: 'main' });
   return p;
