@@ -523,7 +523,9 @@ export function createCommands(deps: CommandDeps) {
     async onParked(event: Event, reason: string): Promise<void> {
       if (event.type !== 'comment' || event.repo.forge === 'git') return;
       const target: CommentTarget = { forge: event.repo.forge, repo: event.repo.path, number: event.number, commentId: event.commentId, author: event.author };
-      await feedback(target, (f) => f.reply(target, [`Your command could not be carried out: ${escapeMarkdown(reason).slice(0, 400)}. An operator can run it again with \`baton retry ${event.source}:${codeSpan(event.deliveryId, 80).slice(1, -1)}\` once the cause is fixed.`]));
+      // Bounded inside the sanitizer, so no escape or entity is cut in half.
+      const why = escapeMarkdown(Array.from(reason).slice(0, 400).join(''));
+      await feedback(target, (f) => f.reply(target, [`Your command could not be carried out: ${why}. An operator can run it again with ${codeSpan(`baton retry ${event.source}:${event.deliveryId}`, 120)} once the cause is fixed.`]));
       await react(deps.forge.reviews, target, 'confused');
     },
 
