@@ -4,13 +4,15 @@
  */
 
 import { isDeepStrictEqual } from 'node:util'; // pure: structural equality, no I/O
-import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
-import type { Node, Scalar } from 'yaml';
+import { CST, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+import type { Node, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { formatImageRef, isValidDigest, isValidTag, parseImageRef } from './image-ref.js';
 import { targetKinds } from './targets/index.js';
 import type { Found, ImageSelector, Insertion, Slot } from './targets/types.js';
-import { columnOf, endOfLine, eolOf, lineStarts, parseYamlSource, pathKey, plainIsSafe, scalarsOf, setScalars } from './yaml/source.js';
+import { columnOf, endOfLine, eolOf, lineStarts, parseYamlSource, pathKey, plainIsSafe, scalarsOf, setScalars, styleFor } from './yaml/source.js';
 import type { YamlPath, YamlSource } from './yaml/source.js';
+import { applySplices, endsCleanly, entryReadsBack, onlySplicesChanged, scalarReadsBack } from './yaml/splice.js';
+import type { FlowScalarType, ScalarPosition, Splice } from './yaml/splice.js';
 
 export interface ImageVersion {
   tag?: string;
@@ -24,7 +26,8 @@ export interface ImageChange {
 }
 
 export type EditOutcome =
-  | { status: 'changed'; text: string; from: ImageVersion }
+  /** `proof`: how the edit was proven — on its splices alone, or by re-parsing the edited file. */
+  | { status: 'changed'; text: string; from: ImageVersion; proof: 'splice' | 'reparse' }
   | { status: 'unchanged'; from: ImageVersion }
   | { status: 'not-found' }
   | { status: 'refused'; message: string };
@@ -154,11 +157,46 @@ function applyInsertions(src: YamlSource, insertions: Insertion[], change: Image
   return { text, added };
 }
 
-/** Node → path of every scalar value of every document. */
-function pathIndex(src: YamlSource): Map<Scalar, YamlPath> {
-  const index = new Map<Scalar, YamlPath>();
-  for (const doc of src.docs) for (const { node, path } of scalarsOf(doc)) index.set(node, path);
-  return index;
+/** Where a scalar value is written: its document, path and the collection that holds it. */
+interface Located {
+  doc: number;
+  path: YamlPath;
+  parent: YAMLMap | YAMLSeq;
+}
+
+/**
+ * Locate the given scalar nodes as values (map values and sequence items, as `scalarsOf` walks them;
+ * aliases are not followed, so an anchored node is found where it is written).
+ */
+function locate(src: YamlSource, nodes: Iterable<Scalar>): Map<Scalar, Located> {
+  const wanted = new Set(nodes);
+  const out = new Map<Scalar, Located>();
+  const path: YamlPath = [];
+  const walk = (d: number, node: unknown, parent: YAMLMap | YAMLSeq | undefined): void => {
+    if (out.size === wanted.size) return;
+    if (isScalar(node)) {
+      if (parent && wanted.has(node)) out.set(node, { doc: d, path: [...path], parent });
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        path.push(i);
+        walk(d, item, node);
+        path.pop();
+      });
+    } else if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        path.push(pair.key.value as YamlPath[number]);
+        walk(d, pair.value, node);
+        path.pop();
+      }
+    }
+  };
+  src.docs.forEach((doc, d) => walk(d, doc.contents, undefined));
+  return out;
+}
+
+function pathsOf(located: Map<Scalar, Located>): Map<Scalar, YamlPath> {
+  return new Map([...located].map(([node, l]) => [node, l.path]));
 }
 
 /** Scalar nodes by `pathKey(doc, path)`. */
@@ -284,16 +322,104 @@ export function verifyEdit(before: string | YamlSource, after: string, values: E
     const valueRange = pair && isScalar(pair.value) ? pair.value.range : undefined;
     if (!keyRange || !valueRange) return `cannot locate the added ${k.key} to check the edit`;
     const lineStart = after.lastIndexOf('\n', keyRange[0] - 1) + 1;
-    const lineEnd = endOfLine(after, valueRange[1]);
-    // At the end of a file without a final newline the added line brings its own break before it.
-    cuts.push(lineEnd === after.length && !after.endsWith('\n') ? [lineStart - (after[lineStart - 2] === '\r' ? 2 : 1), lineEnd] : [lineStart, lineEnd]);
+    cuts.push([lineStart, endOfLine(after, valueRange[1])]);
+  }
+  if (!after.endsWith('\n')) {
+    // At the end of a file without a final newline, the added lines there bring their break before them.
+    cuts.sort((x, y) => x[0] - y[0]);
+    let first = cuts.length;
+    while (first > 0 && cuts[first - 1]?.[1] === (first === cuts.length ? after.length : cuts[first]?.[0])) first--;
+    const start = cuts[first]?.[0];
+    if (start !== undefined) cuts.splice(first, cuts.length - first, [start - (after[start - 2] === '\r' ? 2 : 1), after.length]);
   }
   if (strip(a.text, oldMarks, []) !== strip(after, newMarks, cuts)) return 'the edit would change bytes outside the image values';
   if (lineStarts(after).length !== lineStarts(a.text).length + added.length) return 'the edit would add or remove lines';
   return undefined;
 }
 
-export function editImage(text: string, want: ImageSelector, change: ImageChange): EditOutcome {
+const SPLICE_TYPES: Partial<Record<CST.Token['type'], FlowScalarType>> = { scalar: 'PLAIN', 'single-quoted-scalar': 'QUOTE_SINGLE', 'double-quoted-scalar': 'QUOTE_DOUBLE' };
+
+function positionOf(parent: YAMLMap | YAMLSeq): ScalarPosition {
+  return isMap(parent) ? (parent.flow ? 'flow-map' : 'block-map') : parent.flow ? 'flow-seq' : 'block-seq';
+}
+
+/** What may come right before a scalar value: the blank after `:`, `-` or indentation; in a flow sequence also `[` or `,`. */
+function startsCleanly(text: string, at: number, position: ScalarPosition): boolean {
+  const c = at > 0 ? text[at - 1] : '';
+  return c === ' ' || c === '\t' || (position === 'flow-seq' && (c === '[' || c === ','));
+}
+
+/**
+ * The edit as splices into the original text, proven without a second parse (see yaml/splice.ts):
+ * each changed scalar is replaced in its own bytes and must read back as its new string in its
+ * position; each added key is one new line at the indentation of its map. Returns undefined when
+ * the file is outside what this proof covers (multi-line or block scalars, tags, style changes other
+ * than quoting a value that plain would misread, …), and then the caller re-parses instead.
+ */
+function spliceEdit(src: YamlSource, slots: Slot[], insertions: Insertion[], change: ImageChange): { status: 'changed'; text: string } | { status: 'unchanged' } | undefined {
+  const text = src.text;
+  const values = new Map<Scalar, string>();
+  for (const slot of slots) {
+    const value = valueFor(slot, change);
+    if (value === undefined || value === slot.current) continue;
+    const prior = values.get(slot.node);
+    if (prior !== undefined && prior !== value) return undefined;
+    values.set(slot.node, value);
+  }
+  if (values.size === 0 && insertions.length === 0) return { status: 'unchanged' };
+  const located = locate(src, values.keys());
+  const splices: Splice[] = [];
+  for (const [node, value] of values) {
+    const token = node.srcToken;
+    const where = located.get(node);
+    const oldType = token ? SPLICE_TYPES[token.type] : undefined;
+    if (!token || !CST.isScalar(token) || !oldType || !where || node.tag !== undefined) return undefined;
+    const from = token.offset;
+    const to = from + token.source.length;
+    if (/[\r\n]/.test(token.source) || text.slice(from, to) !== token.source) return undefined;
+    const position = positionOf(where.parent);
+    if (!startsCleanly(text, from, position) || !endsCleanly(text, to, position)) return undefined;
+    // Rendered as the CST would render it in place (the token itself is left untouched).
+    const rendered = { ...token };
+    const type = styleFor(node, value);
+    CST.setScalarValue(rendered, value, type ? { type } : undefined);
+    const newType = SPLICE_TYPES[rendered.type];
+    if (!newType || (newType !== oldType && !(oldType === 'PLAIN' && newType === 'QUOTE_DOUBLE' && !plainIsSafe(value)))) return undefined;
+    if (!scalarReadsBack(position, rendered.source, newType, value)) return undefined;
+    splices.push({ from, to, text: rendered.source });
+  }
+  const eol = eolOf(text);
+  for (const ins of insertions) {
+    const value = ins.role === 'digest' ? change.digest : change.tag;
+    if (value === undefined) continue;
+    const map = src.docs[ins.doc]?.getIn(ins.mapPath, true);
+    if (!isMap(map) || map.flow || map.has(ins.key)) return undefined;
+    const pair = map.items.find((p) => isScalar(p.key) && p.key.value === ins.afterKey);
+    const keyNode = pair && isScalar(pair.key) ? pair.key : undefined;
+    const valueNode = pair && isScalar(pair.value) ? pair.value : undefined;
+    if (!keyNode?.range || !valueNode?.range || valueNode.type === 'BLOCK_LITERAL' || valueNode.type === 'BLOCK_FOLDED') return undefined;
+    const lineStart = text.lastIndexOf('\n', keyNode.range[0] - 1) + 1;
+    // The neighbour pair is one line of its own (after indentation and any `- ` of a compact entry).
+    if (text.slice(keyNode.range[0], valueNode.range[1]).includes('\n') || !/^(?: *- +)* *$/.test(text.slice(lineStart, keyNode.range[0]))) return undefined;
+    const rendered = renderLike(valueNode, value);
+    const type: FlowScalarType = rendered.startsWith("'") ? 'QUOTE_SINGLE' : rendered.startsWith('"') ? 'QUOTE_DOUBLE' : 'PLAIN';
+    if (!entryReadsBack(ins.key, rendered, type, value)) return undefined;
+    const at = endOfLine(text, valueNode.range[1]);
+    const needsBreak = at === text.length && !text.endsWith('\n');
+    const line = `${' '.repeat(keyNode.range[0] - lineStart)}${ins.key}: ${rendered}`;
+    splices.push({ from: at, to: at, text: needsBreak ? `${eol}${line}` : `${line}${eol}` });
+  }
+  const out = applySplices(text, splices);
+  if (out === undefined || onlySplicesChanged(text, out, splices) !== undefined) return undefined;
+  return { status: 'changed', text: out };
+}
+
+export interface EditOptions {
+  /** Always prove the edit by re-parsing the whole edited file (the tests compare both proofs). */
+  reparse?: boolean;
+}
+
+export function editImage(text: string, want: ImageSelector, change: ImageChange, options: EditOptions = {}): EditOutcome {
   // Tags and digests arrive in webhook payloads: only well-formed ones are ever written.
   if (!isValidTag(change.tag)) return { status: 'refused', message: `${JSON.stringify(change.tag)} is not a valid image tag` };
   if (change.digest !== undefined && !isValidDigest(change.digest)) return { status: 'refused', message: `${JSON.stringify(change.digest)} is not a valid digest` };
@@ -313,8 +439,11 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
   const broken = found.slots.find((s) => s.role === 'ref' && !refOf(s));
   if (broken) return { status: 'refused', message: `${broken.current} is marked as the ${want.image} image but is not an image reference` };
 
-  const firstPaths = pathIndex(first);
+  const firstPaths = found.insertions.length > 0 ? pathsOf(locate(first, found.slots.map((s) => s.node))) : new Map<Scalar, YamlPath>();
   const insertions = found.insertions.length > 0 ? neededInsertions(found, firstPaths, change) : [];
+  // Most edits are proven on the splices themselves; anything unusual takes the full re-parse below.
+  const fast = options.reparse ? undefined : spliceEdit(first, found.slots, insertions, change);
+  if (fast) return fast.status === 'changed' ? { ...fast, from, proof: 'splice' } : { ...fast, from };
   let src = first;
   let added: ExpectedKey[] = [];
   if (insertions.length > 0) {
@@ -325,7 +454,7 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
     if (src.errors.length > 0) return { status: 'refused', message: 'adding a key would break the file' };
   }
   const slots = src === first ? found.slots : findAll(src, want).slots;
-  const paths = src === first ? firstPaths : pathIndex(src);
+  const paths = pathsOf(locate(src, slots.map((s) => s.node)));
 
   // Several kinds (or aliases) can name the same scalar; it is edited once, and must agree with itself.
   const edits = new Map<Scalar, { value: string; path: YamlPath; doc: number }>();
@@ -359,5 +488,5 @@ export function editImage(text: string, want: ImageSelector, change: ImageChange
     .map((e) => ({ doc: e.doc, path: e.path, value: e.value }));
   const unsafe = verifyEdit(first, out, values, added);
   if (unsafe) return { status: 'refused', message: unsafe };
-  return { status: 'changed', text: out, from };
+  return { status: 'changed', text: out, from, proof: 'reparse' };
 }

@@ -19,6 +19,8 @@ export interface PlanOptions {
   skipCi?: boolean;
   /** Target files larger than this (UTF-8 bytes) are reported, not parsed; the setting is BATON_MAX_TARGET_BYTES. */
   maxFileBytes?: number;
+  /** Prove every edit by re-parsing the whole edited file instead of on its splices (the benchmark's "before"). */
+  reparse?: boolean;
 }
 
 /** Far above any real kustomization or values file; editing YAML costs many times its size. */
@@ -101,7 +103,7 @@ export function plan(all: Intent[], files: Record<string, string | null>, option
       const want = selectorOf(intent, target.key, target.digestKey);
       // editImage reports the version it found, so the file is parsed once for both questions;
       // only a refused edit (which reports none) needs a separate read.
-      const out = editImage(text, want, { tag: intent.tag, digestMode: intent.digestMode, ...(intent.digest && { digest: intent.digest }) });
+      const out = editImage(text, want, { tag: intent.tag, digestMode: intent.digestMode, ...(intent.digest && { digest: intent.digest }) }, { reparse: options.reparse === true });
       const current = out.status === 'changed' || out.status === 'unchanged' ? out.from : out.status === 'refused' ? readImageVersion(text, want) : undefined;
       from ??= current;
       if (intent.mode === 'upgrade' && current?.tag && isOrdered(intent.policy) && compareTags(intent.policy, intent.tag, current.tag) < 0) {

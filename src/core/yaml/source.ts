@@ -23,22 +23,29 @@ export function parseYamlSource(text: string): YamlSource {
   return { text, tokens, docs, errors };
 }
 
+const plainSafety = new Map<string, boolean>();
+
 /**
  * Whether `value` written as a plain scalar reads back as that same string, under YAML 1.2 (kustomize,
  * Argo CD) and YAML 1.1 (Helm's sigs.k8s.io/yaml reads `yes` as true and `0755` as octal).
  */
 export function plainIsSafe(value: string): boolean {
+  const known = plainSafety.get(value);
+  if (known !== undefined) return known;
+  let safe = true;
   for (const version of ['1.2', '1.1'] as const) {
     const doc = parseDocument(`v: ${value}`, { version });
-    if (doc.errors.length > 0) return false;
-    const read: unknown = doc.get('v');
-    if (read !== value) return false;
+    const read: unknown = doc.errors.length > 0 ? undefined : doc.get('v');
+    if (read !== value) safe = false;
   }
-  return true;
+  // A bump writes the same few values into many files: remember the answer (bounded).
+  if (plainSafety.size >= 4096) plainSafety.clear();
+  plainSafety.set(value, safe);
+  return safe;
 }
 
 /** How a new value would be written in place of an existing scalar: the old style unless that changes its meaning. */
-function styleFor(node: Scalar, value: string): Scalar.Type | undefined {
+export function styleFor(node: Scalar, value: string): Scalar.Type | undefined {
   if (node.type === 'PLAIN') return plainIsSafe(value) ? undefined : 'QUOTE_DOUBLE';
   if (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') return 'QUOTE_DOUBLE';
   return undefined;
