@@ -41,6 +41,22 @@ export interface ExecutorDeps {
   rolling?: Map<string, { base: string; head: string }>;
   /** Target-file cap and when planning moves to a worker thread. */
   limits?: InputLimits;
+  /** Told how long each read, plan and write took (every attempt), for the latency metrics. */
+  onStage?: (stage: 'read' | 'plan' | 'write', seconds: number) => void;
+  /** Clock for `onStage` (ms); defaults to performance.now. */
+  clock?: () => number;
+}
+
+/** Time one step for `onStage`. */
+async function timed<T>(deps: ExecutorDeps, stage: 'read' | 'plan' | 'write', fn: () => Promise<T>): Promise<T> {
+  if (!deps.onStage) return fn();
+  const clock = deps.clock ?? (() => performance.now());
+  const t0 = clock();
+  try {
+    return await fn();
+  } finally {
+    deps.onStage(stage, (clock() - t0) / 1000);
+  }
 }
 
 /** Pause before re-planning on a moved head: short and growing, so contention resolves quickly. */
@@ -60,11 +76,11 @@ export async function execute(destination: Destination, intents: Intent[], deps:
   const branch = destination.branch;
   const paths = pathsOf(intents);
   for (let attempt = 1; ; attempt++) {
-    const snapshot = await deps.forge.readFiles(deps.repo, branch, paths);
-    const cs = await planOffThread(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) });
+    const snapshot = await timed(deps, 'read', () => deps.forge.readFiles(deps.repo, branch, paths));
+    const cs = await timed(deps, 'plan', () => planOffThread(intents, snapshot.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) }));
     const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
     if (cs.changes.length === 0) return { ...base, status: 'noop' };
-    const written = await deps.forge.write(deps.repo, { branch, expectedHead: snapshot.head, changes: cs.changes, message: cs.message });
+    const written = await timed(deps, 'write', () => deps.forge.write(deps.repo, { branch, expectedHead: snapshot.head, changes: cs.changes, message: cs.message }));
     if (written.status === 'committed') return { ...base, status: 'committed', commit: written.commit, ...(written.url && { url: written.url }) };
     if (attempt >= maxStale) throw new RetryableError(`the branch ${branch} kept moving: ${attempt} writes in a row were overtaken by other pushes`, 409);
     await deps.sleep(staleDelay(attempt, deps.random));
@@ -83,13 +99,16 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
   }
   const paths = [...new Set([...pathsOf(intents), ...scope.flatMap((s) => s.targets.map((t) => t.file))])];
   for (let attempt = 1; ; attempt++) {
-    const baseSnap = await deps.forge.readFiles(deps.repo, destination.branch, paths);
-    // The rolling branch's files, or undefined when it does not exist (yet, or any more).
-    const rollSnap = await deps.forge.readFiles(deps.repo, branch, paths).catch((e: unknown) => {
-      if (e instanceof ForgeError && e.status === 404) return undefined;
-      throw e;
+    const { baseSnap, rollSnap, state } = await timed(deps, 'read', async () => {
+      const baseSnap = await deps.forge.readFiles(deps.repo, destination.branch, paths);
+      // The rolling branch's files, or undefined when it does not exist (yet, or any more).
+      const rollSnap = await deps.forge.readFiles(deps.repo, branch, paths).catch((e: unknown) => {
+        if (e instanceof ForgeError && e.status === 404) return undefined;
+        throw e;
+      });
+      const state: MergeRequestState = rollSnap && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
+      return { baseSnap, rollSnap, state };
     });
-    const state: MergeRequestState = rollSnap && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
     const known = deps.rolling?.get(key);
     const finished = state === 'merged' || state === 'closed';
     const stack = rollSnap !== undefined && !finished && known?.base === baseSnap.head && known.head === rollSnap.head;
@@ -105,7 +124,7 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
       if (real?.[0]) c.cause = real[0];
     }
     const onto = stack ? rollSnap : baseSnap;
-    const cs = await planOffThread([...carried, ...intents], onto.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) });
+    const cs = await timed(deps, 'plan', () => planOffThread([...carried, ...intents], onto.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) }));
     // Carried bumps are reported too: their version now lives in this (rebuilt) commit, which is
     // what the reporter follows to the merge and the operator's verdict.
     const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
@@ -121,7 +140,7 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
     const request: WriteRequest = stack
       ? { branch, expectedHead: rollSnap.head, changes: cs.changes, message: cs.message }
       : { branch, expectedHead: baseSnap.head, replace: rollSnap?.head ?? null, changes: cs.changes, message: cs.message };
-    const written = await deps.forge.write(deps.repo, request);
+    const written = await timed(deps, 'write', () => deps.forge.write(deps.repo, request));
     if (written.status === 'committed') {
       deps.rolling?.set(key, { base: baseSnap.head, head: written.commit });
       await deps.ledger?.record(env, cs.bumps, !stack);

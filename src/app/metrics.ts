@@ -14,7 +14,21 @@ export interface Metrics {
   deployResults: Counter<'env' | 'result'>;
   /** Automatic bumps not made because the environment (or image in it) is paused or `auto: false`. */
   pausedSkips: Counter<'env'>;
+  /** Seconds from accepting an event to the commit that carries it (observed once per event and commit). */
+  eventToCommit: Histogram;
+  /** Seconds spent in one stage on the way from event to commit (see `Stage`). */
+  observeStage(stage: Stage, seconds: number): void;
 }
+
+/**
+ * The stages of event → commit: `route` (accepted → routed, including the wait for the worker and
+ * the config read), `window` (routed → debounce window closed), `prepare` (staleness, digests and
+ * sources checked), `read` (target files read at the branch head), `plan`, `write` (commit landed).
+ */
+export type Stage = 'route' | 'window' | 'prepare' | 'read' | 'plan' | 'write';
+
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, 300];
+const STAGE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -29,8 +43,14 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const oldest = new Gauge({ name: 'baton_queue_oldest_pending_seconds', help: 'Age of the oldest event not yet written', registers: [registry] });
   const deployResults = new Counter({ name: 'baton_deploy_results_total', help: 'Deployments settled by Argo CD / Flux reports, by environment and result', labelNames: ['env', 'result'], registers: [registry] });
   const pausedSkips = new Counter({ name: 'baton_paused_skips_total', help: 'Automatic bumps skipped because the environment is paused (or auto: false)', labelNames: ['env'], registers: [registry] });
+  const eventToCommit = new Histogram({ name: 'baton_event_to_commit_seconds', help: 'Time from accepting an event to the commit that carries it (includes the debounce window)', registers: [registry], buckets: LATENCY_BUCKETS });
+  const stages = new Histogram({ name: 'baton_stage_seconds', help: 'Time per stage from event to commit: route, window, prepare, read, plan, write', labelNames: ['stage'], registers: [registry], buckets: STAGE_BUCKETS });
   return {
     registry,
+    eventToCommit,
+    observeStage(stage, seconds) {
+      stages.observe({ stage }, Math.max(0, seconds));
+    },
     webhooks,
     deployResults,
     pausedSkips,

@@ -5,6 +5,7 @@ import type { Event } from '../core/event.js';
 import { destinationKey } from '../core/intent.js';
 import type { Destination, Intent, SetImage } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
+import { rollingBranch } from '../core/outcome.js';
 import { route } from '../core/route.js';
 import type { Forge } from '../forges/types.js';
 import type { EventMeta, Queue, Routed } from '../queue/types.js';
@@ -120,6 +121,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return kept;
   }
 
+  /** When each event was routed (by delivery), until its batch starts: the `window` stage. Bounded. */
+  const routedAt = new Map<string, number>();
+  const causeKey = (c: { source: string; deliveryId: string }): string => `${c.source}\u0000${c.deliveryId}`;
+
   const seen = new SeenBuilds();
   const previewDeps: PreviewDeps | undefined = deps.previews && { ...deps.previews, seen, logger: log };
 
@@ -167,6 +172,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
+    for (const key of new Set(batch.map((i) => causeKey(i.cause)))) {
+      const at = routedAt.get(key);
+      if (at === undefined) continue;
+      routedAt.delete(key);
+      deps.metrics?.observeStage('window', (started - at) / 1000);
+    }
     const notes: string[] = [];
     const fresh = await dropStale(batch, notes);
     if (notes.length > 0) log.info({ branch: destination.branch, notes }, 'skipped events older than what is written');
@@ -174,6 +185,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const allowed = deps.commands && fresh.some((i) => i.cause.comment) ? await deps.commands.recheck(fresh, await config.table()) : fresh;
     const digested = await withDigests(allowed);
     const intents = deps.resolveSource ? await deps.resolveSource(digested) : digested;
+    deps.metrics?.observeStage('prepare', (deps.now() - started) / 1000);
     const outcome = await execute(destination, intents, {
       forge: deps.forge,
       repo: deps.repo,
@@ -184,8 +196,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       ledger,
       rolling,
       ...(deps.limits && { limits: deps.limits }),
+      ...(deps.metrics && { onStage: (stage: 'read' | 'plan' | 'write', seconds: number) => deps.metrics?.observeStage(stage, seconds) }),
     });
-    deps.metrics?.observeOutcome(outcome, (deps.now() - started) / 1000);
+    const finished = deps.now();
+    deps.metrics?.observeOutcome(outcome, (finished - started) / 1000);
+    if (outcome.status === 'committed') {
+      // Once per event: a batch can carry several intents (and bumps) of the same delivery.
+      const accepted = new Map<string, number>();
+      for (const b of outcome.bumps) for (const c of b.causes) if (c.acceptedAt !== undefined) accepted.set(causeKey(c), c.acceptedAt);
+      for (const at of accepted.values()) deps.metrics?.eventToCommit.observe(Math.max(0, (finished - at) / 1000));
+    }
     const landed = outcome.bumps.flatMap((b) => b.causes.flatMap((c) => (c.acceptedAt === undefined ? [] : [{ env: b.env, image: b.image, at: c.acceptedAt }])));
     await watermarks.advance(landed);
     const summary = {
@@ -214,6 +234,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         route: async (event, meta) => {
           await deps.onEvent?.(event);
           const { routed, notes } = await routeEvent(event, meta);
+          // Work prepared while the debounce window is open: the branches this event will write are fetched now.
+          for (const r of routed) {
+            deps.forge.prefetch?.(deps.repo, r.destination.branch);
+            if (r.destination.write === 'merge-request') deps.forge.prefetch?.(deps.repo, rollingBranch(r.destination.env ?? 'unknown'));
+          }
+          if (deps.metrics && routed.length > 0) {
+            const now = deps.now();
+            deps.metrics.observeStage('route', (now - meta.acceptedAt) / 1000);
+            if (routedAt.size >= 10_000) routedAt.delete(routedAt.keys().next().value ?? '');
+            routedAt.set(causeKey(event), now);
+          }
           if (notes.length > 0) log.info({ delivery: event.deliveryId, source: event.source, notes }, routed.length > 0 ? 'routed with notes' : 'no change for this event');
           return routed;
         },

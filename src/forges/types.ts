@@ -132,6 +132,12 @@ export interface Forge {
   recentCommits?(repo: string, branch: string, limit: number): Promise<LoggedCommit[]>;
   /** Commits on `branch` that touched `path`, newest first, at most `limit` (rollback reads Baton's trailers). */
   commitsTouching?(repo: string, branch: string, path: string, limit: number): Promise<{ sha: string; message: string }[]>;
+  /**
+   * An event for `branch` was accepted and a write will follow after the debounce window: start
+   * bringing the branch up to date now, so the read after the window need not wait for it. Never
+   * throws; the read stays correct whether or not this ran (git forge).
+   */
+  prefetch?(repo: string, branch: string): void;
 }
 
 /** A forge call failed in a way the caller should know the HTTP-ish status of. */

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Forge, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError, RetryableError } from '../types.js';
@@ -77,7 +77,16 @@ interface Cache {
   dir: string;
   lock: Mutex;
   ready: Promise<void>;
+  /** Per branch: when the last fetch that succeeded started (ms, this process's clock). */
+  fetchedAt: Map<string, number>;
+  /** Per branch: when a prefetch was last asked for, until a read uses it. */
+  wanted: Map<string, number>;
+  /** Per branch: a prefetch running or queued (at most one of each). */
+  prefetching: Map<string, { running: Promise<void>; again: boolean }>;
 }
+
+/** A prefetch older than this is not used for a read: the read fetches again. */
+const PREFETCH_MAX_AGE_MS = 60_000;
 
 export class GitForge implements Forge {
   readonly kind = 'git' as const;
@@ -104,7 +113,7 @@ export class GitForge implements Forge {
           if (!(Number.isInteger(pid) && pid !== process.pid && isAlive(pid))) await runGit(['update-ref', '-d', ref], { cwd: dir });
         }
       })();
-      c = { dir, lock: new Mutex(), ready };
+      c = { dir, lock: new Mutex(), ready, fetchedAt: new Map(), wanted: new Map(), prefetching: new Map() };
       this.caches.set(remote, c);
     }
     return c;
@@ -116,19 +125,71 @@ export class GitForge implements Forge {
     return c.lock.run(() => fn(c.dir));
   }
 
-  /** Fetch one branch; returns its head or undefined when the remote has no such branch. */
-  private async fetch(dir: string, branch: string): Promise<string | undefined> {
+  private cacheOfDir(dir: string): Cache | undefined {
+    for (const c of this.caches.values()) if (c.dir === dir) return c;
+    return undefined;
+  }
+
+  /** Fetch one branch into its remote-tracking ref; false when the remote has no such branch. */
+  private async fetchRef(dir: string, branch: string): Promise<boolean> {
     await assertBranchName(branch);
+    const startedAt = performance.now();
     const r = await runGit(['fetch', '--quiet', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`], { cwd: dir });
     if (r.code !== 0) {
       if (/couldn't find remote ref|no such ref/i.test(r.stderr)) {
         await runGit(['update-ref', '-d', `refs/remotes/origin/${branch}`], { cwd: dir });
-        return undefined;
+        this.cacheOfDir(dir)?.fetchedAt.set(branch, startedAt);
+        return false;
       }
       const f = classifyGitFailure(r.stderr);
       throw failureError(f.kind === 'stale' ? { kind: 'retryable', reason: gitReason(r.stderr) } : f, 'git fetch failed');
     }
+    this.cacheOfDir(dir)?.fetchedAt.set(branch, startedAt);
+    return true;
+  }
+
+  /** Fetch one branch; returns its head or undefined when the remote has no such branch. */
+  private async fetch(dir: string, branch: string): Promise<string | undefined> {
+    if (!(await this.fetchRef(dir, branch))) return undefined;
     return (await git(['rev-parse', `refs/remotes/origin/${branch}`], { cwd: dir })).trim();
+  }
+
+  /**
+   * Whether a read of `branch` may use the remote-tracking ref as it is: a prefetch was asked for
+   * (when an event was accepted) and a fetch that started after that request has finished. That
+   * fetch is as fresh as the event, and the write that follows is checked against the remote by
+   * the push itself. The request is used once; every other read fetches.
+   */
+  private takePrefetched(c: Cache, branch: string): boolean {
+    const asked = c.wanted.get(branch);
+    const fetched = c.fetchedAt.get(branch);
+    if (asked === undefined || fetched === undefined || fetched < asked || performance.now() - fetched > PREFETCH_MAX_AGE_MS) return false;
+    c.wanted.delete(branch);
+    return true;
+  }
+
+  /** Fetch `branch` in the background (see Forge.prefetch); the promise, which never rejects, is for tests. */
+  prefetch(repo: string, branch: string): Promise<void> {
+    const c = this.cache(repo);
+    c.wanted.set(branch, performance.now());
+    const pending = c.prefetching.get(branch);
+    // One fetch running and one queued behind it cover any number of requests.
+    if (pending) {
+      pending.again = true;
+      return pending.running;
+    }
+    const entry = { running: Promise.resolve(), again: false };
+    const loop = async (): Promise<void> => {
+      do {
+        entry.again = false;
+        await c.ready;
+        await c.lock.run(() => this.fetchRef(c.dir, branch)).catch(() => undefined);
+      } while (entry.again);
+      c.prefetching.delete(branch);
+    };
+    c.prefetching.set(branch, entry);
+    entry.running = loop();
+    return entry.running;
   }
 
   async headOf(repo: string, branch: string): Promise<string | undefined> {
@@ -166,26 +227,36 @@ export class GitForge implements Forge {
 
   async readFiles(repo: string, branch: string, paths: string[]): Promise<Snapshot> {
     return this.locked(repo, async (dir) => {
-      const head = await this.fetch(dir, branch);
-      if (!head) throw new ForgeError(`branch ${branch} does not exist`, 404);
-      const files: Record<string, string | null> = {};
+      const c = this.cache(repo);
+      // A fetch that started after the event was accepted (a prefetch during the debounce window) is reused.
+      if (!this.takePrefetched(c, branch) && !(await this.fetchRef(dir, branch))) throw new ForgeError(`branch ${branch} does not exist`, 404);
+      const ref = `refs/remotes/origin/${branch}`;
       const wanted = paths.filter(SAFE_PATH);
-      for (const p of paths) files[p] = null;
-      if (wanted.length === 0) return { head, files };
-      const out = (await runGit(['cat-file', '--batch'], { cwd: dir, input: wanted.map((p) => `${head}:${p}\n`).join('') })).stdout;
+      // One cat-file run reads the head and the files (the lock keeps the ref still meanwhile).
+      const out = (await runGit(['cat-file', '--batch'], { cwd: dir, input: [ref, ...wanted.map((p) => `${ref}:${p}`)].map((l) => `${l}\n`).join('') })).stdout;
       // Output per object: "<oid> <type> <size>\n<bytes>\n" or "<name> missing\n".
       let pos = 0;
-      for (const p of wanted) {
+      const next = (): { oid: string; type: string; bytes: Buffer } | undefined => {
         const nl = out.indexOf(0x0a, pos);
+        if (nl < 0) return undefined;
         const header = out.subarray(pos, nl).toString('utf8');
         pos = nl + 1;
-        const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
-        if (!m) continue;
-        const size = Number(m[2]);
-        if (m[1] === 'blob') files[p] = out.subarray(pos, pos + size).toString('utf8');
+        const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
+        if (!m) return undefined;
+        const size = Number(m[3]);
+        const bytes = out.subarray(pos, pos + size);
         pos += size + 1;
+        return { oid: m[1] ?? '', type: m[2] ?? '', bytes };
+      };
+      const commit = next();
+      if (commit?.type !== 'commit') throw new ForgeError(`branch ${branch} does not exist`, 404);
+      const files: Record<string, string | null> = {};
+      for (const p of paths) files[p] = null;
+      for (const p of wanted) {
+        const obj = next();
+        if (obj?.type === 'blob') files[p] = obj.bytes.toString('utf8');
       }
-      return { head, files };
+      return { head: commit.oid, files };
     });
   }
 
@@ -207,6 +278,21 @@ export class GitForge implements Forge {
     return this.locked(repo, async (dir) => {
       const paths = req.changes.map((c) => c.path);
       const scratchRef = `refs/baton/scratch/${process.pid}`;
+      const marks = join(dir, `baton-marks-${process.pid}`);
+      let scratchGone = false;
+      /** Build the commit on `parent` (one fast-import run); returns its id, read from the marks file. */
+      const build = async (parent: string, modes: Map<string, string>): Promise<string> => {
+        await git(['fast-import', '--quiet', '--force', '--date-format=now', `--export-marks=${marks}`], { cwd: dir, input: this.importStream(scratchRef, parent, req, modes) });
+        const m = /^:1 ([0-9a-f]{40,64})$/m.exec(await readFile(marks, 'utf8'));
+        if (!m?.[1]) throw new ForgeError('git fast-import did not report the commit it made', 500);
+        return m[1];
+      };
+      /** The push landed: the remote-tracking ref follows, and the scratch ref goes, in one ref transaction. */
+      const landed = async (commit: string): Promise<WriteResult> => {
+        await git(['update-ref', '--stdin'], { cwd: dir, input: `update refs/remotes/origin/${req.branch} ${commit}\ndelete ${scratchRef}\n` });
+        scratchGone = true;
+        return { status: 'committed', commit };
+      };
       try {
         // Modes (an executable file stays executable) are read once: a later change of mode by
         // someone else counts as touching the file below, which sends the caller back to planning.
@@ -218,30 +304,26 @@ export class GitForge implements Forge {
         if (req.replace !== undefined) {
           // Rebuild Baton's own rolling branch on a new parent: a forced update, but only while the
           // branch is still where Baton last saw it (or still absent): --force-with-lease.
-          await git(['fast-import', '--quiet', '--force', '--date-format=now'], { cwd: dir, input: this.importStream(scratchRef, req.expectedHead, req, modes) });
-          const push = await runGit(['push', '--porcelain', `--force-with-lease=refs/heads/${req.branch}:${req.replace ?? ''}`, 'origin', `+${scratchRef}:refs/heads/${req.branch}`], { cwd: dir });
+          const commit = await build(req.expectedHead, modes);
+          const push = await runGit(['push', '--porcelain', `--force-with-lease=refs/heads/${req.branch}:${req.replace ?? ''}`, 'origin', `+${commit}:refs/heads/${req.branch}`], { cwd: dir });
           if (push.code !== 0) {
             const f = classifyGitFailure(push.stdout.toString('utf8') + '\n' + push.stderr);
             if (f.kind !== 'stale') throw failureError(f, `git push to ${req.branch} failed`);
             const head = await this.fetch(dir, req.branch);
             return { status: 'stale', ...(head && { head }) };
           }
-          const commit = (await git(['rev-parse', scratchRef], { cwd: dir })).trim();
-          await git(['update-ref', `refs/remotes/origin/${req.branch}`, commit], { cwd: dir });
-          return { status: 'committed', commit };
+          return await landed(commit);
         }
         let parent = req.expectedHead;
         for (let rebase = 0; ; rebase++) {
           // One fast-import run builds the commit: the window between reading the head and pushing
           // is what contention with other writers races against.
-          await git(['fast-import', '--quiet', '--force', '--date-format=now'], { cwd: dir, input: this.importStream(scratchRef, parent, req, modes) });
-          // No force: the remote accepts this only as a fast-forward of `parent`.
-          const push = await runGit(['push', '--porcelain', 'origin', `${scratchRef}:refs/heads/${req.branch}`], { cwd: dir });
-          if (push.code === 0) {
-            const commit = (await git(['rev-parse', scratchRef], { cwd: dir })).trim();
-            await git(['update-ref', `refs/remotes/origin/${req.branch}`, commit], { cwd: dir });
-            return { status: 'committed', commit };
-          }
+          const commit = await build(parent, modes);
+          // The remote takes this only while the branch is still at `parent` (then it is a
+          // fast-forward): not after someone else pushed, and not once the branch was deleted (a read
+          // served by a prefetch must never bring a deleted branch back).
+          const push = await runGit(['push', '--porcelain', `--force-with-lease=refs/heads/${req.branch}:${parent}`, 'origin', `${commit}:refs/heads/${req.branch}`], { cwd: dir });
+          if (push.code === 0) return await landed(commit);
           const text = push.stdout.toString('utf8') + '\n' + push.stderr;
           const f = classifyGitFailure(text);
           if (f.kind !== 'stale') throw failureError(f, `git push to ${req.branch} failed`);
@@ -258,7 +340,8 @@ export class GitForge implements Forge {
         if (e instanceof GitCommandError) throw new ForgeError(e.message, 500);
         throw e;
       } finally {
-        await runGit(['update-ref', '-d', scratchRef], { cwd: dir });
+        if (!scratchGone) await runGit(['update-ref', '-d', scratchRef], { cwd: dir });
+        await rm(marks, { force: true });
       }
     });
   }
@@ -269,7 +352,7 @@ export class GitForge implements Forge {
     // Paths are C-quoted when they could be misread (fast-import reads the rest of the line).
     const path = (p: string): string => (/^"|\\|"/.test(p) ? JSON.stringify(p) : p);
     const message = Buffer.from(req.message, 'utf8');
-    const head = [`commit ${ref}`, `author ${who(this.author)}`, `committer ${who(this.author)}`, `data ${message.length}`].join('\n') + '\n';
+    const head = [`commit ${ref}`, 'mark :1', `author ${who(this.author)}`, `committer ${who(this.author)}`, `data ${message.length}`].join('\n') + '\n';
     const parts: Buffer[] = [Buffer.from(head, 'utf8'), message, Buffer.from(`\nfrom ${parent}\n`, 'utf8')];
     for (const c of req.changes) {
       if (c.type === 'delete') parts.push(Buffer.from(`D ${path(c.path)}\n`, 'utf8'));
