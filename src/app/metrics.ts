@@ -14,6 +14,10 @@ export interface Metrics {
   deployResults: Counter<'env' | 'result'>;
   /** Automatic bumps not made because the environment (or image in it) is paused or `auto: false`. */
   pausedSkips: Counter<'env'>;
+  /** Bumps not made, by image and environment (names from `.baton.yml`; empty when no image matched) and reason (a fixed set). */
+  skips: Counter<'image' | 'env' | 'reason'>;
+  /** The last version written for an image in an environment: one series per image × environment. */
+  setVersion(image: string, env: string, version: string): void;
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
@@ -29,11 +33,23 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const oldest = new Gauge({ name: 'baton_queue_oldest_pending_seconds', help: 'Age of the oldest event not yet written', registers: [registry] });
   const deployResults = new Counter({ name: 'baton_deploy_results_total', help: 'Deployments settled by Argo CD / Flux reports, by environment and result', labelNames: ['env', 'result'], registers: [registry] });
   const pausedSkips = new Counter({ name: 'baton_paused_skips_total', help: 'Automatic bumps skipped because the environment is paused (or auto: false)', labelNames: ['env'], registers: [registry] });
+  const skips = new Counter({ name: 'baton_skips_total', help: 'Bumps not made, by image, environment and reason (no-image, out-of-range, downgrade, current, paused, …)', labelNames: ['image', 'env', 'reason'], registers: [registry] });
+  const versionInfo = new Gauge({ name: 'baton_version_info', help: 'The last version Baton wrote for an image in an environment (value 1; the version is the label)', labelNames: ['image', 'env', 'version'], registers: [registry] });
+  const versions = new Map<string, string>();
   return {
     registry,
     webhooks,
     deployResults,
     pausedSkips,
+    skips,
+    setVersion(image, env, version) {
+      const key = `${image}\u0000${env}`;
+      const before = versions.get(key);
+      if (before === version) return;
+      if (before !== undefined) versionInfo.remove({ image, env, version: before });
+      versions.set(key, version);
+      versionInfo.set({ image, env, version }, 1);
+    },
     observeQueue(stats) {
       queuePending.set(stats.pending);
       queueRetrying.set(stats.retrying);
