@@ -14,6 +14,7 @@ import type { Forge } from '../forges/types.js';
 import type { ConfigIndex } from '../config/index.js';
 import type { DeadLetter, QueueStats } from '../queue/types.js';
 import { JsonFile } from './json-file.js';
+import { STATE_FILE, pausedBy, readState } from '../core/commands/state.js';
 
 export type EventResult = 'pending' | 'written' | 'skipped' | 'failed' | 'dry-run';
 
@@ -187,6 +188,11 @@ export interface StatusSources {
   now: () => number;
 }
 
+function pauseText(p: { by?: string; since?: string; comment?: string } | undefined): string | undefined {
+  if (!p) return undefined;
+  return `paused${p.by ? ` by ${p.by}` : ''}${p.since ? ` since ${p.since}` : ''}${p.comment ? ` (${p.comment})` : ''}`;
+}
+
 /** The whole picture: config environments × images, the env repo's versions (one read per branch), the store, the queue. */
 export async function buildStatus(s: StatusSources): Promise<StatusReport> {
   const notes: string[] = [];
@@ -195,6 +201,11 @@ export async function buildStatus(s: StatusSources): Promise<StatusReport> {
   const stored = new Map(s.store.cells().map((c) => [`${c.env}/${c.image}`, c]));
   const table = s.table;
   if (table) {
+    // Who paused what (`/baton pause`), from the state file on the default branch.
+    const state = await s.forge.readFiles(s.repo, table.defaultBranch, [STATE_FILE]).then(
+      (snap) => readState(snap.files[STATE_FILE]),
+      () => readState(undefined),
+    );
     const routes = Object.entries(table.config.images).flatMap(([name, img]) => table.imagesByRepository(img.repository).filter((r) => r.image === name));
     for (const [env, e] of Object.entries(table.config.environments)) {
       const branch = e.branch ?? table.defaultBranch;
@@ -227,7 +238,7 @@ export async function buildStatus(s: StatusSources): Promise<StatusReport> {
           repository: route.repository,
           ...(version !== undefined && { envRepoVersion: version }),
           paused: envRoute.paused,
-          ...(envRoute.paused && { pausedReason: envRoute.pausedReason ?? `${env} is paused` }),
+          ...(envRoute.paused && { pausedReason: pauseText(pausedBy(state.paused, env, route.image)) ?? envRoute.pausedReason ?? `${env} is paused` }),
           ...(cell?.last && { last: cell.last }),
           ...(cell?.written && { written: cell.written }),
         });
