@@ -83,7 +83,7 @@ describe('BATON_DRY_RUN=true', () => {
     await t.idle();
     const staging = (await statusOf(t.url)).images.find((r) => r.env === 'staging');
     expect(staging?.last).toMatchObject({ tag: '1.2.0', result: 'dry-run', branch: 'main' });
-    expect(staging?.last?.diff).toMatch(/^-    newTag: "1\.0\.0"\n\+    newTag: "1\.2\.0"$/m);
+    expect(staging?.last?.diff).toMatch(/^- {4}newTag: "1\.0\.0"\n\+ {4}newTag: "1\.2\.0"$/m);
   });
 
   it('on GitHub: reads through the API to plan, and sends not one write request', async () => {
