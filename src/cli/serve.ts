@@ -360,6 +360,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const gitlab = swappable({ source: createGitlabSource(gitlabConfigured ? { botUsername: gitlabConfigured } : {}), secrets: () => gitlabSecrets });
   const sources: NonNullable<HttpDeps['sources']> = { github: github.route, gitlab: gitlab.route, ...cdWebhookRoutes(env), ...options.sources };
 
+  let statusCache: { at: number; report: Promise<unknown> } | undefined;
   const app = createHttpApp({
     registrySources: registrySourcesFromEnv(env),
     admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
@@ -380,19 +381,26 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     }),
     status: {
       secrets: () => statusSecrets(env, token),
-      report: async () =>
-        buildStatus({
-          store: status,
-          table: await pipeline.config.table().catch(() => pipeline.config.latest),
-          ...(pipeline.config.revision !== undefined && { revision: pipeline.config.revision }),
-          ...(!(configLoaded || pipeline.config.revision !== undefined) && configProblem && { configProblem }),
-          forge: envRepo.forge,
-          repo: envRepo.repo,
-          envRepoLabel: envRepo.label,
-          queue,
-          dryRun: settings.dryRun,
-          now: () => Date.now(),
-        }),
+      // One report at a time, reused for a second: a dashboard polling /status costs the forge little.
+      report: () => {
+        if (statusCache && Date.now() - statusCache.at < 1_000) return statusCache.report;
+        const report = (async () =>
+          buildStatus({
+            store: status,
+            table: await pipeline.config.table().catch(() => pipeline.config.latest),
+            ...(pipeline.config.revision !== undefined && { revision: pipeline.config.revision }),
+            ...(!(configLoaded || pipeline.config.revision !== undefined) && configProblem && { configProblem }),
+            forge: envRepo.forge,
+            repo: envRepo.repo,
+            envRepoLabel: envRepo.label,
+            queue,
+            dryRun: settings.dryRun,
+            now: () => Date.now(),
+          }))();
+        statusCache = { at: Date.now(), report };
+        report.catch(() => (statusCache = undefined));
+        return report;
+      },
     },
     maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
     maxInflightBodyBytes: settings.BATON_MAX_INFLIGHT_BODY_BYTES,
