@@ -6,6 +6,7 @@
  */
 
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { SkipReason } from '../core/changeset.js';
 import { readImageVersion } from '../core/edit-image.js';
 import { rollingBranch } from '../core/outcome.js';
@@ -53,6 +54,14 @@ interface StatusFile {
   unmatched: StatusEvent[];
 }
 
+const EventSchema = z.looseObject({ at: z.string(), source: z.string(), deliveryId: z.string(), tag: z.string(), result: z.enum(['pending', 'written', 'skipped', 'failed', 'dry-run']) });
+const CellSchema = z.looseObject({ env: z.string(), image: z.string(), last: EventSchema.optional(), written: z.object({ version: z.string(), commit: z.string(), at: z.string() }).optional() });
+/** What status.json may hold; a cell of another shape (an edited or older file) is left out, not trusted. */
+const StatusFileSchema = z.object({
+  cells: z.record(z.string(), z.unknown()).transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, CellSchema.safeParse(v).data]))),
+  unmatched: z.array(z.unknown()).transform((a) => a.flatMap((e) => EventSchema.safeParse(e).data ?? [])),
+});
+
 /** Bounds: cells come from `.baton.yml` names, but configs change over time; keep the newest. */
 const MAX_CELLS = 1_000;
 const MAX_UNMATCHED = 20;
@@ -86,11 +95,14 @@ export class StatusStore {
     this.file = new JsonFile(path, () => ({ cells: {}, unmatched: [] }));
   }
 
-  /** Read the saved state; a missing or unreadable file is an empty one. */
+  /** Read the saved state; a missing or unreadable file is an empty one, and entries of the wrong shape are dropped. */
   async load(): Promise<void> {
-    const loaded = await this.file.load();
-    const cells = typeof loaded.cells === 'object' && loaded.cells !== null ? loaded.cells : {};
-    this.state = { cells: Object.assign(Object.create(null) as Record<string, StatusCell>, cells), unmatched: Array.isArray(loaded.unmatched) ? loaded.unmatched.slice(-MAX_UNMATCHED) : [] };
+    const loaded: unknown = await this.file.load();
+    const parsed = StatusFileSchema.safeParse(loaded);
+    const data = parsed.success ? parsed.data : { cells: {}, unmatched: [] };
+    const cells = Object.create(null) as Record<string, StatusCell>;
+    for (const [k, c] of Object.entries(data.cells).slice(-MAX_CELLS)) if (c) cells[k] = c as StatusCell;
+    this.state = { cells, unmatched: data.unmatched.slice(-MAX_UNMATCHED) as StatusEvent[] };
   }
 
   private key(env: string, image: string): string {

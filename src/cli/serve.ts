@@ -128,6 +128,8 @@ interface PipelineParts {
   /** Filled in by pipelineFor: who hears about an event parked as a dead letter (the queue exists first). */
   parked?: { tell?: (event: Event, reason: string) => void };
   status?: StatusStore;
+  /** BATON_DRY_RUN, for the server only: one-shot commands have their own --dry-run. */
+  dryRun?: boolean;
 }
 
 /** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
@@ -160,9 +162,9 @@ function pipelineFor(p: PipelineParts): Pipeline {
     return { text: destroy ? 'The preview is being removed.' : 'The preview is written once the build of its head commit exists.', intents: out.intents };
   };
   const commands = createCommands({ forge: p.envRepo.forge, repo: p.envRepo.repo, logger: p.logger, now: () => Date.now(), previews, ...(feedback && { feedback }) });
-  if (p.parked && !p.settings.dryRun) p.parked.tell = (event, reason) => void commands.onParked(event, reason);
+  if (p.parked && !p.dryRun) p.parked.tell = (event, reason) => void commands.onParked(event, reason);
   // Observe only: nothing that writes (the reporter, ChatOps) is wired; the pipeline plans and logs.
-  const dryRun = p.settings.dryRun;
+  const dryRun = p.dryRun === true;
   built.pipeline = createPipeline({
     commands,
     forge: p.envRepo.forge,
@@ -340,7 +342,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   await status.load();
   for (const c of status.cells()) if (c.written) metrics.setVersion(c.image, c.env, c.written.version);
   if (settings.dryRun) logger.warn('BATON_DRY_RUN is set: events are routed and planned, the diffs logged and shown on /status; nothing is written to the env repo');
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter, appRepos, parked, status });
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter, appRepos, parked, status, dryRun: settings.dryRun });
   built.pipeline = pipeline;
   let draining = false;
   let configLoaded = false;
