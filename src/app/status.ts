@@ -39,6 +39,8 @@ export interface StatusEvent {
   diff?: string;
   /** Unmatched events: the repository the event named. */
   repository?: string;
+  /** Failed (in a report): true when the event is parked as a dead letter, false while it is retried. */
+  parked?: boolean;
 }
 
 export interface StatusCell {
@@ -211,6 +213,8 @@ export async function buildStatus(s: StatusSources): Promise<StatusReport> {
   const images: StatusRow[] = [];
   const environments: StatusReport['environments'] = [];
   const stored = new Map(s.store.cells().map((c) => [`${c.env}/${c.image}`, c]));
+  const failed = s.queue.deadLetters();
+  const dead = new Set(failed.map((d) => d.id));
   const table = s.table;
   if (table) {
     // Who paused what (`/baton pause`), from the state file on the default branch.
@@ -251,7 +255,7 @@ export async function buildStatus(s: StatusSources): Promise<StatusReport> {
           ...(version !== undefined && { envRepoVersion: version }),
           paused: envRoute.paused,
           ...(envRoute.paused && { pausedReason: pauseText(pausedBy(state.paused, env, route.image)) ?? envRoute.pausedReason ?? `${env} is paused` }),
-          ...(cell?.last && { last: cell.last }),
+          ...(cell?.last && { last: cell.last.result === 'failed' ? { ...cell.last, parked: dead.has(`${cell.last.source}:${cell.last.deliveryId}`) } : cell.last }),
           ...(cell?.written && { written: cell.written }),
         });
       }
@@ -266,7 +270,7 @@ export async function buildStatus(s: StatusSources): Promise<StatusReport> {
     images,
     unmatched: s.store.unmatchedEvents(),
     queue: s.queue.stats(),
-    failed: s.queue.deadLetters(),
+    failed,
     notes,
   };
 }

@@ -106,7 +106,7 @@ export function describeLast(row: Pick<StatusRow, 'last'>): string {
     case 'skipped':
       return `${tag} skipped: ${t(l.reason)}${l.code ? ` [${l.code}]` : ''}`;
     case 'failed':
-      return `${tag} failed: ${t(l.reason)}`;
+      return `${tag} failed${l.parked === true ? ' (parked; baton retry works it again)' : l.parked === false ? ' (retrying)' : ''}: ${t(l.reason)}`;
     case 'dry-run':
       return `${tag} would be written (dry run; the diff is in --json and the log)`;
     case 'pending':

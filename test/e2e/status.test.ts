@@ -123,7 +123,7 @@ describe('status after written, skipped and failed events', () => {
     expect(worker?.written).toBeUndefined();
 
     const api = row(json, 'production', 'api');
-    expect(api).toMatchObject({ envRepoVersion: '1.0.0', last: { tag: '1.1.0', result: 'failed', deliveryId: 'a1' } });
+    expect(api).toMatchObject({ envRepoVersion: '1.0.0', last: { tag: '1.1.0', result: 'failed', deliveryId: 'a1', parked: true } });
     expect(api?.last?.reason).toContain('prod is frozen for the release');
 
     expect(json.failed).toHaveLength(1);
@@ -177,7 +177,7 @@ describe('status after written, skipped and failed events', () => {
     expect(r.stdout).toMatch(/^ENVIRONMENT +IMAGE +ENV REPO +AUTOMATION +LAST WRITTEN +LAST EVENT$/m);
     expect(r.stdout).toMatch(/^staging +web +1\.1\.0 +on +1\.1\.0 \([0-9a-f]{7}\) +1\.0\.5 skipped: staging already runs 1\.1\.0, newer than 1\.0\.5 \[downgrade\]$/m);
     expect(r.stdout).toMatch(/^staging +worker +1\.0\.0 +on +— +2\.0\.0 skipped: tag 2\.0\.0 is outside the range >=1\.0\.0 <2\.0\.0 \[out-of-range\]$/m);
-    expect(r.stdout).toMatch(/^production +api +1\.0\.0 +on +— +1\.1\.0 failed: .*pre-receive hook declined/m);
+    expect(r.stdout).toMatch(/^production +api +1\.0\.0 +on +— +1\.1\.0 failed \(parked; baton retry works it again\): .*pre-receive hook declined/m);
     expect(r.stdout).toMatch(/^ {2}registry\/distribution:a1: .*prod is frozen/m);
     expect(r.stdout).toMatch(/other\.example\.com\/team\/web:1\.2\.0: no image in \.baton\.yml uses/);
 
@@ -199,7 +199,7 @@ describe('status after written, skipped and failed events', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^No Baton answered at http:\/\/127\.0\.0\.1:9 .*read from the data directory/m);
     expect(r.stdout).toMatch(/^staging +web +1\.1\.0 +on +1\.1\.0 \([0-9a-f]{7}\) +1\.0\.5 skipped: .*\[downgrade\]$/m);
-    expect(r.stdout).toMatch(/^production +api +1\.0\.0 +on +— +1\.1\.0 failed: /m);
+    expect(r.stdout).toMatch(/^production +api +1\.0\.0 +on +— +1\.1\.0 failed \(parked; baton retry works it again\): /m);
     expect(r.stdout).toMatch(/^ {2}registry\/distribution:a1: /m);
   });
 
