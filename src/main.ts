@@ -15,6 +15,7 @@ import { findResyncSelections } from './app/resync.js';
 import { oneShotPipeline } from './cli/serve.js';
 import { sweep } from './app/sweeper.js';
 import { runOperatorCommand } from './cli/commands.js';
+import { runStatus } from './cli/status.js';
 
 const USAGE = `usage:
   baton serve                         run the webhook server (settings from the environment)
@@ -27,7 +28,8 @@ const USAGE = `usage:
   baton schema [--out FILE]           print the JSON Schema of .baton.yml
   baton failed                        list events parked as dead letters, with the reason
   baton retry ID… | --all             work dead letters again (the running server picks it up)
-  baton status | diff <env> [image…]
+  baton status [--json]               per environment and image: the env repo's version, the last event and what Baton did
+  baton diff <env> [image…]
   baton promote <env> [image…] --as NAME
   baton rollback <env> [image] [to <version>] --as NAME
   baton pause|resume <env> [image] --as NAME
@@ -185,7 +187,13 @@ async function main(argv: string[]): Promise<number> {
       for (const o of report.outcomes) console.log(`${o.branch}: ${o.status === 'committed' ? `committed ${o.commit}` : o.status}${(o.previews ?? []).filter((p) => p.state === 'waiting' || p.state === 'invalid').map((p) => `; ${p.name}: ${p.message}`).join('')}`);
       return report.errors.length > 0 ? 1 : 0;
     }
-    case 'status':
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
+      const run = await runStatus(loadSettings(process.env), process.env, { json: values.json === true });
+      for (const l of run.err) console.error(l);
+      if (run.out.length > 0) console.log(run.out.join('\n'));
+      return run.code;
+    }
     case 'diff':
     case 'deploy':
     case 'promote':

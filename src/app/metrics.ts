@@ -18,6 +18,10 @@ export interface Metrics {
   eventToCommit: Histogram;
   /** Seconds spent in one stage on the way from event to commit (see `Stage`). */
   observeStage(stage: Stage, seconds: number): void;
+  /** Bumps not made, by image and environment (names from `.baton.yml`; empty when no image matched) and reason (a fixed set). */
+  skips: Counter<'image' | 'env' | 'reason'>;
+  /** The last version written for an image in an environment: one series per image × environment. */
+  setVersion(image: string, env: string, version: string): void;
 }
 
 /**
@@ -45,6 +49,9 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const pausedSkips = new Counter({ name: 'baton_paused_skips_total', help: 'Automatic bumps skipped because the environment is paused (or auto: false)', labelNames: ['env'], registers: [registry] });
   const eventToCommit = new Histogram({ name: 'baton_event_to_commit_seconds', help: 'Time from accepting an event to the commit that carries it (includes the debounce window)', registers: [registry], buckets: LATENCY_BUCKETS });
   const stages = new Histogram({ name: 'baton_stage_seconds', help: 'Time per stage from event to commit: route, window, prepare, read, plan, write', labelNames: ['stage'], registers: [registry], buckets: STAGE_BUCKETS });
+  const skips = new Counter({ name: 'baton_skips_total', help: 'Bumps not made, by image, environment and reason (no-image, out-of-range, downgrade, current, paused, …)', labelNames: ['image', 'env', 'reason'], registers: [registry] });
+  const versionInfo = new Gauge({ name: 'baton_version_info', help: 'The last version Baton wrote for an image in an environment (value 1; the version is the label)', labelNames: ['image', 'env', 'version'], registers: [registry] });
+  const versions = new Map<string, string>();
   return {
     registry,
     eventToCommit,
@@ -54,6 +61,15 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     webhooks,
     deployResults,
     pausedSkips,
+    skips,
+    setVersion(image, env, version) {
+      const key = `${image}\u0000${env}`;
+      const before = versions.get(key);
+      if (before === version) return;
+      if (before !== undefined) versionInfo.remove({ image, env, version: before });
+      versions.set(key, version);
+      versionInfo.set({ image, env, version }, 1);
+    },
     observeQueue(stats) {
       queuePending.set(stats.pending);
       queueRetrying.set(stats.retrying);

@@ -21,6 +21,12 @@ import type { Metrics } from './metrics.js';
 import { RollingLedger } from './rolling-ledger.js';
 import { Watermarks } from './watermarks.js';
 import type { Commands } from './commands.js';
+import type { StatusStore } from './status.js';
+import type { SkipReason } from '../core/changeset.js';
+import { changesetDiff } from '../core/diff.js';
+import { pathsOf } from '../core/plan.js';
+import { planLimits, planOffThread } from './offthread.js';
+import { ForgeError } from '../forges/types.js';
 
 export interface PipelineDeps {
   forge: Forge;
@@ -58,6 +64,13 @@ export interface PipelineDeps {
   commands?: Commands;
   /** Called after every batch (reporter, tests). */
   onOutcome?: (outcome: Outcome) => void | Promise<void>;
+  /** What became of each event per environment × image, for `/status` and `baton status`. */
+  status?: StatusStore;
+  /**
+   * Observe only (BATON_DRY_RUN): route and plan as usual, log the diff a batch would write, write
+   * nothing. The batch is then done; the queue does not keep it for later.
+   */
+  dryRun?: boolean;
 }
 
 export interface Pipeline {
@@ -68,6 +81,18 @@ export interface Pipeline {
   runNow(event: Event, options?: { dryRun?: boolean }): Promise<{ routed: Routed[]; notes: string[]; outcomes: Outcome[] }>;
   /** Write intents made outside routing (the sweep, `/baton preview`), builds checked first. */
   runIntents(intents: Intent[]): Promise<Outcome[]>;
+}
+
+/** A skip as the pipeline reports it: route's or plan's, with the event it came from. */
+interface SkipNote {
+  image: string;
+  env: string;
+  tag: string;
+  reason: string;
+  code: SkipReason;
+  source: string;
+  deliveryId: string;
+  repository?: string;
 }
 
 export function groupByDestination(intents: Intent[]): Routed[] {
@@ -103,7 +128,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const rolling = new Map<string, { base: string; head: string }>();
 
   /** Unordered policies: an event older than the one behind the version written does not roll it back. */
-  async function dropStale(intents: Intent[], notes: string[]): Promise<Intent[]> {
+  async function dropStale(intents: Intent[], notes: string[], skipped: SkipNote[]): Promise<Intent[]> {
     const kept: Intent[] = [];
     for (const i of intents) {
       const at = i.cause.acceptedAt;
@@ -113,7 +138,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       const mark = at === undefined || isOrdered(i.policy) ? undefined : await watermarks.get(i.env, i.image);
       if (mark !== undefined && at !== undefined && at < mark) {
-        notes.push(`${i.image}: ${i.tag} comes from an event older than the one ${i.env} already runs (unordered policy ${i.policy.policy})`);
+        const reason = `${i.tag} comes from an event older than the one ${i.env} already runs (unordered policy ${i.policy.policy})`;
+        notes.push(`${i.image}: ${reason}`);
+        skipped.push({ image: i.image, env: i.env, tag: i.tag, reason, code: 'stale', source: i.cause.source, deliveryId: i.cause.deliveryId });
         continue;
       }
       kept.push(i);
@@ -124,6 +151,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   /** When each event was routed (by delivery), until its batch starts: the `window` stage. Bounded. */
   const routedAt = new Map<string, number>();
   const causeKey = (c: { source: string; deliveryId: string }): string => `${c.source}\u0000${c.deliveryId}`;
+  /** One bump not made: logged at info with its reason, counted, and shown on `/status`. */
+  function skip(s: SkipNote): void {
+    log.info({ image: s.image || undefined, env: s.env || undefined, tag: s.tag || undefined, reason: s.code, delivery: s.deliveryId, source: s.source, ...(s.repository && { repository: s.repository }) }, `bump skipped: ${s.reason}`);
+    deps.metrics?.skips.inc({ image: s.image, env: s.env, reason: s.code });
+    const event = { source: s.source, deliveryId: s.deliveryId, tag: s.tag, result: 'skipped' as const, code: s.code, reason: s.reason };
+    if (s.image === '') deps.status?.unmatched({ ...event, ...(s.repository && { repository: s.repository }) });
+    else deps.status?.record(s.env, s.image, event);
+  }
 
   const seen = new SeenBuilds();
   const previewDeps: PreviewDeps | undefined = deps.previews && { ...deps.previews, seen, logger: log };
@@ -134,11 +169,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (event.type === 'image-pushed' && isValidTag(event.tag)) seen.record(normalizeRepository(`${event.registry}/${event.repository}`), event.tag, event.digest);
     const table = await config.require();
     const stamp = (intents: Intent[]): Intent[] => (meta ? intents.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : intents);
+    if (event.type === 'comment' && deps.dryRun) return { routed: [], notes: ['BATON_DRY_RUN is set: /baton commands are not carried out'] };
     if (event.type === 'comment' && deps.commands) {
       const out = await deps.commands.handleComment(event, table, () => config.invalidate());
       return { routed: groupByDestination(stamp(out.intents)), notes: out.notes };
     }
     const result = route(event, table);
+    const repository = event.type === 'image-pushed' ? `${event.registry}/${event.repository}` : undefined;
+    for (const sk of result.skips ?? []) skip({ ...sk, source: event.source, deliveryId: event.deliveryId, ...(repository && { repository }) });
     for (const p of result.paused ?? []) deps.metrics?.pausedSkips.inc({ env: p.env });
     if (result.paused && result.paused.length > 0) await deps.onPaused?.(result.paused.map((p) => ({ intent: p.intent, reason: p.reason })));
     const released = previewDeps ? await releasedByBuild(event, table, previewDeps) : { intents: [], notes: [] };
@@ -170,7 +208,60 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     );
   }
 
+  /** Dry run: plan against the branch a write would go to and log the diff; nothing is written. */
+  async function planOnly(destination: Destination, intents: Intent[]): Promise<Outcome & { diff: string }> {
+    const rolling = destination.write === 'merge-request' ? rollingBranch(destination.env ?? 'unknown') : undefined;
+    const onRolling = rolling !== undefined && (await deps.forge.headOf(deps.repo, rolling).catch((e: unknown) => (e instanceof ForgeError && e.status === 404 ? undefined : Promise.reject(e)))) !== undefined;
+    const branch = rolling ?? destination.branch;
+    const snap = await deps.forge.readFiles(deps.repo, onRolling && rolling ? rolling : destination.branch, pathsOf(intents));
+    const cs = await planOffThread(intents, snap.files, { ...(deps.skipCi && { skipCi: true }), ...planLimits(deps.limits) });
+    const diff = changesetDiff(cs, snap.files);
+    log.info({ branch, head: snap.head, bumps: cs.bumps.map((b) => `${b.image} ${b.from ?? '∅'}→${b.to} (${b.env})`), diff }, cs.changes.length > 0 ? `dry run: would write to ${branch} (BATON_DRY_RUN is set; nothing is written)` : `dry run: nothing would change on ${branch}`);
+    return { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: 1, status: 'noop', diff, ...(cs.previews && { previews: cs.previews }) };
+  }
+
+  /** A batch that did not land: each environment × image it carried is shown as failed, with why. */
+  function failedBatch(batch: Intent[], err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    for (const i of batch) if (i.type === 'set-image') deps.status?.record(i.env, i.image, { source: i.cause.source, deliveryId: i.cause.deliveryId, tag: i.tag, result: 'failed', reason });
+  }
+
+  /** What the batch did, per environment × image: written (with the commit), skipped and why, not written and why. */
+  function recordOutcome(outcome: Outcome, intents: Intent[], diff: string | undefined): void {
+    for (const sk of outcome.skipped) {
+      const cause = sk.causes[0];
+      skip({ image: sk.image, env: sk.env, tag: sk.tag, reason: sk.reason, code: sk.code ?? 'current', source: cause?.source ?? 'unknown', deliveryId: cause?.deliveryId ?? '' });
+    }
+    const done = new Set<string>();
+    for (const b of outcome.bumps) {
+      const cause = b.causes[0];
+      done.add(`${b.env}\u0000${b.image}`);
+      const base = { source: cause?.source ?? 'unknown', deliveryId: cause?.deliveryId ?? '', tag: b.to, branch: outcome.branch };
+      if (diff !== undefined) deps.status?.record(b.env, b.image, { ...base, result: 'dry-run', diff });
+      else if (outcome.status === 'committed') {
+        deps.status?.record(b.env, b.image, { ...base, result: 'written', commit: outcome.commit, ...(outcome.mergeRequest && { mergeRequest: outcome.mergeRequest.url }) });
+        deps.metrics?.setVersion(b.image, b.env, b.to);
+      }
+    }
+    for (const p of outcome.problems) {
+      for (const i of intents) {
+        if (i.type !== 'set-image' || done.has(`${i.env}\u0000${i.image}`) || !i.targets.some((t) => t.file === p.path)) continue;
+        done.add(`${i.env}\u0000${i.image}`);
+        deps.status?.record(i.env, i.image, { source: i.cause.source, deliveryId: i.cause.deliveryId, tag: i.tag, result: 'failed', reason: p.message });
+      }
+    }
+  }
+
   async function flush(destination: Destination, batch: Intent[]): Promise<Outcome> {
+    try {
+      return await flushBatch(destination, batch);
+    } catch (err) {
+      failedBatch(batch, err);
+      throw err;
+    }
+  }
+
+  async function flushBatch(destination: Destination, batch: Intent[]): Promise<Outcome> {
     const started = deps.now();
     for (const key of new Set(batch.map((i) => causeKey(i.cause)))) {
       const at = routedAt.get(key);
@@ -179,13 +270,19 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       deps.metrics?.observeStage('window', (started - at) / 1000);
     }
     const notes: string[] = [];
-    const fresh = await dropStale(batch, notes);
-    if (notes.length > 0) log.info({ branch: destination.branch, notes }, 'skipped events older than what is written');
+    const stale: SkipNote[] = [];
+    const fresh = await dropStale(batch, notes, stale);
+    for (const sk of stale) skip(sk);
     // Commands are authorized again just before they write: a role may have been taken away meanwhile.
     const allowed = deps.commands && fresh.some((i) => i.cause.comment) ? await deps.commands.recheck(fresh, await config.table()) : fresh;
     const digested = await withDigests(allowed);
     const intents = deps.resolveSource ? await deps.resolveSource(digested) : digested;
     deps.metrics?.observeStage('prepare', (deps.now() - started) / 1000);
+    if (deps.dryRun) {
+      const planned = await planOnly(destination, intents);
+      recordOutcome(planned, intents, planned.diff);
+      return planned;
+    }
     const outcome = await execute(destination, intents, {
       forge: deps.forge,
       repo: deps.repo,
@@ -206,6 +303,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       for (const b of outcome.bumps) for (const c of b.causes) if (c.acceptedAt !== undefined) accepted.set(causeKey(c), c.acceptedAt);
       for (const at of accepted.values()) deps.metrics?.eventToCommit.observe(Math.max(0, (finished - at) / 1000));
     }
+    recordOutcome(outcome, intents, undefined);
     const landed = outcome.bumps.flatMap((b) => b.causes.flatMap((c) => (c.acceptedAt === undefined ? [] : [{ env: b.env, image: b.image, at: c.acceptedAt }])));
     await watermarks.advance(landed);
     const summary = {
@@ -245,6 +343,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
             if (routedAt.size >= 10_000) routedAt.delete(routedAt.keys().next().value ?? '');
             routedAt.set(causeKey(event), now);
           }
+          for (const r of routed) for (const i of r.intents) if (i.type === 'set-image') deps.status?.record(i.env, i.image, { source: i.cause.source, deliveryId: i.cause.deliveryId, tag: i.tag, result: 'pending' });
           if (notes.length > 0) log.info({ delivery: event.deliveryId, source: event.source, notes }, routed.length > 0 ? 'routed with notes' : 'no change for this event');
           return routed;
         },

@@ -47,6 +47,7 @@ import { HttpOciClient, registryClientOptions } from '../registry/index.js';
 import type { OciClient } from '../registry/index.js';
 import { demoGithubSecret, demoToken, ensureEmbeddedRepo } from './embedded.js';
 import type { Env, Settings } from './settings.js';
+import { StatusStore, buildStatus, statusSecrets } from '../app/status.js';
 
 export interface EnvRepo {
   forge: Forge;
@@ -126,6 +127,9 @@ interface PipelineParts {
   reporter?: Reporter;
   /** Filled in by pipelineFor: who hears about an event parked as a dead letter (the queue exists first). */
   parked?: { tell?: (event: Event, reason: string) => void };
+  status?: StatusStore;
+  /** BATON_DRY_RUN, for the server only: one-shot commands have their own --dry-run. */
+  dryRun?: boolean;
 }
 
 /** The pipeline with the process's real clock, randomness and sleep: the one wiring serve, replay and resync share. */
@@ -158,7 +162,9 @@ function pipelineFor(p: PipelineParts): Pipeline {
     return { text: destroy ? 'The preview is being removed.' : 'The preview is written once the build of its head commit exists.', intents: out.intents };
   };
   const commands = createCommands({ forge: p.envRepo.forge, repo: p.envRepo.repo, logger: p.logger, now: () => Date.now(), previews, ...(feedback && { feedback }) });
-  if (p.parked) p.parked.tell = (event, reason) => void commands.onParked(event, reason);
+  if (p.parked && !p.dryRun) p.parked.tell = (event, reason) => void commands.onParked(event, reason);
+  // Observe only: nothing that writes (the reporter, ChatOps) is wired; the pipeline plans and logs.
+  const dryRun = p.dryRun === true;
   built.pipeline = createPipeline({
     commands,
     forge: p.envRepo.forge,
@@ -178,7 +184,9 @@ function pipelineFor(p: PipelineParts): Pipeline {
     ...(p.settings.skipCi && { skipCi: true }),
     limits: { maxTargetBytes: p.settings.BATON_MAX_TARGET_BYTES, maxConfigBytes: p.settings.BATON_MAX_CONFIG_BYTES, offThreadBytes: p.settings.BATON_OFFTHREAD_BYTES },
     ...(p.onOutcome && { onOutcome: p.onOutcome }),
-    ...(p.reporter && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent, onPaused: p.reporter.recordPaused }),
+    ...(p.reporter && !dryRun && { resolveSource: p.reporter.resolveSource, onEvent: p.reporter.onEvent, onPaused: p.reporter.recordPaused }),
+    ...(p.status && { status: p.status }),
+    ...(dryRun && { dryRun: true }),
   });
   return built.pipeline;
 }
@@ -330,7 +338,11 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     await options.onOutcome?.(outcome);
   };
   const appRepos = options.appRepos ?? appReposFor(envRepo, env, logger);
-  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter, appRepos, parked });
+  const status = new StatusStore(join(settings.dataDir, 'state', 'status.json'), () => Date.now(), logger);
+  await status.load();
+  for (const c of status.cells()) if (c.written) metrics.setVersion(c.image, c.env, c.written.version);
+  if (settings.dryRun) logger.warn('BATON_DRY_RUN is set: events are routed and planned, the diffs logged and shown on /status; nothing is written to the env repo');
+  const pipeline = pipelineFor({ settings, envRepo, logger, queue, registry, metrics, onOutcome, reporter, appRepos, parked, status, dryRun: settings.dryRun });
   built.pipeline = pipeline;
   let draining = false;
   let configLoaded = false;
@@ -350,6 +362,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const gitlab = swappable({ source: createGitlabSource(gitlabConfigured ? { botUsername: gitlabConfigured } : {}), secrets: () => gitlabSecrets });
   const sources: NonNullable<HttpDeps['sources']> = { github: github.route, gitlab: gitlab.route, ...cdWebhookRoutes(env), ...options.sources };
 
+  let statusCache: { at: number; report: Promise<unknown> } | undefined;
   const app = createHttpApp({
     registrySources: registrySourcesFromEnv(env),
     admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
@@ -368,6 +381,29 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
       ...(!draining && !(configLoaded || pipeline.config.revision !== undefined) && { reason: configProblem }),
       deadLetters: queue.deadLetters().slice(0, 20),
     }),
+    status: {
+      secrets: () => statusSecrets(env, token),
+      // One report at a time, reused for a second: a dashboard polling /status costs the forge little.
+      report: () => {
+        if (statusCache && Date.now() - statusCache.at < 1_000) return statusCache.report;
+        const report = (async () =>
+          buildStatus({
+            store: status,
+            table: await pipeline.config.table().catch(() => pipeline.config.latest),
+            ...(pipeline.config.revision !== undefined && { revision: pipeline.config.revision }),
+            ...(!(configLoaded || pipeline.config.revision !== undefined) && configProblem && { configProblem }),
+            forge: envRepo.forge,
+            repo: envRepo.repo,
+            envRepoLabel: envRepo.label,
+            queue,
+            dryRun: settings.dryRun,
+            now: () => Date.now(),
+          }))();
+        statusCache = { at: Date.now(), report };
+        report.catch(() => (statusCache = undefined));
+        return report;
+      },
+    },
     maxBodyBytes: settings.BATON_MAX_BODY_BYTES,
     maxInflightBodyBytes: settings.BATON_MAX_INFLIGHT_BODY_BYTES,
   });
@@ -439,7 +475,8 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   }
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping = false;
-  if (sweepEvery) {
+  if (sweepEvery && settings.dryRun) logger.warn('BATON_SWEEP_INTERVAL is ignored while BATON_DRY_RUN is set: the sweep removes previews');
+  if (sweepEvery && !settings.dryRun) {
     sweepTimer = setInterval(() => {
       if (sweeping || draining) return;
       sweeping = true;
@@ -473,6 +510,7 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
         server.closeIdleConnections();
         await queue.drain(settings.BATON_DRAIN_TIMEOUT);
         await reporter.idle();
+        await status.flush();
         server.closeAllConnections();
         await closed;
       })();

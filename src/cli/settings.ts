@@ -58,10 +58,16 @@ const SettingsSchema = z.object({
   BATON_SWEEP_INTERVAL: z.string().optional(),
   BATON_SWEEP_MAX_DELETES: Int(10),
   REDIS_URL: z.string().optional(),
+  /** Observe only: route and plan every event and log the diff it would write; write nothing. */
+  BATON_DRY_RUN: z.enum(['true', 'false', '1', '0']).optional(),
+  /** Bearer token for GET /status (default: the registry token, BATON_REGISTRY_TOKEN). */
+  BATON_STATUS_TOKEN: z.string().min(1).optional(),
+  /** Where `baton status` asks the running server (default http://127.0.0.1:$PORT). */
+  BATON_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Settings = z.output<typeof SettingsSchema> & { dataDir: string; skipCi: boolean };
+export type Settings = z.output<typeof SettingsSchema> & { dataDir: string; skipCi: boolean; dryRun: boolean };
 
 export class SettingsError extends Error {}
 
@@ -76,5 +82,6 @@ export function loadSettings(env: Env): Settings {
     throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
   const skipCi = parsed.data.BATON_SKIP_CI === 'true' || parsed.data.BATON_SKIP_CI === '1';
-  return { ...parsed.data, dataDir: resolve(parsed.data.BATON_DATA_DIR), skipCi };
+  const dryRun = parsed.data.BATON_DRY_RUN === 'true' || parsed.data.BATON_DRY_RUN === '1';
+  return { ...parsed.data, dataDir: resolve(parsed.data.BATON_DATA_DIR), skipCi, dryRun };
 }

@@ -1,6 +1,6 @@
 /** The routing table built from a config: which images, environments and files care about a repository. */
 
-import { normalizeRepository } from '../core/image-ref.js';
+import { normalizeHost, normalizeRepository, splitRepository } from '../core/image-ref.js';
 import type { TargetSpec } from '../core/intent.js';
 import type { ImageRoute, RoutingTable } from '../core/route.js';
 import type { PreviewRoute } from '../core/preview/route.js';
@@ -14,6 +14,10 @@ export class ConfigIndex implements RoutingTable {
   private readonly byRepository = new Map<string, ImageRoute[]>();
   private readonly bySource = new Map<string, ImageRoute[]>();
   private readonly previewsBySourceMap = new Map<string, PreviewRoute[]>();
+  /** Registry host → the host it stands for (`registries.aliases`). */
+  private readonly aliases = new Map<string, string>();
+  /** Repository path → the configured repositories with that path (for the near-miss note). */
+  private readonly byPath = new Map<string, Set<string>>();
 
   /**
    * @param defaultBranch the branch `.baton.yml` was read from; environments without `branch` live there.
@@ -24,8 +28,11 @@ export class ConfigIndex implements RoutingTable {
     readonly defaultBranch: string,
     paused: ReadonlySet<string> = new Set(),
   ) {
+    for (const [from, to] of Object.entries(config.registries?.aliases ?? {})) this.aliases.set(normalizeHost(from), normalizeHost(to));
     for (const [image, img] of Object.entries(config.images)) {
       const repository = normalizeRepository(img.repository);
+      const { path } = splitRepository(repository);
+      this.byPath.set(path, (this.byPath.get(path) ?? new Set()).add(repository));
       const route: ImageRoute = {
         image,
         repository,
@@ -46,7 +53,8 @@ export class ConfigIndex implements RoutingTable {
             ...(e.auto === false && { pausedReason: `${env} has auto: false (it changes only by /baton commands)` }) }];
         }),
       };
-      this.byRepository.set(repository, [...(this.byRepository.get(repository) ?? []), route]);
+      const key = this.canonical(repository);
+      this.byRepository.set(key, [...(this.byRepository.get(key) ?? []), route]);
       // Forge paths are case-insensitive on GitHub: `github:Acme/Web` and `github:acme/web` are one repo.
       if (img.source) this.bySource.set(img.source.toLowerCase(), [...(this.bySource.get(img.source.toLowerCase()) ?? []), route]);
       const preview = config.previews[image];
@@ -85,8 +93,20 @@ export class ConfigIndex implements RoutingTable {
     return [...this.byRepository.values()].flat().flatMap((r) => r.envs.filter((e) => e.env === env).map((e) => ({ image: r.image, repository: r.repository, policy: r.policy, digestMode: r.digestMode, targets: e.targets })));
   }
 
+  /** The repository with its host replaced by the one it is an alias of (one map lookup). */
+  private canonical(normalized: string): string {
+    const { host, path } = splitRepository(normalized);
+    const to = this.aliases.get(host);
+    return to === undefined ? normalized : `${to}/${path}`;
+  }
+
   imagesByRepository(repository: string): ImageRoute[] {
-    return this.byRepository.get(normalizeRepository(repository)) ?? [];
+    return this.byRepository.get(this.canonical(normalizeRepository(repository))) ?? [];
+  }
+
+  nearMisses(repository: string): string[] {
+    const normalized = normalizeRepository(repository);
+    return [...(this.byPath.get(splitRepository(normalized).path) ?? [])].filter((r) => r !== normalized).slice(0, 5);
   }
 
   imagesBySource(source: string): ImageRoute[] {

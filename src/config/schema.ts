@@ -81,10 +81,21 @@ export const PreviewSchema = z.strictObject({
   tag: z.string().min(1).default('{{shortSha}}').describe('The tag CI gives an MR build: {{shortSha}} (default), {{sha}}, pr-{{number}}…'),
 });
 
+/** A registry host as events and image names carry it: `localhost:5000`, `registry.example.com`. */
+const RegistryHost = z.string().regex(/^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$/, 'a registry host, optionally with a port: localhost:5000, registry.example.com');
+
+export const RegistriesSchema = z.strictObject({
+  aliases: z
+    .record(RegistryHost, RegistryHost)
+    .default({})
+    .describe('Hosts that name the same registry: events from the key are matched as if they came from the value, e.g. {"127.0.0.1:5000": "localhost:5000"}. docker.io, index.docker.io and registry-1.docker.io are always one.'),
+});
+
 export const ConfigSchema = z
   .strictObject({
     $schema: z.string().optional(),
     version: z.literal(1),
+    registries: RegistriesSchema.default({ aliases: {} }).describe('How registry hosts in events relate to the ones images name.'),
     environments: z.record(Name, EnvironmentSchema),
     images: z.record(Name, ImageSchema).default({}),
     previews: z.record(Name, PreviewSchema).default({}),

@@ -65,6 +65,18 @@ export function normalizeRepository(name: string): string {
   return `${host}/${path}`;
 }
 
+/** A registry host as Baton compares it: lowercase, Docker Hub's three names as `docker.io`. */
+export function normalizeHost(host: string): string {
+  const h = host.trim().toLowerCase();
+  return h === 'index.docker.io' || h === 'registry-1.docker.io' ? 'docker.io' : h;
+}
+
+/** `host` and `path` of a normalized repository (`localhost:5000/team/web` → `localhost:5000`, `team/web`). */
+export function splitRepository(normalized: string): { host: string; path: string } {
+  const slash = normalized.indexOf('/');
+  return { host: normalized.slice(0, slash), path: normalized.slice(slash + 1) };
+}
+
 export function sameRepository(a: string, b: string): boolean {
   return normalizeRepository(a) === normalizeRepository(b);
 }

@@ -61,7 +61,7 @@ export function winners(intents: SetImage[]): { win: SetImage[]; superseded: Ski
     const chosen = best;
     for (const i of group) {
       if (i === chosen) continue;
-      superseded.push({ env: i.env, image: i.image, tag: i.tag, reason: `superseded by ${chosen.tag} in the same batch`, causes: [i.cause] });
+      superseded.push({ env: i.env, image: i.image, tag: i.tag, reason: `superseded by ${chosen.tag} in the same batch`, code: 'superseded', causes: [i.cause] });
     }
   }
   return { win, superseded };
@@ -138,9 +138,9 @@ export function plan(all: Intent[], files: Record<string, string | null>, option
         causes: [intent.cause],
       });
     } else if (refusedDowngrade !== undefined) {
-      skipped.push({ env: intent.env, image: intent.image, tag: intent.tag, reason: `${intent.env} already runs ${refusedDowngrade}, newer than ${intent.tag}`, causes: [intent.cause] });
+      skipped.push({ env: intent.env, image: intent.image, tag: intent.tag, reason: `${intent.env} already runs ${refusedDowngrade}, newer than ${intent.tag}`, code: 'downgrade', causes: [intent.cause] });
     } else if (!problems.some((p) => intent.targets.some((t) => t.file === p.path))) {
-      skipped.push({ env: intent.env, image: intent.image, tag: intent.tag, reason: `${intent.env} already runs ${intent.tag}`, causes: [intent.cause] });
+      skipped.push({ env: intent.env, image: intent.image, tag: intent.tag, reason: `${intent.env} already runs ${intent.tag}`, code: 'current', causes: [intent.cause] });
     }
   }
 

@@ -2,6 +2,7 @@
 
 import { RE2JS } from 're2js';
 import semver from 'semver';
+import type { SkipReason } from './changeset.js';
 
 export type PolicyKind = 'semver' | 'sha' | 'regex' | 'numerical' | 'alphabetical';
 
@@ -14,7 +15,7 @@ export interface TagPolicy {
   ignore?: string[];
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: string };
+export type Verdict = { ok: true } | { ok: false; reason: string; code: SkipReason };
 
 const SHA_RE = /^[0-9a-f]{7,40}$/;
 
@@ -97,37 +98,37 @@ function semverOf(tag: string): semver.SemVer | null {
 }
 
 export function accepts(policy: TagPolicy, tag: string): Verdict {
-  if (policy.ignore?.includes(tag)) return { ok: false, reason: `tag ${tag} is on the ignore list` };
+  if (policy.ignore?.includes(tag)) return { ok: false, reason: `tag ${tag} is on the ignore list`, code: 'ignored-tag' };
   if (policy.allow && policy.allow.length > 0 && !policy.allow.includes(tag)) {
-    return { ok: false, reason: `tag ${tag} is not on the allow list` };
+    return { ok: false, reason: `tag ${tag} is not on the allow list`, code: 'not-allowed' };
   }
   switch (policy.policy) {
     case 'semver': {
       const v = semverOf(tag);
-      if (!v) return { ok: false, reason: `tag ${tag} is not a semantic version` };
+      if (!v) return { ok: false, reason: `tag ${tag} is not a semantic version`, code: 'not-matching' };
       // npm semantics: a prerelease passes only a range that names a prerelease of the same x.y.z.
       if (policy.range && !semver.satisfies(v, policy.range, { loose: true })) {
         const why = v.prerelease.length > 0 ? 'is a prerelease the range does not ask for' : 'is outside the range';
-        return { ok: false, reason: `tag ${tag} ${why} ${policy.range}` };
+        return { ok: false, reason: `tag ${tag} ${why} ${policy.range}`, code: 'out-of-range' };
       }
       if (!policy.range && v.prerelease.length > 0) {
-        return { ok: false, reason: `tag ${tag} is a prerelease and no range asks for prereleases` };
+        return { ok: false, reason: `tag ${tag} is a prerelease and no range asks for prereleases`, code: 'out-of-range' };
       }
       return { ok: true };
     }
     case 'sha': {
       const value = policy.pattern ? extractValue(policy, tag) : tag;
-      if (value === undefined) return { ok: false, reason: `tag ${tag} does not match ${policy.pattern}` };
-      if (!policy.pattern && !SHA_RE.test(tag)) return { ok: false, reason: `tag ${tag} is not a commit sha` };
+      if (value === undefined) return { ok: false, reason: `tag ${tag} does not match ${policy.pattern}`, code: 'not-matching' };
+      if (!policy.pattern && !SHA_RE.test(tag)) return { ok: false, reason: `tag ${tag} is not a commit sha`, code: 'not-matching' };
       return { ok: true };
     }
     case 'regex':
     case 'numerical':
     case 'alphabetical': {
       const value = extractValue(policy, tag);
-      if (value === undefined) return { ok: false, reason: `tag ${tag} does not match ${policy.pattern ?? ''}` };
+      if (value === undefined) return { ok: false, reason: `tag ${tag} does not match ${policy.pattern ?? ''}`, code: 'not-matching' };
       if (policy.policy === 'numerical' && !NUMBER_RE.test(value)) {
-        return { ok: false, reason: `tag ${tag} gives ${value}, which is not a number` };
+        return { ok: false, reason: `tag ${tag} gives ${value}, which is not a number`, code: 'not-matching' };
       }
       return { ok: true };
     }

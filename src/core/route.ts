@@ -8,6 +8,7 @@ import { routePullRequest } from './preview/route.js';
 import type { PreviewTable } from './preview/route.js';
 import { accepts } from './policy.js';
 import type { TagPolicy } from './policy.js';
+import type { SkipReason } from './changeset.js';
 
 /** One environment of one image, as the config index resolves it. */
 export interface EnvRoute {
@@ -33,6 +34,23 @@ export interface RoutingTable extends PreviewTable {
   imagesByRepository(repository: string): ImageRoute[];
   /** Images built from an app repo (`images.<name>.source`, e.g. `github:acme/web`), for CI-completed events. */
   imagesBySource?(source: string): ImageRoute[];
+  /**
+   * Configured repositories with the same path as `repository` on another registry host (an event
+   * from `127.0.0.1:5000` while `.baton.yml` says `localhost:5000`): named in the "no image" note.
+   */
+  nearMisses?(repository: string): string[];
+}
+
+/**
+ * One bump not made, with its reason as a person reads it and as a fixed code. `image` and `env` are
+ * names from `.baton.yml`, empty when the event matched no image.
+ */
+export interface RouteSkip {
+  image: string;
+  env: string;
+  tag: string;
+  reason: string;
+  code: SkipReason;
 }
 
 /** Why an event led to no intent, for logs and the "ignored" reply. */
@@ -41,21 +59,36 @@ export interface RouteResult {
   notes: string[];
   /** Environments skipped because they are paused: for the metrics, and to tell the source MR. */
   paused?: { env: string; image: string; reason: string; intent: SetImage }[];
+  /** Every bump not made, per image and environment, with its reason (logs, `/metrics`, `/status`). */
+  skips?: RouteSkip[];
 }
 
 function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
   const notes: string[] = [];
+  const skips: RouteSkip[] = [];
   let paused: RouteResult['paused'];
-  if (!isValidTag(e.tag)) return { intents: [], notes: [`tag ${JSON.stringify(e.tag.slice(0, 140))} is not a valid OCI tag`] };
-  if (e.digest !== undefined && !isValidDigest(e.digest)) return { intents: [], notes: ['the digest is not a valid sha256/sha512 digest'] };
+  if (!isValidTag(e.tag)) {
+    const reason = `tag ${JSON.stringify(e.tag.slice(0, 140))} is not a valid OCI tag`;
+    return { intents: [], notes: [reason], skips: [{ image: '', env: '', tag: '', reason, code: 'invalid-tag' }] };
+  }
+  if (e.digest !== undefined && !isValidDigest(e.digest)) {
+    const reason = 'the digest is not a valid sha256/sha512 digest';
+    return { intents: [], notes: [reason], skips: [{ image: '', env: '', tag: e.tag, reason, code: 'invalid-tag' }] };
+  }
   const repository = normalizeRepository(`${e.registry}/${e.repository}`);
   const images = table.imagesByRepository(repository);
-  if (images.length === 0) notes.push(`no image in .baton.yml uses ${repository}`);
+  if (images.length === 0) {
+    const near = table.nearMisses?.(repository) ?? [];
+    const reason = `no image in .baton.yml uses ${repository}${near.length > 0 ? `; ${near.join(', ')} ${near.length === 1 ? 'is' : 'are'} configured (registries.aliases in .baton.yml makes one host stand for another)` : ''}`;
+    notes.push(reason);
+    skips.push({ image: '', env: '', tag: e.tag, reason, code: 'no-image' });
+  }
   const intents: SetImage[] = [];
   for (const img of images) {
     const verdict = accepts(img.policy, e.tag);
     if (!verdict.ok) {
       notes.push(`${img.image}: ${verdict.reason}`);
+      for (const env of img.envs) skips.push({ image: img.image, env: env.env, tag: e.tag, reason: verdict.reason, code: verdict.code });
       continue;
     }
     for (const env of img.envs) {
@@ -77,12 +110,13 @@ function routeImagePushed(e: ImagePushed, table: RoutingTable): RouteResult {
         const reason = env.pausedReason ?? `${env.env} is paused`;
         notes.push(`${img.image}: ${reason}`);
         (paused ??= []).push({ env: env.env, image: img.image, reason, intent });
+        skips.push({ image: img.image, env: env.env, tag: e.tag, reason, code: 'paused' });
         continue;
       }
       intents.push(intent);
     }
   }
-  return { intents, notes, ...(paused && { paused }) };
+  return { intents, notes, skips, ...(paused && { paused }) };
 }
 
 /** git's customary abbreviation, used where the forge's CI has no short-sha convention (GitHub Actions). */
@@ -113,7 +147,9 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
   for (const img of images) {
     const tag = shaTagCandidates(e.sha, e.shortShaLength).find((t) => accepts(img.policy, t).ok);
     if (tag === undefined) {
-      result.notes.push(`${img.image}: its pattern needs more than the commit sha; send registry events instead`);
+      const reason = 'its pattern needs more than the commit sha; send registry events instead';
+      result.notes.push(`${img.image}: ${reason}`);
+      for (const env of img.envs) (result.skips ??= []).push({ image: img.image, env: env.env, tag: e.sha.slice(0, 12), reason, code: 'not-matching' });
       continue;
     }
     const cause = { source: e.source, deliveryId: e.deliveryId, ...(e.actor && { actor: e.actor }), sourceRef: `${formatRepoRef(e.repo)}@${e.sha.slice(0, e.shortShaLength ?? DEFAULT_SHORT_SHA_LENGTH)}`, sourceSha: e.sha };
@@ -135,6 +171,7 @@ function routeCiCompleted(e: CiCompleted, table: RoutingTable): RouteResult {
         const reason = env.pausedReason ?? `${env.env} is paused`;
         result.notes.push(`${img.image}: ${reason}`);
         (result.paused ??= []).push({ env: env.env, image: img.image, reason, intent });
+        (result.skips ??= []).push({ image: img.image, env: env.env, tag, reason, code: 'paused' });
         continue;
       }
       result.intents.push(intent);

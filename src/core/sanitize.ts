@@ -45,6 +45,14 @@ export function sanitizeTrailerValue(text: string, max = TRAILER_VALUE_MAX): str
   return bound(oneLine(text), max);
 }
 
+/**
+ * One cell of a table printed to a terminal (`baton status`): one line, no control characters (no
+ * escape sequence can recolour or move the cursor), bounded.
+ */
+export function sanitizeTerminal(text: string, max = 200): string {
+  return bound(oneLine(text), max);
+}
+
 /** Zero-width space as an HTML entity: GitHub and GitLab render it, and it stops @mention and #ref autolinks. */
 const ZWSP = '&#8203;';
 

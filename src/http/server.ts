@@ -12,6 +12,7 @@ import type { Queue } from '../queue/types.js';
 import { registrySources as defaultRegistrySources } from '../sources/registry/index.js';
 import type { Delivery, Source } from '../sources/types.js';
 import { handleDelivery } from './webhook.js';
+import { verifyAuthorizationHeader } from '../sources/auth.js';
 import type { Admit } from './webhook.js';
 
 export interface HttpDeps {
@@ -30,6 +31,8 @@ export interface HttpDeps {
   isReady(): boolean;
   /** Why not ready, dead letters and the like: shown on `/readyz`. */
   readyDetail?(): Record<string, unknown>;
+  /** `GET /status`: what Baton did per environment × image; readable with one of `secrets()` as a Bearer token. */
+  status?: { secrets(): string[]; report(): Promise<unknown> };
   maxBodyBytes?: number;
   /** Bytes of request bodies held in memory at once, across all webhooks; beyond it, 503 with Retry-After. */
   maxInflightBodyBytes?: number;
@@ -192,6 +195,21 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.get('/readyz', (_req, res) => {
     const ready = deps.isReady();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', ...deps.readyDetail?.(), queue: deps.queue.stats() });
+  });
+  app.get('/status', async (req, res) => {
+    const status = deps.status;
+    if (!status) {
+      res.status(404).json({ error: 'not found' });
+      return;
+    }
+    const auth = verifyAuthorizationHeader({ headers: headersOf(req), query: {} }, status.secrets());
+    if (!auth.ok) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="baton"');
+      res.status(401).json({ error: 'unauthorized', reason: auth.reason });
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await status.report());
   });
   app.get('/metrics', async (_req, res) => {
     deps.metrics.observeQueue(deps.queue.stats());

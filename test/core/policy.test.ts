@@ -22,12 +22,12 @@ describe('semver policy', () => {
   });
 
   it('takes prereleases only when the range names one of the same version (npm semantics)', () => {
-    expect(accepts(semverPolicy(), '2.0.0-rc.1')).toEqual({ ok: false, reason: 'tag 2.0.0-rc.1 is a prerelease and no range asks for prereleases' });
+    expect(accepts(semverPolicy(), '2.0.0-rc.1')).toEqual({ ok: false, reason: 'tag 2.0.0-rc.1 is a prerelease and no range asks for prereleases', code: 'out-of-range' });
     expect(accepts(semverPolicy('>=1.0.0'), '2.0.0-rc.1').ok).toBe(false);
     expect(accepts(semverPolicy('>=2.0.0-0'), '2.0.0-rc.1').ok).toBe(true);
     // The range's prerelease is for 2.0.0 only: a 2.1.0 prerelease stays out.
     expect(accepts(semverPolicy('>=2.0.0-0'), '2.1.0-rc.1').ok).toBe(false);
-    expect(accepts(semverPolicy('^1.0.0'), '1.2.0-beta.1')).toEqual({ ok: false, reason: 'tag 1.2.0-beta.1 is a prerelease the range does not ask for ^1.0.0' });
+    expect(accepts(semverPolicy('^1.0.0'), '1.2.0-beta.1')).toEqual({ ok: false, reason: 'tag 1.2.0-beta.1 is a prerelease the range does not ask for ^1.0.0', code: 'out-of-range' });
   });
 
   it('orders by precedence, not by text', () => {
@@ -58,9 +58,9 @@ describe('regex, numerical and alphabetical policies', () => {
   });
 
   it('rejects tags the pattern does not match or that give no number, with a reason', () => {
-    expect(accepts(ci, 'feature-x-1700000000')).toEqual({ ok: false, reason: 'tag feature-x-1700000000 does not match ^main-(?<sha>[0-9a-f]{7})-(?<ts>\\d+)$' });
+    expect(accepts(ci, 'feature-x-1700000000')).toEqual({ ok: false, reason: 'tag feature-x-1700000000 does not match ^main-(?<sha>[0-9a-f]{7})-(?<ts>\\d+)$', code: 'not-matching' });
     const loose: TagPolicy = { policy: 'numerical', pattern: '^build-(?<n>.*)$', extract: '$n' };
-    expect(accepts(loose, 'build-')).toEqual({ ok: false, reason: 'tag build- gives , which is not a number' });
+    expect(accepts(loose, 'build-')).toEqual({ ok: false, reason: 'tag build- gives , which is not a number', code: 'not-matching' });
     expect(accepts(loose, 'build-12').ok).toBe(true);
   });
 
@@ -73,12 +73,12 @@ describe('regex, numerical and alphabetical policies', () => {
   it('leaves plain regex and sha policies unordered (the later event wins)', () => {
     expect(compareTags({ policy: 'regex', pattern: '^main-' }, 'main-b', 'main-a')).toBe(0);
     expect(accepts({ policy: 'sha' }, '3f2c1d0').ok).toBe(true);
-    expect(accepts({ policy: 'sha' }, 'v1.0.0')).toEqual({ ok: false, reason: 'tag v1.0.0 is not a commit sha' });
+    expect(accepts({ policy: 'sha' }, 'v1.0.0')).toEqual({ ok: false, reason: 'tag v1.0.0 is not a commit sha', code: 'not-matching' });
   });
 
   it('applies allow and ignore lists before the policy', () => {
-    expect(accepts({ policy: 'semver', ignore: ['1.4.3'] }, '1.4.3')).toEqual({ ok: false, reason: 'tag 1.4.3 is on the ignore list' });
-    expect(accepts({ policy: 'semver', allow: ['1.4.2'] }, '1.4.3')).toEqual({ ok: false, reason: 'tag 1.4.3 is not on the allow list' });
+    expect(accepts({ policy: 'semver', ignore: ['1.4.3'] }, '1.4.3')).toEqual({ ok: false, reason: 'tag 1.4.3 is on the ignore list', code: 'ignored-tag' });
+    expect(accepts({ policy: 'semver', allow: ['1.4.2'] }, '1.4.3')).toEqual({ ok: false, reason: 'tag 1.4.3 is not on the allow list', code: 'not-allowed' });
     expect(accepts({ policy: 'semver', allow: ['1.4.2'] }, '1.4.2').ok).toBe(true);
   });
 });

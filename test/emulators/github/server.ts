@@ -37,6 +37,8 @@ export interface RequestRecord {
   faulted: boolean;
   /** Bytes of the request body plus the response body. */
   bytes: number;
+  /** GraphQL requests: whether the document is a query or a mutation (a write). */
+  graphql?: 'query' | 'mutation';
 }
 
 
@@ -600,6 +602,8 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         return reply({ status: 404, body: { message: 'Not Found' } });
       }
       record.route = 'POST /graphql';
+      const doc = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)['query'] : undefined;
+      record.graphql = typeof doc === 'string' && /^\s*mutation\b/.test(doc) ? 'mutation' : 'query';
     } else {
       const checked = validator.validate(method, url.pathname, url.searchParams, body);
       if (!checked.ok) {
