@@ -117,3 +117,45 @@ export function demoPreviewCurls(baseUrl: string, token: string, secret: string)
     `  -d '${body}'`,
   ].join('\n');
 }
+
+export interface DemoBannerOptions {
+  url: string;
+  gitDir: string;
+  /** The registry token the demo accepts (its own, or `$BATON_REGISTRY_TOKEN` when one is set). */
+  token: string;
+  debounceMs: number;
+  githubSecret?: string;
+}
+
+/**
+ * The first line `baton serve` prints on the embedded default, before anything else: nobody should
+ * mistake the demo for their configured Baton (a misspelt BATON_ENV_REPO is refused before this).
+ */
+export const DEMO_HEADLINE = 'Baton is starting the embedded DEMO (no BATON_ENV_REPO and no forge setting): it writes to a local example env repo. To use your env repository, set BATON_ENV_REPO.';
+
+/** What `baton serve` prints once the demo listens: where its repo is, and the first curl to send. */
+export function demoBanner(o: DemoBannerOptions): string {
+  const tokenLine = o.token.startsWith('$') ? [] : [`  registry token (demo): ${o.token}`];
+  return [
+    `  env repo:  ${o.gitDir}`,
+    ...tokenLine,
+    '',
+    'Send a first image-pushed event:',
+    '',
+    demoCurl(o.url, o.token),
+    '',
+    `Then, after BATON_DEBOUNCE_MS (${o.debounceMs} ms), see the commit:`,
+    `  git --git-dir ${o.gitDir} log -p -1 main`,
+    ...(o.githubSecret
+      ? [
+          '',
+          'Open a preview environment: the registry announces the merge request build, then GitHub announces the merge request:',
+          '',
+          demoPreviewCurls(o.url, o.token, o.githubSecret),
+          '',
+          'Then see the preview Application Baton wrote:',
+          `  git --git-dir ${o.gitDir} log -p -1 previews`,
+        ]
+      : []),
+  ].join('\n');
+}
