@@ -77,9 +77,17 @@ export function demoCurl(baseUrl: string, token: string, tag = '1.5.0'): string 
   });
   return [
     `curl -sS -X POST ${baseUrl}/webhooks/registry/distribution \\`,
-    `  -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' \\`,
+    `  -H "Authorization: Bearer ${token}" -H 'Content-Type: application/json' \\`,
     `  -d '${body}'`,
   ].join('\n');
+}
+
+/**
+ * The demo curl the README shows: pasted as is in the directory `npm start` runs in, it reads the
+ * demo token from `.baton/` (test/cli/readme-demo.test.ts runs it against a started demo).
+ */
+export function readmeDemoCurl(): string {
+  return demoCurl('http://localhost:3000', '$(cat .baton/demo-registry-token)');
 }
 
 /** The demo merge request: github:acme/web#42 at 3f2c1d0, the example env repo's preview source. */
