@@ -17,6 +17,8 @@ export interface RunOptions {
   cwd?: string;
   /** Called on every stdout chunk with everything so far; kill the child from here to end a server. */
   onStdout?: (text: string, child: ChildProcess) => void;
+  /** Run in its own process group, and send kills to the whole group (npm does not pass SIGTERM on reliably). */
+  group?: boolean;
   /** Kill the child after this long (a command that should have exited but serves instead). */
   timeoutMs?: number;
   /** The command line (default: node --import tsx src/main.ts). */
@@ -30,7 +32,19 @@ export function runBaton(args: string[], options: RunOptions = {}): Promise<Run>
       cwd: options.cwd ?? ROOT,
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'warn', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.group === true,
     });
+    if (options.group && child.pid !== undefined) {
+      const pid = child.pid;
+      child.kill = (signal?: NodeJS.Signals | number) => {
+        try {
+          process.kill(-pid, signal ?? 'SIGTERM');
+          return true;
+        } catch {
+          return false;
+        }
+      };
+    }
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
