@@ -218,7 +218,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   return app;
 }
 
-/** Connection limits for a webhook receiver (SPEC §1 settings `BATON_HTTP_*`). */
+/** Connection limits for a webhook receiver (the `BATON_HTTP_*` settings, README "Settings"). */
 export interface HttpServerLimits {
   /** Whole request, headers and body, must arrive within this (slow bodies are cut). */
   requestTimeoutMs: number;
