@@ -65,7 +65,10 @@ export async function envRepoFrom(settings: Settings, env: Env, logger?: Logger)
     if (err.code && typeof err.path === 'string' && err.path === env['PRIVATE_KEY_PATH']) {
       throw new StartupError(`PRIVATE_KEY_PATH: cannot read ${err.path} (${err.code})`);
     }
-    if (/PRIVATE_KEY/.test(err.message) && !err.message.startsWith('BATON_ENV_REPO')) throw new StartupError(`${env['PRIVATE_KEY_PATH'] ? 'PRIVATE_KEY_PATH' : 'PRIVATE_KEY'}: ${firstLine(err.message)}`);
+    if (/PRIVATE_KEY/.test(err.message) && !err.message.startsWith('BATON_ENV_REPO')) {
+      const path = env['PRIVATE_KEY'] ? undefined : env['PRIVATE_KEY_PATH'];
+      throw new StartupError(path ? `PRIVATE_KEY_PATH: ${path} is not a PEM private key` : `PRIVATE_KEY: ${firstLine(err.message).replace(/^PRIVATE_KEY /, '')}`);
+    }
     if (/^(GITLAB_|GITHUB_|BATON_ENV_REPO)/.test(err.message)) throw new StartupError(firstLine(err.message));
     throw new StartupError(`BATON_ENV_REPO: ${firstLine(err.message)}`);
   }

@@ -1,8 +1,10 @@
 /** The command line's contract: --help and --version everywhere, exit 2 for a usage mistake, 1 for a failure. */
 
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { kustomization, oneImageConfig } from '../helpers/baton.js';
 import { tempDir } from '../helpers/git-repo.js';
 import { ROOT, runBaton } from './helpers.js';
 
@@ -66,10 +68,21 @@ describe('usage mistakes exit 2, with the usage', () => {
     expect(retry.code).toBe(2);
   }, 90_000);
 
-  it('a failure is exit 1: an invalid file, a file that is not there', async () => {
+  it('a failure is exit 1: a file that is not there, a checkout whose target does not mention its image', async () => {
     const dir = await tempDir();
-    const run = await runBaton(['validate', join(dir, 'missing.yml')]);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toContain('cannot read: ENOENT');
-  });
+    await mkdir(join(dir, 'envs/staging'), { recursive: true });
+    await writeFile(join(dir, '.baton.yml'), oneImageConfig('registry.example.com/team/web'));
+    await writeFile(join(dir, 'envs/staging/kustomization.yaml'), kustomization('registry.example.com/team/api', '1.0.0'));
+    const [missing, checkout, example] = await Promise.all([
+      runBaton(['validate', join(dir, 'missing.yml')]),
+      runBaton(['validate', '--repo', dir]),
+      runBaton(['validate', '--repo', 'examples/env-repo']),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read: ENOENT');
+    expect(checkout.code).toBe(1);
+    expect(checkout.stderr).toContain('images.web.targets.staging: envs/staging/kustomization.yaml: does not mention registry.example.com/team/web');
+    expect(example.code).toBe(0);
+    expect(example.stdout).toContain('images.web.targets.production: envs/production/kustomization.yaml: localhost:5000/team/web at ');
+  }, 60_000);
 });

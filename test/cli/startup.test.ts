@@ -3,6 +3,7 @@
  * never a silently ignored setting, a demo nobody asked for, or a server that fails every event.
  */
 
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
@@ -130,6 +131,15 @@ describe('the env repository', () => {
     const run = await serveWith({ BATON_ENV_REPO: 'github:acme/env', APP_ID: '12345', PRIVATE_KEY_PATH: key, GITHUB_API_URL: github.url });
     expect(run.code).toBe(1);
     expect(oneLine(run)).toBe(`PRIVATE_KEY_PATH: cannot read ${key} (ENOENT)`);
+  }, 60_000);
+
+  it('a GitHub App key file that is not a key names PRIVATE_KEY_PATH', async () => {
+    const dir = await tempDir();
+    const key = join(dir, 'baton.pem');
+    await writeFile(key, 'not a key\n');
+    const run = await serveWith({ BATON_ENV_REPO: 'github:acme/env', APP_ID: '12345', PRIVATE_KEY_PATH: key, GITHUB_API_URL: github.url });
+    expect(run.code).toBe(1);
+    expect(oneLine(run)).toBe(`PRIVATE_KEY_PATH: ${key} is not a PEM private key`);
   }, 60_000);
 
   it('with a readable env repo it starts (no demo line)', async () => {
