@@ -4,21 +4,26 @@
  * Parsing, help, --version and exit codes are src/cli/program.ts's, the same for every command.
  */
 
-import { writeFile } from 'node:fs/promises';
-import { jsonSchema } from './config/schema.js';
-import { readDelivery, replay, replaySourceNames, sourceFor } from './cli/replay.js';
-import { validateCheckout, validateFile, validateRepo } from './cli/validate.js';
-import { createLogger } from './cli/serve.js';
-import { formatFailed, listFailed, retryFailed } from './cli/failed.js';
-import { oneShotPipeline } from './cli/serve.js';
-import { sweep } from './app/sweeper.js';
-import { OPERATOR_COMMANDS, runOperatorCommand } from './cli/commands.js';
 import { USAGE as COMMAND_USAGE } from './core/commands/parse.js';
+import { REGISTRY_KINDS } from './sources/registry/index.js';
 import { StartupError, UsageError, runProgram } from './cli/program.js';
 import type { Command, Parsed } from './cli/program.js';
-import { envRepoFrom, settingsFrom } from './cli/start.js';
-import { serveCommand } from './cli/serve-command.js';
-import { resyncCommand } from './cli/resync.js';
+
+// Each command loads what it needs when it runs, so `baton --help` and `--version` answer at once.
+const cli = {
+  commands: () => import('./cli/commands.js'),
+  failed: () => import('./cli/failed.js'),
+  replay: () => import('./cli/replay.js'),
+  resync: () => import('./cli/resync.js'),
+  serve: () => import('./cli/serve.js'),
+  serveCommand: () => import('./cli/serve-command.js'),
+  start: () => import('./cli/start.js'),
+  validate: () => import('./cli/validate.js'),
+};
+
+/** The /baton commands an operator runs at a shell (src/cli/commands.ts runs them). */
+const OPERATOR_COMMANDS = ['status', 'diff', 'deploy', 'promote', 'rollback', 'pause', 'resume'] as const;
+const REPLAY_SOURCES = ['github', 'gitlab', 'argocd', 'flux', ...REGISTRY_KINDS.map((k) => `registry:${k}`)];
 
 const env = process.env;
 const print = (lines: string[]): void => {
@@ -27,6 +32,7 @@ const print = (lines: string[]): void => {
 
 /** `baton status`, `baton promote …`: the /baton commands for operators (docs/chatops.md). */
 async function operator(name: string, { values, positionals }: Parsed): Promise<number> {
+  const [{ settingsFrom }, { oneShotPipeline }, { runOperatorCommand }] = await Promise.all([cli.start(), cli.serve(), cli.commands()]);
   const settings = settingsFrom(env);
   const { pipeline, envRepo, logger } = await oneShotPipeline(settings, env);
   const run = await runOperatorCommand([name, ...positionals], values['as'] as string | undefined, pipeline, envRepo, logger, () => Date.now());
@@ -62,7 +68,7 @@ const COMMANDS: Record<string, Command> = {
       'and without any forge setting, Baton runs its embedded demo and prints a first curl to try.',
       'A misspelt BATON_* setting, a busy port or an env repository that cannot be read stops it with exit 1.',
     ],
-    run: () => serveCommand(env),
+    run: async () => (await cli.serveCommand()).serveCommand(env),
   },
   validate: {
     summary: 'check a .baton.yml (default ./.baton.yml), or the env repository it lives in',
@@ -78,9 +84,11 @@ const COMMANDS: Record<string, Command> = {
     positionals: true,
     async run({ values, positionals }) {
       if (positionals.length > 1) throw new UsageError(`one file at a time (got ${positionals.length})`);
+      const { validateCheckout, validateFile, validateRepo } = await cli.validate();
       let result: { ok: boolean; lines: string[] };
       if (values['repo'] && positionals[0] !== undefined) result = await validateCheckout(positionals[0]);
       else if (values['repo']) {
+        const [{ settingsFrom, envRepoFrom }, { createLogger }] = await Promise.all([cli.start(), cli.serve()]);
         const settings = settingsFrom(env);
         const envRepo = await envRepoFrom(settings, env, createLogger(settings.LOG_LEVEL));
         result = await validateRepo(envRepo.forge, envRepo.repo, envRepo.label);
@@ -93,7 +101,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run one stored delivery through Baton and print the plan as a diff',
     usage: ['baton replay --source NAME --event FILE [--header K=V …] [--dry-run]'],
     details: [
-      `--source NAME   the webhook it came to: ${replaySourceNames().join(', ')}`,
+      `--source NAME   the webhook it came to: ${REPLAY_SOURCES.join(', ')}`,
       '--event FILE    the delivery body (JSON), as the sender posted it',
       '--header K=V    a delivery header, e.g. X-GitHub-Event=pull_request or X-Gitlab-Event=Pipeline Hook',
       '--dry-run       print the diff (digests resolved as a real run does) and write nothing',
@@ -104,6 +112,7 @@ const COMMANDS: Record<string, Command> = {
       const name = values['source'] as string | undefined;
       const file = values['event'] as string | undefined;
       if (!name || !file) throw new UsageError(`${!name ? '--source' : '--event'} is required`);
+      const [{ readDelivery, replay, replaySourceNames, sourceFor }, { settingsFrom }, { oneShotPipeline }] = await Promise.all([cli.replay(), cli.start(), cli.serve()]);
       const source = sourceFor(name, env);
       if (!source) throw new UsageError(`unknown source ${JSON.stringify(name)}; the sources are ${replaySourceNames().join(', ')}`);
       const settings = settingsFrom(env);
@@ -124,13 +133,17 @@ const COMMANDS: Record<string, Command> = {
     usage: ['baton resync [--dry-run]'],
     details: ['--dry-run       print the diff it would write, or "nothing would change", and write nothing'],
     options: { 'dry-run': { type: 'boolean' } },
-    run: ({ values }) => resyncCommand(settingsFrom(env), env, values['dry-run'] === true),
+    async run({ values }) {
+      const [{ resyncCommand }, { settingsFrom }] = await Promise.all([cli.resync(), cli.start()]);
+      return resyncCommand(settingsFrom(env), env, values['dry-run'] === true);
+    },
   },
   sweep: {
     summary: 'remove previews of closed or idle merge requests, re-create missing ones',
     usage: ['baton sweep [--dry-run]'],
     options: { 'dry-run': { type: 'boolean' } },
     async run({ values }) {
+      const [{ settingsFrom }, { oneShotPipeline }, { sweep }] = await Promise.all([cli.start(), cli.serve(), import('./app/sweeper.js')]);
       const settings = settingsFrom(env);
       const { pipeline, envRepo, appRepos, logger } = await oneShotPipeline(settings, env);
       const dry = values['dry-run'] === true;
@@ -152,6 +165,7 @@ const COMMANDS: Record<string, Command> = {
     usage: ['baton schema [--out FILE]'],
     options: { out: { type: 'string' } },
     async run({ values }) {
+      const [{ jsonSchema }, { writeFile }] = await Promise.all([import('./config/schema.js'), import('node:fs/promises')]);
       const text = JSON.stringify(jsonSchema(), null, 2) + '\n';
       if (typeof values['out'] === 'string') await writeFile(values['out'], text);
       else process.stdout.write(text);
@@ -162,6 +176,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'list events parked as dead letters, with the reason',
     usage: ['baton failed'],
     async run() {
+      const [{ formatFailed, listFailed }, { settingsFrom }] = await Promise.all([cli.failed(), cli.start()]);
       print(formatFailed(await listFailed(settingsFrom(env).dataDir)));
       return 0;
     },
@@ -173,6 +188,7 @@ const COMMANDS: Record<string, Command> = {
     positionals: true,
     async run({ values, positionals }) {
       if (!values['all'] && positionals.length === 0) throw new UsageError('name the events to retry (as `baton failed` lists them), or --all');
+      const [{ retryFailed }, { settingsFrom }] = await Promise.all([cli.failed(), cli.start()]);
       const result = await retryFailed(settingsFrom(env).dataDir, values['all'] ? 'all' : positionals);
       for (const id of result.unknown) console.error(`no failed event ${id}`);
       if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { OPERATOR_COMMANDS } from '../../src/cli/commands.js';
 import { kustomization, oneImageConfig } from '../helpers/baton.js';
 import { tempDir } from '../helpers/git-repo.js';
 import { ROOT, runBaton } from './helpers.js';
@@ -32,7 +33,7 @@ describe('baton --version and --help', () => {
   it('each command has its own help; `baton --help` lists them all', async () => {
     const [top, replay, promote] = await Promise.all([runBaton(['--help']), runBaton(['replay', '-h']), runBaton(['help', 'promote'])]);
     expect(top.code).toBe(0);
-    for (const name of ['serve', 'validate', 'replay', 'resync', 'sweep', 'schema', 'failed', 'retry', 'status', 'promote']) expect(top.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    for (const name of ['serve', 'validate', 'replay', 'resync', 'sweep', 'schema', 'failed', 'retry', ...OPERATOR_COMMANDS]) expect(top.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain('usage: baton replay --source NAME --event FILE');
     expect(replay.stdout).toContain('registry:distribution');
