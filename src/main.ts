@@ -1,231 +1,225 @@
 #!/usr/bin/env node
-/** The `baton` command. Holds no logic: each subcommand is a function in src/cli/. */
+/**
+ * The `baton` command: a table of commands, each a thin entry calling a function in src/cli/.
+ * Parsing, help, --version and exit codes are src/cli/program.ts's, the same for every command.
+ */
 
-import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { jsonSchema } from './config/schema.js';
-import { demoCurl, demoPreviewCurls } from './cli/embedded.js';
-import { readDelivery, replay, sourceFor } from './cli/replay.js';
-import { startBaton } from './cli/serve.js';
-import { SettingsError, loadSettings } from './cli/settings.js';
-import { validateFile, validateRepo } from './cli/validate.js';
-import { createLogger, resolveEnvRepo } from './cli/serve.js';
-import { formatFailed, listFailed, retryFailed } from './cli/failed.js';
-import { findResyncSelections } from './app/resync.js';
-import { oneShotPipeline } from './cli/serve.js';
-import { sweep } from './app/sweeper.js';
-import { runOperatorCommand } from './cli/commands.js';
-import { runStatus } from './cli/status.js';
+import { USAGE as COMMAND_USAGE } from './core/commands/parse.js';
+import { REGISTRY_KINDS } from './sources/registry/index.js';
+import { StartupError, UsageError, runProgram } from './cli/program.js';
+import type { Command, Parsed } from './cli/program.js';
 
-const USAGE = `usage:
-  baton serve                         run the webhook server (settings from the environment)
-  baton validate [FILE]               check a .baton.yml (default ./.baton.yml)
-  baton validate --repo               check BATON_ENV_REPO's .baton.yml and render every preview template
-  baton replay --source registry:<kind>|argocd|flux --event FILE [--header K=V …] [--dry-run]
-                                      run one stored delivery through Baton and print the plan
-  baton resync [--dry-run]            list every configured image's tags and bump what its policy selects
-  baton sweep [--dry-run]             remove previews of closed or idle merge requests, re-create missing ones
-  baton schema [--out FILE]           print the JSON Schema of .baton.yml
-  baton failed                        list events parked as dead letters, with the reason
-  baton retry ID… | --all             work dead letters again (the running server picks it up)
-  baton status [--json]               per environment and image: the env repo's version, the last event and what Baton did
-  baton diff <env> [image…]
-  baton promote <env> [image…] --as NAME
-  baton rollback <env> [image] [to <version>] --as NAME
-  baton pause|resume <env> [image] --as NAME
-                                      the /baton commands, for operators (docs/chatops.md)`;
+// Each command loads what it needs when it runs, so `baton --help` and `--version` answer at once.
+const cli = {
+  commands: () => import('./cli/commands.js'),
+  failed: () => import('./cli/failed.js'),
+  replay: () => import('./cli/replay.js'),
+  resync: () => import('./cli/resync.js'),
+  serve: () => import('./cli/serve.js'),
+  serveCommand: () => import('./cli/serve-command.js'),
+  start: () => import('./cli/start.js'),
+  validate: () => import('./cli/validate.js'),
+};
 
-async function serve(): Promise<void> {
-  const settings = loadSettings(process.env);
-  const baton = await startBaton({ settings, env: process.env });
-  if (baton.envRepo.embedded) {
-    const gitDir = baton.envRepo.repo;
-    const lines = [
-      '',
-      'Baton is running on its embedded default: a local env repo and an in-process queue.',
-      `  env repo:  ${gitDir}`,
-      ...(baton.demoToken ? [`  registry token (demo): ${baton.demoToken}`] : []),
-      '',
-      'Send a first image-pushed event:',
-      '',
-      demoCurl(baton.url, baton.demoToken ?? '$BATON_REGISTRY_TOKEN'),
-      '',
-      `Then, after BATON_DEBOUNCE_MS (${settings.BATON_DEBOUNCE_MS} ms), see the commit:`,
-      `  git --git-dir ${gitDir} log -p -1 main`,
-      '',
-      ...(baton.demoGithubSecret
-        ? [
-            'Open a preview environment: the registry announces the merge request build, then GitHub announces the merge request:',
-            '',
-            demoPreviewCurls(baton.url, baton.demoToken ?? '$BATON_REGISTRY_TOKEN', baton.demoGithubSecret),
-            '',
-            'Then see the preview Application Baton wrote:',
-            `  git --git-dir ${gitDir} log -p -1 previews`,
-            '',
-          ]
-        : []),
-    ];
-    process.stdout.write(lines.join('\n') + '\n');
-  }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      baton.logger.warn({ signal }, 'second signal: exiting without draining');
-      process.exit(1);
-    }
-    stopping = true;
-    baton.logger.info({ signal }, 'draining: finishing queued work before exit');
-    baton.close().then(
-      () => {
-        baton.logger.info('drained; bye');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        baton.logger.error({ err }, 'drain failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+/** The /baton commands an operator runs at a shell (src/cli/commands.ts runs them). */
+const OPERATOR_COMMANDS = ['status', 'diff', 'deploy', 'promote', 'rollback', 'pause', 'resume'] as const;
+const REPLAY_SOURCES = ['github', 'gitlab', 'argocd', 'flux', ...REGISTRY_KINDS.map((k) => `registry:${k}`)];
+
+const env = process.env;
+const print = (lines: string[]): void => {
+  if (lines.length > 0) console.log(lines.join('\n'));
+};
+
+/** `baton status`, `baton promote …`: the /baton commands for operators (docs/chatops.md). */
+async function operator(name: string, { values, positionals }: Parsed): Promise<number> {
+  const [{ settingsFrom }, { oneShotPipeline }, { runOperatorCommand }] = await Promise.all([cli.start(), cli.serve(), cli.commands()]);
+  const settings = settingsFrom(env);
+  const { pipeline, envRepo, logger } = await oneShotPipeline(settings, env);
+  const run = await runOperatorCommand([name, ...positionals], values['as'] as string | undefined, pipeline, envRepo, logger, () => Date.now());
+  for (const l of run.err) console.error(l);
+  print(run.out);
+  return run.code;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'serve':
-    case undefined:
-      await serve();
-      return -1;
-    case 'validate': {
-      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { repo: { type: 'boolean' } } });
+const OPERATOR_SUMMARIES: Record<string, string> = {
+  diff: 'what promoting <env> would change',
+  deploy: 'deploy images to <env> (from a merge request: its build)',
+  promote: '<env> takes the versions its promoteFrom environment runs',
+  rollback: 'go back to the previous (or a given) version in <env>',
+  pause: 'stop automatic bumps in <env>',
+  resume: 'start automatic bumps in <env> again',
+};
+
+const operatorCommand = (name: (typeof OPERATOR_COMMANDS)[number], summary: string): Command => ({
+  summary,
+  usage: [`${COMMAND_USAGE[name].replace(/^\/baton/, 'baton')}${name === 'status' || name === 'diff' ? '' : ' --as NAME'}`],
+  details: ['The same command as `/baton ' + name + '` in a merge-request comment (docs/chatops.md); --as names who acts, for the audit trail.'],
+  options: { as: { type: 'string' } },
+  positionals: true,
+  run: (args) => operator(name, args),
+});
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    summary: 'run the webhook server (the default command)',
+    usage: ['baton [serve]'],
+    details: [
+      'Settings come from the environment (README "Settings", docs/configuration.md). Without BATON_ENV_REPO',
+      'and without any forge setting, Baton runs its embedded demo and prints a first curl to try.',
+      'A misspelt BATON_* setting, a busy port or an env repository that cannot be read stops it with exit 1.',
+    ],
+    run: async () => (await cli.serveCommand()).serveCommand(env),
+  },
+  validate: {
+    summary: 'check a .baton.yml (default ./.baton.yml), or the env repository it lives in',
+    usage: ['baton validate [FILE]', 'baton validate --repo [DIR]'],
+    details: [
+      'FILE            check this file: schema, names, ranges; messages point at file:line:column',
+      '--repo DIR      check DIR/.baton.yml in a local checkout of the env repository, and that every',
+      '                target file exists and mentions its image',
+      '--repo          check BATON_ENV_REPO\'s .baton.yml and render every preview template',
+      'Exit 0 when valid, 1 with one message per problem.',
+    ],
+    options: { repo: { type: 'boolean' } },
+    positionals: true,
+    async run({ values, positionals }) {
+      if (positionals.length > 1) throw new UsageError(`one file at a time (got ${positionals.length})`);
+      const { validateCheckout, validateFile, validateRepo } = await cli.validate();
       let result: { ok: boolean; lines: string[] };
-      if (values.repo) {
-        const settings = loadSettings(process.env);
-        const envRepo = await resolveEnvRepo(settings, process.env, createLogger(settings.LOG_LEVEL));
+      if (values['repo'] && positionals[0] !== undefined) result = await validateCheckout(positionals[0]);
+      else if (values['repo']) {
+        const [{ settingsFrom, envRepoFrom }, { createLogger }] = await Promise.all([cli.start(), cli.serve()]);
+        const settings = settingsFrom(env);
+        const envRepo = await envRepoFrom(settings, env, createLogger(settings.LOG_LEVEL));
         result = await validateRepo(envRepo.forge, envRepo.repo, envRepo.label);
       } else result = await validateFile(positionals[0] ?? '.baton.yml');
       for (const l of result.lines) (result.ok ? console.log : console.error)(l);
       return result.ok ? 0 : 1;
-    }
-    case 'schema': {
-      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } } });
-      const text = JSON.stringify(jsonSchema(), null, 2) + '\n';
-      if (values.out) await writeFile(values.out, text);
-      else process.stdout.write(text);
-      return 0;
-    }
-    case 'replay': {
-      const { values } = parseArgs({
-        args: rest,
-        options: { source: { type: 'string' }, event: { type: 'string' }, header: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } },
+    },
+  },
+  replay: {
+    summary: 'run one stored delivery through Baton and print the plan as a diff',
+    usage: ['baton replay --source NAME --event FILE [--header K=V …] [--dry-run]'],
+    details: [
+      `--source NAME   the webhook it came to: ${REPLAY_SOURCES.join(', ')}`,
+      '--event FILE    the delivery body (JSON), as the sender posted it',
+      '--header K=V    a delivery header, e.g. X-GitHub-Event=pull_request or X-Gitlab-Event=Pipeline Hook',
+      '--dry-run       print the diff (digests resolved as a real run does) and write nothing',
+      'Authenticity is not checked: the file is yours. Everything after that is the server\'s code.',
+    ],
+    options: { source: { type: 'string' }, event: { type: 'string' }, header: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } },
+    async run({ values }) {
+      const name = values['source'] as string | undefined;
+      const file = values['event'] as string | undefined;
+      if (!name || !file) throw new UsageError(`${!name ? '--source' : '--event'} is required`);
+      const [{ readDelivery, replay, replaySourceNames, sourceFor }, { settingsFrom }, { oneShotPipeline }] = await Promise.all([cli.replay(), cli.start(), cli.serve()]);
+      const source = sourceFor(name, env);
+      if (!source) throw new UsageError(`unknown source ${JSON.stringify(name)}; the sources are ${replaySourceNames().join(', ')}`);
+      const settings = settingsFrom(env);
+      const { delivery, body } = await readDelivery(file, (values['header'] as string[] | undefined) ?? [], new Date()).catch((e: unknown) => {
+        throw new StartupError(`${file}: ${(e as Error).message}`);
       });
-      if (!values.source || !values.event) {
-        console.error(USAGE);
-        return 2;
-      }
-      const source = sourceFor(values.source);
-      if (!source) {
-        console.error(`unknown source ${values.source}`);
-        return 2;
-      }
-      const { pipeline, envRepo } = await oneShotPipeline(loadSettings(process.env), process.env);
-      const { delivery, body } = await readDelivery(values.event, values.header ?? [], new Date());
+      const { pipeline, envRepo } = await oneShotPipeline(settings, env);
       const report = await replay(source, delivery, body, pipeline, envRepo.forge, envRepo.repo, values['dry-run'] === true);
       for (const n of report.notes) console.error(`note: ${n}`);
       process.stdout.write(report.diff);
       for (const s of report.summary) console.error(s);
+      if (values['dry-run'] === true && report.diff === '') console.error('nothing would change');
       return 0;
-    }
-    case 'resync': {
-      const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } } });
-      const { pipeline, registry } = await oneShotPipeline(loadSettings(process.env), process.env);
-      const run = await findResyncSelections(pipeline.config, registry, new Date().toISOString());
-      for (const n of run.notes) console.error(`${n.image}: ${n.message}`);
-      for (const e of run.selections) {
-        console.log(`${e.registry}/${e.repository}: newest accepted tag ${e.tag}${e.digest ? `@${e.digest}` : ''}`);
-        const done = await pipeline.runNow(e, { dryRun: values['dry-run'] === true });
-        for (const n of done.notes) console.error(`  note: ${n}`);
-        for (const o of done.outcomes) {
-          const what = o.status === 'committed' ? `committed ${o.commit}` : 'already up to date';
-          console.log(`  ${o.branch}: ${what}${o.bumps.length ? ` (${o.bumps.map((b) => `${b.image} ${b.from ?? '∅'} → ${b.to} in ${b.env}`).join(', ')})` : ''}`);
-        }
-      }
-      return run.notes.some((n) => n.message.startsWith('registry error')) ? 1 : 0;
-    }
-    case 'failed': {
-      parseArgs({ args: rest, options: {} });
-      const settings = loadSettings(process.env);
-      for (const line of formatFailed(await listFailed(settings.dataDir))) console.log(line);
-      return 0;
-    }
-    case 'retry': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean' } } });
-      if (!values.all && positionals.length === 0) {
-        console.error('usage: baton retry ID… | --all');
-        return 2;
-      }
-      const result = await retryFailed(loadSettings(process.env).dataDir, values.all ? 'all' : positionals);
-      for (const id of result.unknown) console.error(`no failed event ${id}`);
-      if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
-      else console.log('nothing to retry');
-      return result.unknown.length > 0 ? 1 : 0;
-    }
-    case 'sweep': {
-      const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } } });
-      const settings = loadSettings(process.env);
-      const { pipeline, envRepo, appRepos, logger } = await oneShotPipeline(settings, process.env);
+    },
+  },
+  resync: {
+    summary: "list every configured image's tags and bump what its policy selects",
+    usage: ['baton resync [--dry-run]'],
+    details: ['--dry-run       print the diff it would write, or "nothing would change", and write nothing'],
+    options: { 'dry-run': { type: 'boolean' } },
+    async run({ values }) {
+      const [{ resyncCommand }, { settingsFrom }] = await Promise.all([cli.resync(), cli.start()]);
+      return resyncCommand(settingsFrom(env), env, values['dry-run'] === true);
+    },
+  },
+  sweep: {
+    summary: 'remove previews of closed or idle merge requests, re-create missing ones',
+    usage: ['baton sweep [--dry-run]'],
+    options: { 'dry-run': { type: 'boolean' } },
+    async run({ values }) {
+      const [{ settingsFrom }, { oneShotPipeline }, { sweep }] = await Promise.all([cli.start(), cli.serve(), import('./app/sweeper.js')]);
+      const settings = settingsFrom(env);
+      const { pipeline, envRepo, appRepos, logger } = await oneShotPipeline(settings, env);
+      const dry = values['dry-run'] === true;
       const report = await sweep(
         { forge: envRepo.forge, repo: envRepo.repo, table: () => pipeline.config.table(), appRepos, now: () => Date.now(), maxDeletes: settings.BATON_SWEEP_MAX_DELETES, logger, run: (intents) => pipeline.runIntents(intents) },
-        { dryRun: values['dry-run'] === true },
+        { dryRun: dry },
       );
-      const verb = values['dry-run'] ? 'would ' : '';
+      const verb = dry ? 'would ' : '';
       for (const r of report.removed) console.log(`${verb}remove ${r.name} (!${r.number}, ${r.reason})`);
       for (const r of report.recreated) console.log(`${verb}re-create ${r.name} (!${r.number})`);
       for (const r of report.kept) console.log(`keep ${r.name} (!${r.number}, ${r.reason})`);
       for (const e of report.errors) console.error(`note: ${e}`);
       for (const o of report.outcomes) console.log(`${o.branch}: ${o.status === 'committed' ? `committed ${o.commit}` : o.status}${(o.previews ?? []).filter((p) => p.state === 'waiting' || p.state === 'invalid').map((p) => `; ${p.name}: ${p.message}`).join('')}`);
       return report.errors.length > 0 ? 1 : 0;
-    }
-    case 'status': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
-      const run = await runStatus(loadSettings(process.env), process.env, { json: values.json === true });
-      for (const l of run.err) console.error(l);
-      if (run.out.length > 0) console.log(run.out.join('\n'));
-      return run.code;
-    }
-    case 'diff':
-    case 'deploy':
-    case 'promote':
-    case 'rollback':
-    case 'pause':
-    case 'resume': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { as: { type: 'string' } } });
-      const settings = loadSettings(process.env);
-      const { pipeline, envRepo, logger } = await oneShotPipeline(settings, process.env);
-      const run = await runOperatorCommand([command, ...positionals], values.as, pipeline, envRepo, logger, () => Date.now());
-      for (const l of run.err) console.error(l);
-      if (run.out.length > 0) console.log(run.out.join('\n'));
-      return run.code;
-    }
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
+    },
+  },
+  schema: {
+    summary: 'print the JSON Schema of .baton.yml',
+    usage: ['baton schema [--out FILE]'],
+    options: { out: { type: 'string' } },
+    async run({ values }) {
+      const [{ jsonSchema }, { writeFile }] = await Promise.all([import('./config/schema.js'), import('node:fs/promises')]);
+      const text = JSON.stringify(jsonSchema(), null, 2) + '\n';
+      if (typeof values['out'] === 'string') await writeFile(values['out'], text);
+      else process.stdout.write(text);
       return 0;
-    default:
-      console.error(`unknown command ${command}\n${USAGE}`);
-      return 2;
-  }
-}
+    },
+  },
+  failed: {
+    summary: 'list events parked as dead letters, with the reason',
+    usage: ['baton failed'],
+    async run() {
+      const [{ formatFailed, listFailed }, { settingsFrom }] = await Promise.all([cli.failed(), cli.start()]);
+      print(formatFailed(await listFailed(settingsFrom(env).dataDir)));
+      return 0;
+    },
+  },
+  retry: {
+    summary: 'work dead letters again (the running server picks them up)',
+    usage: ['baton retry ID…', 'baton retry --all'],
+    options: { all: { type: 'boolean' } },
+    positionals: true,
+    async run({ values, positionals }) {
+      if (!values['all'] && positionals.length === 0) throw new UsageError('name the events to retry (as `baton failed` lists them), or --all');
+      const [{ retryFailed }, { settingsFrom }] = await Promise.all([cli.failed(), cli.start()]);
+      const result = await retryFailed(settingsFrom(env).dataDir, values['all'] ? 'all' : positionals);
+      for (const id of result.unknown) console.error(`no failed event ${id}`);
+      if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
+      else console.log('nothing to retry');
+      return result.unknown.length > 0 ? 1 : 0;
+    },
+  },
+  // `status` stands alone so its implementation can change without touching the other operator commands.
+  status: {
+    summary: 'per environment and image: the env repo version, the last event and what Baton did',
+    usage: ['baton status [--json]'],
+    details: ['Asks the running server (GET /status at BATON_URL, default http://127.0.0.1:$PORT, token BATON_STATUS_TOKEN or BATON_REGISTRY_TOKEN);', 'without one, reads BATON_DATA_DIR and the env repo.'],
+    options: { json: { type: 'boolean' } },
+    async run({ values }) {
+      const [{ runStatus }, { settingsFrom }] = await Promise.all([import('./cli/status.js'), cli.start()]);
+      const r = await runStatus(settingsFrom(env), env, { json: values['json'] === true });
+      for (const l of r.err) console.error(l);
+      print(r.out);
+      return r.code;
+    },
+  },
+  ...Object.fromEntries(OPERATOR_COMMANDS.filter((n) => n !== 'status').map((n) => [n, operatorCommand(n, OPERATOR_SUMMARIES[n] ?? `the /baton ${n} command`)])),
+};
 
-main(process.argv.slice(2)).then(
+runProgram(process.argv.slice(2), COMMANDS, 'serve', { out: (t) => console.log(t), err: (t) => console.error(t) }).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    if (err instanceof SettingsError) console.error(`invalid settings: ${err.message}`);
-    else console.error(err instanceof Error ? err.message : err);
+    // Setting and start-up mistakes are one line naming what to fix; anything else is its message.
+    console.error(err instanceof StartupError ? err.message : `baton: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   },
 );

@@ -354,7 +354,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     },
     async runNow(event, options = {}) {
       const { routed, notes } = await routeEvent(event);
-      if (options.dryRun) return { routed, notes, outcomes: [] };
+      // A dry run plans with what a real run writes: the digests to pin are resolved the same way.
+      if (options.dryRun) return { routed: await Promise.all(routed.map(async (r) => ({ ...r, intents: await withDigests(r.intents) }))), notes, outcomes: [] };
       await deps.onEvent?.(event);
       const outcomes: Outcome[] = [];
       for (const r of routed) outcomes.push(await flush(r.destination, r.intents));

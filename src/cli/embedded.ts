@@ -77,9 +77,17 @@ export function demoCurl(baseUrl: string, token: string, tag = '1.5.0'): string 
   });
   return [
     `curl -sS -X POST ${baseUrl}/webhooks/registry/distribution \\`,
-    `  -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' \\`,
+    `  -H "Authorization: Bearer ${token}" -H 'Content-Type: application/json' \\`,
     `  -d '${body}'`,
   ].join('\n');
+}
+
+/**
+ * The demo curl the README shows: pasted as is in the directory `npm start` runs in, it reads the
+ * demo token from `.baton/` (test/cli/readme-demo.test.ts runs it against a started demo).
+ */
+export function readmeDemoCurl(): string {
+  return demoCurl('http://localhost:3000', '$(cat .baton/demo-registry-token)');
 }
 
 /** The demo merge request: github:acme/web#42 at 3f2c1d0, the example env repo's preview source. */
@@ -115,5 +123,47 @@ export function demoPreviewCurls(baseUrl: string, token: string, secret: string)
     `  -H 'X-GitHub-Event: pull_request' -H 'X-GitHub-Delivery: demo-pr-${DEMO_PR.number}' \\`,
     `  -H 'X-Hub-Signature-256: ${signature}' -H 'Content-Type: application/json' \\`,
     `  -d '${body}'`,
+  ].join('\n');
+}
+
+export interface DemoBannerOptions {
+  url: string;
+  gitDir: string;
+  /** The registry token the demo accepts (its own, or `$BATON_REGISTRY_TOKEN` when one is set). */
+  token: string;
+  debounceMs: number;
+  githubSecret?: string;
+}
+
+/**
+ * The first line `baton serve` prints on the embedded default, before anything else: nobody should
+ * mistake the demo for their configured Baton (a misspelt BATON_ENV_REPO is refused before this).
+ */
+export const DEMO_HEADLINE = 'Baton is starting the embedded DEMO (no BATON_ENV_REPO and no forge setting): it writes to a local example env repo. To use your env repository, set BATON_ENV_REPO.';
+
+/** What `baton serve` prints once the demo listens: where its repo is, and the first curl to send. */
+export function demoBanner(o: DemoBannerOptions): string {
+  const tokenLine = o.token.startsWith('$') ? [] : [`  registry token (demo): ${o.token}`];
+  return [
+    `  env repo:  ${o.gitDir}`,
+    ...tokenLine,
+    '',
+    'Send a first image-pushed event:',
+    '',
+    demoCurl(o.url, o.token),
+    '',
+    `Then, after BATON_DEBOUNCE_MS (${o.debounceMs} ms), see the commit:`,
+    `  git --git-dir ${o.gitDir} log -p -1 main`,
+    ...(o.githubSecret
+      ? [
+          '',
+          'Open a preview environment: the registry announces the merge request build, then GitHub announces the merge request:',
+          '',
+          demoPreviewCurls(o.url, o.token, o.githubSecret),
+          '',
+          'Then see the preview Application Baton wrote:',
+          `  git --git-dir ${o.gitDir} log -p -1 previews`,
+        ]
+      : []),
   ].join('\n');
 }

@@ -48,6 +48,7 @@ import type { OciClient } from '../registry/index.js';
 import { demoGithubSecret, demoToken, ensureEmbeddedRepo } from './embedded.js';
 import type { Env, Settings } from './settings.js';
 import { StatusStore, buildStatus, statusSecrets } from '../app/status.js';
+import { listenFailure } from './errors.js';
 
 export interface EnvRepo {
   forge: Forge;
@@ -412,6 +413,9 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     headersTimeoutMs: settings.BATON_HTTP_HEADERS_TIMEOUT_MS,
     keepAliveTimeoutMs: settings.BATON_HTTP_KEEPALIVE_TIMEOUT_MS,
     maxConnections: settings.BATON_HTTP_MAX_CONNECTIONS,
+  }).catch((err: unknown) => {
+    // A busy port is "port 3000 is in use; set PORT", not a stack trace.
+    throw listenFailure(err, settings);
   });
   const address = server.address() as AddressInfo;
   const host = settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST;

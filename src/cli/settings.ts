@@ -1,4 +1,4 @@
-/** Process settings from the environment (SPEC §1), validated once at start. */
+/** Process settings from the environment (docs/configuration.md, "Settings"), validated once at start. */
 
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -65,7 +65,14 @@ const SettingsSchema = z.object({
   /** Where `baton status` asks the running server (default http://127.0.0.1:$PORT). */
   BATON_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `true`: run the embedded demo even where BATON_REQUIRE_ENV_REPO asks for a real env repo (the container image). */
+  BATON_DEMO: z.enum(['true', 'false', '1', '0']).optional(),
+  /** `true` (set in the container image): refuse to start without BATON_ENV_REPO unless BATON_DEMO=true. */
+  BATON_REQUIRE_ENV_REPO: z.enum(['true', 'false', '1', '0']).optional(),
 });
+
+/** Every setting name the schema above knows; with the names read elsewhere (src/cli/known-settings.ts), what a typo is told against. */
+export const SCHEMA_SETTING_NAMES: readonly string[] = Object.keys(SettingsSchema.shape);
 
 export type Settings = z.output<typeof SettingsSchema> & { dataDir: string; skipCi: boolean; dryRun: boolean };
 

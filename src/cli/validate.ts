@@ -1,10 +1,13 @@
-/** `baton validate [FILE]`: check a `.baton.yml` and print located messages. */
+/** `baton validate [FILE]`, `baton validate --repo [DIR]`: check a `.baton.yml` and print located messages. */
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ConfigIndex } from '../config/index.js';
 import { formatMessage, parseConfig } from '../config/load.js';
 import { checkTemplate } from '../core/preview/plan.js';
 import type { Forge } from '../forges/types.js';
+import { readImageVersion } from '../core/edit-image.js';
+import { normalizeRepository } from '../core/image-ref.js';
 
 export async function validateFile(file: string): Promise<{ ok: boolean; lines: string[] }> {
   let text: string;
@@ -59,6 +62,52 @@ export async function validateRepo(forge: Forge, repo: string, label: string): P
     else {
       ok = false;
       for (const p of checked.problems) lines.push(`${at}: ${p}`);
+    }
+  }
+  return { ok, lines };
+}
+
+/** Larger target files are not read (the server's own cap, BATON_MAX_TARGET_BYTES, defaults to this). */
+const MAX_TARGET_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `baton validate --repo DIR`: a local checkout of the env repository — its `.baton.yml`, and every
+ * target file: it exists, and it mentions the image it is listed for (so a bump has something to edit).
+ */
+export async function validateCheckout(dir: string): Promise<{ ok: boolean; lines: string[] }> {
+  const file = join(dir, '.baton.yml');
+  const checked = await validateFile(file);
+  if (!checked.ok) return checked;
+  const parsed = parseConfig(await readFile(file, 'utf8'));
+  if (!parsed.ok) return { ok: false, lines: parsed.messages.map((m) => formatMessage(file, m)) };
+  const lines = [...checked.lines];
+  let ok = true;
+  for (const [image, img] of Object.entries(parsed.config.images)) {
+    const repository = normalizeRepository(img.repository);
+    for (const [env, targets] of Object.entries(img.targets)) {
+      for (const target of targets) {
+        const path = typeof target === 'string' ? target : target.file;
+        const at = `images.${image}.targets.${env}: ${path}`;
+        const full = join(dir, path);
+        const info = await stat(full).catch(() => undefined);
+        if (!info?.isFile()) {
+          ok = false;
+          lines.push(`${at}: not found in ${dir}`);
+          continue;
+        }
+        if (info.size > MAX_TARGET_BYTES) {
+          ok = false;
+          lines.push(`${at}: ${info.size} bytes, over the ${MAX_TARGET_BYTES}-byte limit for a target file`);
+          continue;
+        }
+        const text = await readFile(full, 'utf8');
+        const selector = { image, repository, ...(typeof target !== 'string' && target.key !== undefined && { key: target.key }), ...(typeof target !== 'string' && target.digestKey !== undefined && { digestKey: target.digestKey }) };
+        const version = readImageVersion(text, selector);
+        if (version === undefined) {
+          ok = false;
+          lines.push(`${at}: does not mention ${img.repository}${typeof target !== 'string' && target.key ? ` at ${target.key}` : ''}; a bump would have nothing to edit`);
+        } else lines.push(`${at}: ${img.repository}${version.tag !== undefined ? ` at ${version.tag}` : ''}`);
+      }
     }
   }
   return { ok, lines };

@@ -1,7 +1,8 @@
 /** Parse and validate `.baton.yml` into messages that point at the offending path and line. */
 
-import { LineCounter, parseDocument } from 'yaml';
-import type { Node } from 'yaml';
+import { closest, distance } from 'fastest-levenshtein';
+import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
+import type { Document, Node } from 'yaml';
 import { exceedsBytes, utf8Length } from '../core/size.js';
 import { ConfigSchema } from './schema.js';
 import type { BatonConfig } from './schema.js';
@@ -41,13 +42,29 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      messages: doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return { path: '', line: pos.line, column: pos.col, message: e.message.split('\n')[0] ?? e.message };
-      }),
-    };
+    const messages: ConfigMessage[] = [];
+    const seenLines = new Set<number>();
+    for (const e of doc.errors) {
+      const pos = lineCounter.linePos(e.pos[0]);
+      const lineText = text.split(/\r?\n/)[pos.line - 1] ?? '';
+      // `range: >=1.0.0 <2.0.0` unquoted: `>` starts a folded block in YAML, so the parser's own words are no help.
+      const unquoted = /^\s*(?:-\s+)?([A-Za-z0-9_$-]+):\s+([<>][^#]*?)\s*(?:#.*)?$/.exec(lineText);
+      if (unquoted) {
+        if (seenLines.has(pos.line)) continue;
+        seenLines.add(pos.line);
+        const key = unquoted[1] ?? '';
+        const value = unquoted[2] ?? '';
+        messages.push({ path: '', line: pos.line, column: lineText.indexOf(value) + 1, message: `quote the ${key === 'range' ? 'range' : 'value'}: ${key}: "${value}" (a value starting with > or < means something else in YAML)` });
+        continue;
+      }
+      let message = e.message.split('\n')[0] ?? e.message;
+      if (e.code === 'DUPLICATE_KEY') {
+        const key = /^("[^"]*"|'[^']*'|[^:\n#]+?)\s*:/.exec(text.slice(e.pos[0]))?.[1];
+        if (key) message = `${message}: ${key} appears twice in the same mapping`;
+      }
+      messages.push({ path: '', line: pos.line, column: pos.col, message });
+    }
+    return { ok: false, messages };
   }
   let data: unknown;
   try {
@@ -60,8 +77,16 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   if (result.success) return { ok: true, config: result.data };
   return {
     ok: false,
-    messages: result.error.issues.map((issue) => {
+    messages: result.error.issues.flatMap((issue): ConfigMessage[] => {
       const path = issue.path.map(String);
+      // An unknown key is pointed at its own line, with the closest key the schema knows there.
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => {
+          const pos = keyPosition(doc, lineCounter, path, key);
+          const guess = closestKey(key, knownKeysAt(ConfigSchema, path));
+          return { path: [...path, key].join('.'), ...(pos && { line: pos.line, column: pos.col }), message: `unknown key ${JSON.stringify(key)}${guess ? `; did you mean \`${guess}\`?` : ''}` };
+        });
+      }
       // Point at the deepest node that exists: a missing key is reported at its parent.
       let node: unknown;
       for (let n = path.length; n >= 0 && !node; n--) node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
@@ -70,9 +95,48 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
       // A bad record key (an environment or image name) carries the useful message one level down.
       const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
       const message = inner ? `invalid name ${JSON.stringify(path[path.length - 1])}: ${inner}` : issue.message;
-      return { path: path.join('.'), ...(pos && { line: pos.line, column: pos.col }), message };
+      return [{ path: path.join('.'), ...(pos && { line: pos.line, column: pos.col }), message }];
     }),
   };
+}
+
+/** Where `key` is written in the mapping at `parent`. */
+function keyPosition(doc: Document.Parsed, lineCounter: LineCounter, parent: string[], key: string): { line: number; col: number } | undefined {
+  const map = parent.length === 0 ? doc.contents : doc.getIn(parent, true);
+  if (!isMap(map)) return undefined;
+  const pair = map.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === key);
+  const range = (pair && isNode(pair.key) ? pair.key.range : undefined) ?? map.range;
+  return range ? lineCounter.linePos(range[0]) : undefined;
+}
+
+/** The keys the schema accepts at `path` (through records, arrays, defaults and unions). */
+function knownKeysAt(schema: unknown, path: string[]): string[] {
+  type Def = { type?: string; shape?: Record<string, unknown>; valueType?: unknown; element?: unknown; innerType?: unknown; options?: unknown[]; in?: unknown };
+  const defOf = (s: unknown): Def => ((s as { _zod?: { def?: Def } })?._zod?.def ?? {});
+  const unwrap = (s: unknown): unknown[] => {
+    const d = defOf(s);
+    if (d.innerType !== undefined) return unwrap(d.innerType);
+    if (d.type === 'pipe' && d.in !== undefined) return unwrap(d.in);
+    if (d.type === 'union' && d.options) return d.options.flatMap(unwrap);
+    return [s];
+  };
+  let current = unwrap(schema);
+  for (const step of path) {
+    current = current.flatMap((s) => {
+      const d = defOf(s);
+      if (d.type === 'object' && d.shape) return Object.hasOwn(d.shape, step) ? unwrap(d.shape[step]) : [];
+      if (d.type === 'record' && d.valueType !== undefined) return unwrap(d.valueType);
+      if (d.type === 'array' && d.element !== undefined && /^\d+$/.test(step)) return unwrap(d.element);
+      return [];
+    });
+  }
+  return [...new Set(current.flatMap((s) => Object.keys(defOf(s).type === 'object' ? (defOf(s).shape ?? {}) : {})))];
+}
+
+function closestKey(key: string, known: string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(key, known);
+  return distance(key.toLowerCase(), best.toLowerCase()) <= Math.max(2, Math.floor(key.length / 2)) ? best : undefined;
 }
 
 /**

@@ -94,6 +94,12 @@ function readBody(req: Request, maxBytes: number, hmacSecrets: readonly string[]
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The 413 reason: this endpoint's own limit (`/webhooks/github` takes GitHub's 25 MiB, the rest BATON_MAX_BODY_BYTES). */
+function limitText(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  return `the limit is ${Number.isInteger(mib) ? `${mib} MiB (${bytes} bytes)` : `${bytes} bytes`} for this endpoint`;
+}
+
 // Null-prototype records: a header or parameter named `constructor` or `__proto__` is just a key.
 function headersOf(req: Request): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
@@ -149,7 +155,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const pre = source.precheck ? source.precheck(head, secrets) : secrets.length > 0 ? { ok: true as const } : { ok: false as const, reason: 'no secret is configured for this endpoint' };
     if (!pre.ok) return refuse(req, res, label, 401, 'unauthorized', { error: 'unauthorized', reason: pre.reason });
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    if (declared > maxBytes) return refuse(req, res, label, 413, 'too-large', { error: 'payload too large', reason: `the limit is ${maxBytes} bytes` });
+    if (declared > maxBytes) return refuse(req, res, label, 413, 'too-large', { error: 'payload too large', reason: limitText(maxBytes) });
     const reserve = Number.isSafeInteger(declared) && declared >= 0 ? declared : maxBytes;
     if (!budget.take(reserve)) {
       res.setHeader('Retry-After', '5');
@@ -162,7 +168,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       budget.give(reserve);
     }
     if (!read.ok) {
-      if (read.status === 413) refuse(req, res, label, 413, 'too-large', { error: 'payload too large', reason: `the limit is ${maxBytes} bytes` });
+      if (read.status === 413) refuse(req, res, label, 413, 'too-large', { error: 'payload too large', reason: limitText(maxBytes) });
       return;
     }
     const delivery: Delivery = { ...head, rawBody: read.body, receivedAt: now().toISOString(), ...(read.hmacs && { bodyHmacs: read.hmacs }) };
@@ -222,7 +228,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   const onError: ErrorRequestHandler = (err: { type?: string; status?: number; message?: string }, req, res, _next) => {
     if (err.type === 'entity.too.large') {
-      res.status(413).json({ error: 'payload too large', reason: `the limit is ${limit} bytes` });
+      res.status(413).json({ error: 'payload too large', reason: limitText(limit) });
       return;
     }
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
@@ -236,7 +242,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   return app;
 }
 
-/** Connection limits for a webhook receiver (SPEC §1 settings `BATON_HTTP_*`). */
+/** Connection limits for a webhook receiver (the `BATON_HTTP_*` settings, README "Settings"). */
 export interface HttpServerLimits {
   /** Whole request, headers and body, must arrive within this (slow bodies are cut). */
   requestTimeoutMs: number;

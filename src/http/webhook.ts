@@ -1,6 +1,6 @@
 /**
  * One delivery through one source: authenticity on the raw bytes, then JSON, then the source's
- * schema, then the queue. Returns the SPEC §3 reply; never throws for anything a sender controls.
+ * schema, then the queue. Returns the reply README "Webhooks" documents; never throws for anything a sender controls.
  */
 
 import type { Event } from '../core/event.js';

@@ -96,7 +96,7 @@ describe('baton serve', () => {
     let reply: Promise<Response> | undefined;
     const run = await baton(['serve'], { BATON_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', BATON_DEBOUNCE_MS: '60000' }, (out, child) => {
       const url = /curl -sS -X POST (\S+) /.exec(out)?.[1];
-      const token = /Bearer ([^']+)'/.exec(out)?.[1];
+      const token = /Bearer ([^"]+)"/.exec(out)?.[1];
       const body = /-d '(.+)'\n/.exec(out)?.[1];
       if (posted || !url || !token || !body) return;
       posted = true;

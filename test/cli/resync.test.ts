@@ -1,6 +1,7 @@
 /** `baton resync` against a real CNCF registry: the safety net for a missed webhook. */
 
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +56,19 @@ describe.skipIf(missing !== undefined)('baton resync (real docker-registry + sko
     expect(dry.stdout).toContain(`${registry.host}/team/web: newest accepted tag 1.4.0@${digests['1.4.0']}`);
     expect(await repo.subjects()).toEqual(['seed']);
 
+    // The dry run shows the diff a real run writes, digest pinned as the registry resolves it.
+    expect(dry.stdout).toContain('-    newTag: "1.2.3"\n+    newTag: "1.4.0"');
+    expect(dry.stdout).toContain(`+    digest: "${digests['1.4.0']}"`);
+    expect(dry.stdout).toContain('  web 1.2.3 → 1.4.0 in staging (main)');
+
+    // replay --dry-run of a push that names no digest resolves it the way the server does.
+    const dir = await tempDir();
+    const event = join(dir, 'event.json');
+    await writeFile(event, JSON.stringify({ events: [{ id: 'no-digest-1', action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'team/web', tag: '1.4.0' }, request: { host: registry.host } }] }));
+    const replayed = await baton(['replay', '--source', 'registry:distribution', '--event', event, '--dry-run'], env);
+    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toContain(`+    digest: "${digests['1.4.0']}"`);
+
     const run = await baton(['resync'], env);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/main: committed [0-9a-f]{40} \(web 1\.2\.3 → 1\.4\.0 in staging\)/);
@@ -65,5 +79,7 @@ describe.skipIf(missing !== undefined)('baton resync (real docker-registry + sko
     const again = await baton(['resync'], env);
     expect(again.stdout).toContain('main: already up to date');
     expect(await repo.subjects()).toEqual(['web 1.2.3 → 1.4.0 in staging', 'seed']);
-  });
+    const nothing = await baton(['resync', '--dry-run'], env);
+    expect(nothing.stdout).toContain('nothing would change');
+  }, 240_000);
 });

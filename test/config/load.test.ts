@@ -45,7 +45,7 @@ describe('.baton.yml', () => {
       '',
     ].join('\n');
     const all = messages(text).join('\n');
-    expect(all).toMatch(/environments\.staging: .*aprovers/);
+    expect(all).toContain(":4:5: environments.staging.aprovers: unknown key \"aprovers\"; did you mean `approvers`?");
     expect(all).toMatch(/environments\.Prod!: invalid name "Prod!": use lowercase letters/);
     expect(all).toMatch(/images\.web\.range: not a semver range/);
     expect(all).toMatch(/images\.web\.targets\.staging\.0: must be a relative path inside the repository/);

@@ -19,7 +19,7 @@ export { createTokenClient, toForgeError } from './client.js';
 export type { ClientTuning, GitHubApi } from './client.js';
 export { parseRepo } from './names.js';
 
-/** The settings this module reads (SPEC §1 names). */
+/** The settings this module reads (docs/github.md lists them). */
 export interface GitHubSettings {
   GITHUB_TOKEN?: string | undefined;
   APP_ID?: string | undefined;

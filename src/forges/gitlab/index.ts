@@ -1,4 +1,4 @@
-/** The GitLab forge from settings (SPEC §1): `GITLAB_URL`, `GITLAB_TOKEN`, and Baton's GitLab username. */
+/** The GitLab forge from settings (docs/gitlab.md): `GITLAB_URL`, `GITLAB_TOKEN`, and Baton's GitLab username. */
 
 import { ForgeError } from '../types.js';
 import type { RetryPolicy } from './http.js';

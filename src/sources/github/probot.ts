@@ -2,7 +2,7 @@
  * Probot integration, for deployments that run Baton inside probot (or next to other probot apps):
  * the same normalization as the `github` Source, fed from probot's verified webhook stream.
  * Replies on that path are probot's own (200 once handlers ran, 400 bad request, 401/500); the
- * default `/webhooks/github` route goes through the shared handler and keeps SPEC §3's codes.
+ * default `/webhooks/github` route goes through the shared handler and keeps the status codes README "Webhooks" documents.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -70,7 +70,7 @@ export function githubSource(options: GitHubSourceOptions): Source {
   };
 }
 
-/** Settings the GitHub source reads (SPEC §1 names, plus loop-safety identity). */
+/** Settings the GitHub source reads (names as in README "Settings", plus loop-safety identity). */
 export interface GitHubSourceSettings {
   WEBHOOK_SECRET?: string | undefined;
   /** The previous secret while rotating: both are accepted until this is unset. */
