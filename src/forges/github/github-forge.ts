@@ -167,7 +167,8 @@ const FAILED_CONCLUSIONS = FAILED;
 function readQuery(count: number, byRef: boolean): string {
   const vars = Array.from({ length: count }, (_, i) => `$p${i}: String!`).join(', ');
   const files = Array.from({ length: count }, (_, i) => `f${i}: file(path: $p${i}) { object { ... on Blob { oid text isBinary isTruncated } } }`).join('\n          ');
-  const commit = `oid\n        ... on Commit {\n          ${files}\n        }`;
+  // An empty selection is a syntax error: with no paths, only the head is asked for.
+  const commit = count === 0 ? 'oid' : `oid\n        ... on Commit {\n          ${files}\n        }`;
   return byRef
     ? `query BatonReadFiles($owner: String!, $name: String!, $ref: String!${vars ? `, ${vars}` : ''}) {
   repository(owner: $owner, name: $name) {
@@ -205,7 +206,7 @@ function filesSelection(count: number): string {
 /** The base head and files, the rolling head and files, and the rolling MR: one document. */
 function rollingQuery(count: number): string {
   const vars = Array.from({ length: count }, (_, i) => `, $p${i}: String!`).join('');
-  const commit = `target {\n        oid\n        ... on Commit {\n          ${filesSelection(count)}\n        }\n      }`;
+  const commit = count === 0 ? 'target { oid }' : `target {\n        oid\n        ... on Commit {\n          ${filesSelection(count)}\n        }\n      }`;
   return `query BatonReadRolling($owner: String!, $name: String!, $base: String!, $rolling: String!, $head: String!${vars}) {
   repository(owner: $owner, name: $name) {
     id

@@ -8,7 +8,7 @@
  */
 
 import { schema as githubSchema } from '@octokit/graphql-schema';
-import { GraphQLError, buildClientSchema, execute, parse, validate } from 'graphql';
+import { GraphQLError, Kind, buildClientSchema, execute, parse, validate } from 'graphql';
 import type { DocumentNode, ExecutionResult, GraphQLSchema, IntrospectionQuery } from 'graphql';
 import { CommitConflict, MissingPath } from './git-store.js';
 import type { StoreChange } from './git-store.js';
@@ -42,6 +42,8 @@ export interface GraphqlOutcome {
   body: { data?: unknown; errors?: { message: string; type?: string; path?: readonly (string | number)[] }[] };
   /** Problems with the document itself: the adapter drifted from GitHub's schema. */
   violations: string[];
+  /** The root fields the operation asked for (`repository`, `createRef+createCommitOnBranch`). */
+  fields?: string;
 }
 
 async function blobObject(repo: EmuRepo, oid: string): Promise<Record<string, unknown>> {
@@ -320,6 +322,8 @@ export async function runGraphql(body: unknown, ctx: GraphqlContext): Promise<Gr
     return { body: { errors: invalid.map((e) => ({ message: e.message })) }, violations: invalid.map((e) => `GraphQL schema: ${e.message}`) };
   }
   const variables = typeof req.variables === 'object' && req.variables !== null ? (req.variables as Record<string, unknown>) : {};
+  const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION && (typeof req.operationName !== 'string' || d.name?.value === req.operationName));
+  const fields = operation?.kind === Kind.OPERATION_DEFINITION ? operation.selectionSet.selections.flatMap((f) => (f.kind === Kind.FIELD ? [f.name.value] : [])).join('+') : undefined;
   const result: ExecutionResult = await execute({
     schema,
     document,
@@ -336,5 +340,5 @@ export async function runGraphql(body: unknown, ctx: GraphqlContext): Promise<Gr
     violations.push(`GraphQL execution: ${e.message}`);
     return { message: e.message, ...(e.path && { path: e.path }) };
   });
-  return { body: { ...(result.data !== undefined && { data: result.data }), ...(errors && { errors }) }, violations };
+  return { body: { ...(result.data !== undefined && { data: result.data }), ...(errors && { errors }) }, violations, ...(fields && { fields }) };
 }

@@ -37,6 +37,8 @@ export interface RequestRecord {
   faulted: boolean;
   /** Bytes of the request body plus the response body. */
   bytes: number;
+  /** GraphQL: the root fields asked for, e.g. `repository` or `createRef+createCommitOnBranch`. */
+  operation?: string;
 }
 
 
@@ -658,6 +660,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
       if (!('login' in who)) return reply({ status: 401, body: { message: 'A JSON web token cannot be used for GraphQL' } });
       const out = await runGraphql(body, { login: who.login, state });
       violations.push(...out.violations);
+      if (out.fields) record.operation = out.fields;
       return reply({ status: 200, body: out.body });
     }
     const obj = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
