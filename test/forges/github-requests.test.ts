@@ -174,3 +174,47 @@ describe('GitHub rolling writes under races', () => {
     expect(gh.emulator.violations).toEqual([]);
   });
 });
+
+describe('GitHub rolling writes under faults', () => {
+  it('with 30% of calls failing and responses lost, every bump lands once: one open PR, linear history, no scratch left', async () => {
+    const { gh, deps } = await setup();
+    const repo = gh.emulator.state.repo('acme', 'env')!;
+    gh.emulator.faults.failRandomly(0.3, 6, [500, 502, 503, 429]);
+    gh.emulator.faults.loseResponses(0.3, 51);
+    // (Seeds where a lost answer once left a scratch branch behind.) As the queue does: a bump
+    // whose forge calls failed for now is tried again.
+    const land = async (intent: SetImage): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await execute(prod, [intent], deps);
+          return;
+        } catch (e) {
+          if (attempt >= 10) throw e;
+        }
+      }
+    };
+    await land(bump('web', '1.5.0'));
+    await land(bump('worker', '2.1.0'));
+    await repo.testRepo.commit({ 'README.md': 'env repo, edited\n' }, 'docs');
+    await land(bump('web', '1.6.0'));
+    const first = pulls(gh).find((p) => p.state === 'open')!;
+    await gh.emulator.mergePull('acme/env', first.number, { method: 'squash' });
+    await land(bump('worker', '2.2.0'));
+    gh.emulator.faults.clear();
+
+    expect(gh.emulator.requests.some((r) => r.faulted)).toBe(true);
+    // Exactly once: the merged PR and one open PR, never a duplicate.
+    expect(pulls(gh).map((p) => (p.mergedAt ? 'merged' : p.state))).toEqual(['merged', 'open']);
+    const open = pulls(gh)[1]!;
+    expect(open.body).toMatch(/2\.2\.0/);
+    expect(open.body).not.toMatch(/1\.6\.0/);
+    expect(await repo.testRepo.show('baton/production', 'prod/worker.yaml')).toContain('"2.2.0"');
+    expect(await repo.testRepo.show('baton/production', 'prod/web.yaml')).toContain('"1.6.0"');
+    // Linear: the rolling branch is the current base plus Baton's commits, no merges, no scratch branches.
+    const bare = repo.testRepo.bare;
+    expect((await git(['merge-base', '--is-ancestor', 'main', 'baton/production'], { cwd: bare }).then(() => true, () => false))).toBe(true);
+    expect((await git(['rev-list', '--merges', 'main..baton/production'], { cwd: bare })).trim()).toBe('');
+    expect(await branches(gh)).toEqual(['baton/production', 'main']);
+    expect(gh.emulator.violations).toEqual([]);
+  });
+});

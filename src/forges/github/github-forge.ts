@@ -552,10 +552,15 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
     // rolling branch never points at the bare base in between, where GitHub would see the open PR
     // as having nothing left to merge.
     const scratch = `baton/scratch/${req.branch.replace(/[^A-Za-z0-9._-]/g, '-')}-${randomUUID().slice(0, 8)}`;
-    const made = await branchAndCommit(scratch);
+    const dropScratch = (): Promise<unknown> => this.rest(repo, 'DELETE /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${scratch}` }).catch(() => undefined);
+    // A failure here may still have made the scratch branch (an answer lost on the way): remove it.
+    const made = await branchAndCommit(scratch).catch(async (e: unknown) => {
+      await dropScratch();
+      throw e;
+    });
     if (made.result.status !== 'committed') {
       if (made.refId) await this.deleteRef(repo, made.refId);
-      else await this.rest(repo, 'DELETE /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${scratch}` }).catch(() => undefined);
+      else await dropScratch();
       return { status: 'stale' };
     }
     const commit = made.result.commit;
