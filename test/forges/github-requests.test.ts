@@ -41,7 +41,8 @@ async function setup(): Promise<{ gh: EmulatedGitHub; deps: ExecutorDeps; run: (
     gh.emulator.resetCounts();
     const outcome = await execute(prod, intents, deps);
     expect(gh.emulator.violations).toEqual([]);
-    return { ops: gh.emulator.requests.map((r) => r.operation ?? r.route), ...(outcome.mergeRequest && { mr: outcome.mergeRequest.number }) };
+    const mr = 'mergeRequest' in outcome ? outcome.mergeRequest : undefined;
+    return { ops: gh.emulator.requests.map((r) => r.operation ?? r.route), ...(mr && { mr: mr.number }) };
   };
   return { gh, deps, run };
 }
