@@ -122,6 +122,29 @@ describe('GitHub merge-request writes, counted per request', () => {
   });
 });
 
+describe('GitHub rolling read', () => {
+  it('reads more paths than one query holds on both branches, each pinned to its own head', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) files[`envs/f${i}.yaml`] = `n: ${i}\n`;
+    const gh = await emulatedGitHub(files);
+    envs.push(gh);
+    const repo = gh.emulator.state.repo('acme', 'env')!;
+    await repo.testRepo.commit({ 'envs/f149.yaml': 'n: rolling\n' }, 'rolling', 'baton/production');
+    gh.emulator.resetCounts();
+    const paths = [...Object.keys(files), 'envs/missing.yaml'];
+    const read = await gh.forge.readRolling(gh.repo, 'main', 'baton/production', paths);
+    expect(read.base.files['envs/f149.yaml']).toBe('n: 149\n');
+    expect(read.rolling?.files['envs/f149.yaml']).toBe('n: rolling\n');
+    expect(read.rolling?.files['envs/f0.yaml']).toBe('n: 0\n');
+    expect(read.base.files['envs/missing.yaml']).toBeNull();
+    expect(read).toMatchObject({ state: 'none', open: null });
+    expect(read.rolling?.head).toBe(await repo.testRepo.head('baton/production'));
+    // One query for the heads, the first 100 paths of each and the PR; one more per branch for the rest.
+    expect(gh.emulator.requests.map((r) => r.operation)).toEqual(['repository', 'repository', 'repository']);
+    expect(gh.emulator.violations).toEqual([]);
+  });
+});
+
 describe('GitHub rolling writes under races', () => {
   it('a PR opened meanwhile by another writer is updated, not duplicated', async () => {
     const { gh } = await setup();

@@ -532,8 +532,8 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
         const errors = partial.errors ?? [];
         const refError = errors.find((x) => x.path?.[0] === 'createRef');
         const commitError = errors.find((x) => x.path?.[0] === 'createCommitOnBranch');
-        // Someone made the branch first (another replica): ours was overtaken, re-read and re-plan.
-        if (refError && /already exists/i.test(refError.message ?? '') && (!commitError || isStaleHeadError({ errors: [commitError] }))) return { result: { status: 'stale' }, ...(refId && { refId }) };
+        // The branch exists at another head (another replica made it first): overtaken, re-read and re-plan.
+        if (commitError && isStaleHeadError({ errors: [commitError] })) return { result: { status: 'stale' }, ...(refId && { refId }) };
         if (refId) await this.deleteRef(repo, refId);
         throw toForgeError(refError ? 'createRef' : 'createCommitOnBranch', { errors: [refError ?? commitError ?? errors[0] ?? {}] });
       }
