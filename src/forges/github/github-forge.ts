@@ -1,6 +1,9 @@
 /**
  * The GitHub forge: reads through one GraphQL query (files and head together) and writes a whole
  * Changeset as one `createCommitOnBranch` commit pinned to the planned head. No clone, no push race.
+ * The rolling merge request is GraphQL too: one query reads both branches and the PR, a new branch
+ * comes with its first commit in one request, a rebuild lands with an `updateRefs` compare-and-swap,
+ * and the PR is opened or edited (`createPullRequest` / `updatePullRequest`) only when needed.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -487,16 +490,16 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
     for (const c of req.changes) if (!isSafePath(c.path)) throw new ForgeError(`unsafe path ${JSON.stringify(c.path.slice(0, 200))}`, 422);
     const additions = req.changes.flatMap((c) => (c.type === 'write' ? [{ path: c.path, contents: Buffer.from(c.contents, 'utf8').toString('base64') }] : []));
     const deletions = req.changes.flatMap((c) => (c.type === 'delete' ? [{ path: c.path }] : []));
+    const commitInput = (branchName: string): Record<string, unknown> => ({
+      branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName },
+      expectedHeadOid: req.expectedHead,
+      message: splitMessage(req.message),
+      fileChanges: { additions, deletions },
+    });
     const commitOn = async (branchName: string): Promise<WriteResult> => {
-      const input = {
-        branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName },
-        expectedHeadOid: req.expectedHead,
-        message: splitMessage(req.message),
-        fileChanges: { additions, deletions },
-      };
       let raw: unknown;
       try {
-        raw = await (await this.options.client(repo)).graphql(WRITE_MUTATION, { input });
+        raw = await this.mutate(repo, WRITE_MUTATION, { input: commitInput(branchName) });
       } catch (e) {
         if (isStaleHeadError(e)) {
           const head = await this.headOf(repoText, branchName);
@@ -509,12 +512,6 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
     };
     if (req.replace === undefined) return commitOn(req.branch);
     const repositoryId = await this.repositoryId(repo);
-    const commitInput = (branchName: string): Record<string, unknown> => ({
-      branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName },
-      expectedHeadOid: req.expectedHead,
-      message: splitMessage(req.message),
-      fileChanges: { additions, deletions },
-    });
 
     // A new branch and its commit in one round trip (createRef, then createCommitOnBranch). If the
     // branch appeared meanwhile, createRef fails and the commit, pinned to the base head, is stale.
