@@ -199,6 +199,30 @@ describe('GitHub rolling writes under races', () => {
   });
 });
 
+describe('GitHub Enterprise Server without updateRefs', () => {
+  it('a rebuild moves the rolling branch over REST instead, and leaves no scratch branch', async () => {
+    const { gh, run } = await setup();
+    const first = await run(bump('web', '1.5.0'));
+    gh.emulator.faults.withoutMutations(['updateRefs']);
+    await gh.emulator.state.repo('acme', 'env')!.testRepo.commit({ 'README.md': 'env repo, edited\n' }, 'docs');
+    const rebuilt = await run(bump('worker', '2.1.0'));
+    expect(rebuilt.ops).toEqual([
+      'repository',
+      'createRef+createCommitOnBranch',
+      'updateRefs',
+      'GET /repos/{owner}/{repo}/git/ref/{ref}',
+      'PATCH /repos/{owner}/{repo}/git/refs/{ref}',
+      'DELETE /repos/{owner}/{repo}/git/refs/{ref}',
+      'updatePullRequest',
+    ]);
+    expect(rebuilt.mr).toBe(first.mr);
+    const repo = gh.emulator.state.repo('acme', 'env')!;
+    expect(await repo.testRepo.show('baton/production', 'prod/web.yaml')).toContain('"1.5.0"');
+    expect(await repo.testRepo.show('baton/production', 'prod/worker.yaml')).toContain('"2.1.0"');
+    expect(await branches(gh)).toEqual(['baton/production', 'main']);
+  });
+});
+
 describe('GitHub rolling writes under faults', () => {
   it('with 30% of calls failing and responses lost, every bump lands once: one open PR, linear history, no scratch left', async () => {
     const { gh, deps } = await setup();

@@ -269,6 +269,12 @@ function newestOwn(nodes: z.infer<typeof PullNodesSchema>): z.infer<typeof Graph
   return (nodes.nodes ?? []).find((p): p is z.infer<typeof GraphqlPullSchema> => p !== null && !p.isCrossRepository);
 }
 
+/** GitHub's answer to a document naming a mutation its schema does not have (older GitHub Enterprise Server). */
+function lacksMutation(error: unknown, field: string): boolean {
+  const errors = partialResult(error)?.errors ?? [];
+  return errors.some((x) => (x as { extensions?: { code?: unknown } }).extensions?.code === 'undefinedField' || (x.message ?? '').includes(`Field '${field}' doesn't exist on type 'Mutation'`));
+}
+
 interface GraphqlPartial {
   data?: unknown;
   errors?: { type?: string; message?: string; path?: readonly (string | number)[] }[];
@@ -577,6 +583,16 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
       // one atomic step, so a moved rolling branch means the scratch is gone too.
       const now = await this.headOf(repoText, req.branch).catch(() => undefined);
       if (now === commit) return made.result;
+      if (now === req.replace && lacksMutation(e, 'updateRefs')) {
+        // An older GitHub Enterprise Server without updateRefs: move the branch over REST, its head
+        // checked just before (no compare-and-swap there), then drop the scratch branch.
+        try {
+          await this.rest(repo, 'PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${req.branch}`, sha: commit, force: true });
+          return made.result;
+        } finally {
+          await dropScratch();
+        }
+      }
       if (made.refId) await this.deleteRef(repo, made.refId);
       if (partialResult(e) && now !== req.replace) return { status: 'stale', ...(now && { head: now }) };
       throw toForgeError('updateRefs', e);

@@ -36,6 +36,8 @@ class TypedError extends Error {
 export interface GraphqlContext {
   login: string;
   state: EmulatorState;
+  /** Mutations this server does not have (an older GitHub Enterprise Server): refused as its schema would. */
+  missingMutations?: ReadonlySet<string>;
 }
 
 export interface GraphqlOutcome {
@@ -316,6 +318,17 @@ export async function runGraphql(body: unknown, ctx: GraphqlContext): Promise<Gr
   } catch (e) {
     const message = e instanceof GraphQLError ? e.message : String(e);
     return { body: { errors: [{ message }] }, violations: [`GraphQL syntax: ${message}`] };
+  }
+  // An older server's schema lacks some mutations: it refuses the document as GitHub does, which is
+  // not drift on Baton's side (the field exists in the published schema).
+  for (const d of document.definitions) {
+    if (d.kind !== Kind.OPERATION_DEFINITION || d.operation !== 'mutation') continue;
+    for (const f of d.selectionSet.selections) {
+      if (f.kind === Kind.FIELD && ctx.missingMutations?.has(f.name.value)) {
+        const fields = d.selectionSet.selections.flatMap((x) => (x.kind === Kind.FIELD ? [x.name.value] : [])).join('+');
+        return { body: { errors: [{ message: `Field '${f.name.value}' doesn't exist on type 'Mutation'` }] }, violations: [], fields };
+      }
+    }
   }
   const invalid = validate(schema, document);
   if (invalid.length > 0) {
