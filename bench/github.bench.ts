@@ -65,6 +65,60 @@ async function apiRun(files: number, destination: Destination, failFraction = 0)
   }
 }
 
+const PROD: Destination = { branch: 'main', write: 'merge-request', env: 'staging' };
+
+/** Requests of one executor run, with GraphQL requests named by their root fields. */
+async function counted(gh: Awaited<ReturnType<typeof emulatedGitHub>>, run: () => Promise<unknown>): Promise<{ n: number; ops: string }> {
+  gh.emulator.resetCounts();
+  await run();
+  const counts = new Map<string, number>();
+  for (const r of gh.emulator.requests) {
+    const op = (r as { operation?: string }).operation ?? r.route;
+    counts.set(op, (counts.get(op) ?? 0) + 1);
+  }
+  return { n: gh.emulator.requests.length, ops: [...counts].map(([k, v]) => (v > 1 ? `${k} ×${v}` : k)).join(', ') };
+}
+
+/**
+ * The issue's GitHub rows, on one env repo (10 target files): the first bump of a rolling MR, a
+ * later one (stacked; the PR text changes), a redelivered one, a rebuild on a moved base whose PR
+ * text stays the same, and the first bump after the PR was squash-merged with its branch kept.
+ */
+export async function rollingRows(): Promise<{ name: string; n: number; ops: string }[]> {
+  const gh = await emulatedGitHub(seedFor(10));
+  try {
+    const deps = { forge: gh.forge, repo: gh.repo, random: () => 0.5, sleep: () => Promise.resolve(), rolling: new Map<string, { base: string; head: string }>() };
+    const at = (tag: string): SetImage => ({ ...intentFor(10, PROD), tag, cause: { source: 'registry/distribution', deliveryId: tag } });
+    const rows: { name: string; n: number; ops: string }[] = [];
+    const row = async (name: string, run: () => Promise<unknown>): Promise<void> => void rows.push({ name, ...(await counted(gh, run)) });
+    await row('first bump (branch + commit + PR)', () => execute(PROD, [at('1.5.0')], deps));
+    await row('later bump (stacked, PR text changes)', () => execute(PROD, [at('1.6.0')], deps));
+    await row('same bump redelivered (nothing to write)', () => execute(PROD, [at('1.6.0')], deps));
+    const repo = gh.emulator.state.repo('acme', 'env');
+    await repo?.testRepo.commit({ 'README.md': 'moved base\n' }, 'docs');
+    await row('base moved: rebuild, PR text unchanged', () => execute(PROD, [at('1.6.0')], deps));
+    const open = repo?.pulls.find((p) => p.state === 'open');
+    if (open) await gh.emulator.mergePull('acme/env', open.number, { method: 'squash' });
+    await row('after the PR was merged (branch kept): new PR', () => execute(PROD, [at('1.7.0')], deps));
+    return rows;
+  } finally {
+    await gh.emulator.close();
+  }
+}
+
+/**
+ * The same scenario on main before issue 16 (commit 7632e65), measured with `npm run bench github`:
+ * two GraphQL reads, the PR state and the open PR over REST, the branch created over REST, the PR
+ * always patched when its text changed, rebuilds through five REST ref calls.
+ */
+const BEFORE: Record<string, number> = {
+  'first bump (branch + commit + PR)': 7,
+  'later bump (stacked, PR text changes)': 6,
+  'same bump redelivered (nothing to write)': 3,
+  'base moved: rebuild, PR text unchanged': 9,
+  'after the PR was merged (branch kept): new PR': 10,
+};
+
 /** A smart-HTTP git server (git http-backend as CGI) that counts requests and bytes both ways. */
 async function gitHttpServer(root: string): Promise<{ url: string; requests: string[]; bytes: () => number; close(): Promise<void> }> {
   const requests: string[] = [];
@@ -166,8 +220,17 @@ export default {
       const r = await apiRun(n, { branch: 'main', write: 'commit' });
       lines.push(`  ${String(n).padStart(3)} files: ${r.requests} requests, ${r.kib} KiB both ways (${r.status}; ${r.violations} API-description violations) — ${r.routes}`);
     }
-    const mr = await apiRun(10, { branch: 'main', write: 'merge-request', env: 'staging' });
-    lines.push(`  merge-request write, 10 files: ${mr.requests} requests (${mr.status}) — ${mr.routes}`);
+    const baseline = (await apiRun(10, { branch: 'main', write: 'commit' })).requests;
+    lines.push(`GitHub \`write: merge-request\` (10 files; same-run baseline: a \`write: commit\` bump = ${baseline} requests, one read + one write)`);
+    const rows = await rollingRows();
+    for (const r of rows) {
+      const before = BEFORE[r.name];
+      lines.push(`  ${r.name.padEnd(46)} ${String(r.n).padStart(2)} requests = ${(r.n / baseline).toFixed(1)}× baseline${before !== undefined ? ` (before: ${before})` : ''} — ${r.ops}`);
+    }
+    const n = (name: string): string => `${BEFORE[name] ?? '?'} → ${rows.find((r) => r.name === name)?.n ?? '?'}`;
+    lines.push(
+      `  issue 16, GitHub rows: first bump ${n('first bump (branch + commit + PR)')} requests (goal ≤ 4); later bumps ${n('later bump (stacked, PR text changes)')} (goal ≤ 3), the PR edited only when its text changes (rebuild with the same text: ${n('base moved: rebuild, PR text unchanged')}, no PR call)`,
+    );
     const flaky = await apiRun(10, { branch: 'main', write: 'commit' }, 0.3);
     lines.push(`  with a seeded 30% of requests failing (5xx/429), 10 files: ${flaky.requests} requests (${flaky.status})`);
     lines.push('Clone-and-push over git smart HTTP (git http-backend, same repo content incl. 200 unrelated files)');

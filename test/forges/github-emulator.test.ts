@@ -98,6 +98,90 @@ describe('GitHub emulator', () => {
     expect(failed).toBeLessThan(24);
   });
 
+  describe('the GraphQL writes of the rolling merge request', () => {
+    type GqlError = { type?: string; message: string; path?: string[] };
+    const gql = async (query: string, variables: Record<string, unknown> = {}): Promise<{ data?: Record<string, unknown>; errors?: GqlError[] }> =>
+      (await call('POST', '/graphql', { query, variables })).json as { data?: Record<string, unknown>; errors?: GqlError[] };
+    const repoId = async (): Promise<string> => ((await gql('{ repository(owner: "acme", name: "env") { id } }')).data?.['repository'] as { id: string }).id;
+    const git = () => emu.state.repo('acme', 'env')!.git;
+
+    it('createRef takes a repository id and a fully qualified name, once', async () => {
+      const id = await repoId();
+      const create = 'mutation($i: CreateRefInput!) { createRef(input: $i) { ref { id name } } }';
+      const short = await gql(create, { i: { repositoryId: id, name: 'feature-a', oid: head } });
+      expect(short.errors?.[0]).toMatchObject({ type: 'UNPROCESSABLE', message: expect.stringMatching(/fully qualified/) });
+      expect(await git().refHead('feature-a')).toBeUndefined();
+      const made = await gql(create, { i: { repositoryId: id, name: 'refs/heads/feature-a', oid: head } });
+      expect(made.data?.['createRef']).toMatchObject({ ref: { name: 'feature-a' } });
+      const again = await gql(create, { i: { repositoryId: id, name: 'refs/heads/feature-a', oid: head } });
+      expect(again.errors?.[0]).toMatchObject({ type: 'UNPROCESSABLE', message: expect.stringMatching(/already exists/) });
+      const unknown = await gql(create, { i: { repositoryId: 'R_nope', name: 'refs/heads/feature-b', oid: head } });
+      expect(unknown.errors?.[0]).toMatchObject({ type: 'NOT_FOUND' });
+      // Without a repositoryId the document does not even run: recorded as drift.
+      await gql('mutation { createRef(input: { name: "refs/heads/x", oid: "' + head + '" }) { ref { id } } }');
+      expect(emu.violations.join('\n')).toMatch(/repositoryId/);
+      emu.violations.length = 0;
+    });
+
+    it('runs several mutations of one document in order; a failed one leaves its field null', async () => {
+      const id = await repoId();
+      const r = await gql(
+        `mutation($ref: CreateRefInput!, $c: CreateCommitOnBranchInput!) { createRef(input: $ref) { ref { id } } createCommitOnBranch(input: $c) { commit { oid } } }`,
+        {
+          ref: { repositoryId: id, name: 'refs/heads/feature-a', oid: head },
+          c: { branch: { repositoryNameWithOwner: 'acme/env', branchName: 'feature-a' }, expectedHeadOid: head, message: { headline: 'on a' }, fileChanges: { additions: [{ path: 'c.txt', contents: 'Yw==' }] } },
+        },
+      );
+      expect(r.data?.['createRef']).toBeNull();
+      expect(r.errors?.[0]).toMatchObject({ path: ['createRef'], message: expect.stringMatching(/already exists/) });
+      const oid = (r.data?.['createCommitOnBranch'] as { commit: { oid: string } }).commit.oid;
+      expect(await git().refHead('feature-a')).toBe(oid);
+      expect(emu.violations).toEqual([]);
+    });
+
+    it('updateRefs is all or nothing, and beforeOid is a compare-and-swap', async () => {
+      const id = await repoId();
+      const a = (await git().refHead('feature-a'))!;
+      const move = 'mutation($i: UpdateRefsInput!) { updateRefs(input: $i) { clientMutationId } }';
+      const refused = await gql(move, {
+        i: { repositoryId: id, refUpdates: [{ name: 'refs/heads/main', beforeOid: head, afterOid: a }, { name: 'refs/heads/feature-a', beforeOid: head, afterOid: head, force: true }] },
+      });
+      expect(refused.errors?.[0]).toMatchObject({ type: 'UNPROCESSABLE' });
+      expect(await git().refHead('main')).toBe(head);
+      expect(await git().refHead('feature-a')).toBe(a);
+      const ok = await gql(move, { i: { repositoryId: id, refUpdates: [{ name: 'refs/heads/feature-b', beforeOid: '0'.repeat(40), afterOid: a }, { name: 'refs/heads/feature-a', beforeOid: a, afterOid: '0'.repeat(40) }] } });
+      expect(ok.errors).toBeUndefined();
+      expect(await git().refHead('feature-b')).toBe(a);
+      expect(await git().refHead('feature-a')).toBeUndefined();
+    });
+
+    it('createPullRequest refuses a second open PR for a head, and no commits; updatePullRequest keeps a closed PR on its base', async () => {
+      const id = await repoId();
+      const open = 'mutation($i: CreatePullRequestInput!) { createPullRequest(input: $i) { pullRequest { id number state baseRefName } } }';
+      // main is behind feature-b: nothing to merge.
+      const same = await gql(open, { i: { repositoryId: id, baseRefName: 'feature-b', headRefName: 'main', title: 't' } });
+      expect(same.errors?.[0]).toMatchObject({ type: 'UNPROCESSABLE', message: 'No commits between feature-b and main' });
+      const first = await gql(open, { i: { repositoryId: id, baseRefName: 'main', headRefName: 'feature-b', title: 'b', body: 'one' } });
+      const pr = (first.data?.['createPullRequest'] as { pullRequest: { id: string; number: number; state: string } }).pullRequest;
+      expect(pr.state).toBe('OPEN');
+      const dup = await gql(open, { i: { repositoryId: id, baseRefName: 'main', headRefName: 'feature-b', title: 'b again' } });
+      expect(dup.errors?.[0]).toMatchObject({ type: 'UNPROCESSABLE', message: 'A pull request already exists for acme:feature-b.' });
+      const listed = await gql('{ repository(owner: "acme", name: "env") { pullRequests(headRefName: "feature-b", first: 5, orderBy: { field: CREATED_AT, direction: DESC }) { nodes { number state body } } } }');
+      expect(JSON.stringify(listed.data)).toContain(`"number":${pr.number},"state":"OPEN","body":"one"`);
+      const unbounded = await gql('{ repository(owner: "acme", name: "env") { pullRequests(headRefName: "feature-b") { nodes { number } } } }');
+      expect(unbounded.errors?.[0]).toMatchObject({ type: 'MISSING_PAGINATION_BOUNDARIES' });
+      emu.closePull('acme/env', pr.number);
+      const update = 'mutation($i: UpdatePullRequestInput!) { updatePullRequest(input: $i) { pullRequest { title state } } }';
+      const rebase = await gql(update, { i: { pullRequestId: pr.id, baseRefName: 'feature-b' } });
+      expect(rebase.errors?.[0]).toMatchObject({ type: 'UNPROCESSABLE', message: expect.stringMatching(/closed pull request/) });
+      const retitled = await gql(update, { i: { pullRequestId: pr.id, title: 'renamed' } });
+      expect(retitled.data?.['updatePullRequest']).toEqual({ pullRequest: { title: 'renamed', state: 'CLOSED' } });
+      const gone = await gql(update, { i: { pullRequestId: 'PR_nope', title: 'x' } });
+      expect(gone.errors?.[0]).toMatchObject({ type: 'NOT_FOUND' });
+      expect(emu.violations).toEqual([]);
+    });
+  });
+
   it('refuses requests without valid credentials', async () => {
     const res = await fetch(`${emu.url}/repos/acme/env`, { headers: { authorization: 'token nope' } });
     expect(res.status).toBe(401);

@@ -1,6 +1,9 @@
 /**
  * The GitHub forge: reads through one GraphQL query (files and head together) and writes a whole
  * Changeset as one `createCommitOnBranch` commit pinned to the planned head. No clone, no push race.
+ * The rolling merge request is GraphQL too: one query reads both branches and the PR, a new branch
+ * comes with its first commit in one request, a rebuild lands with an `updateRefs` compare-and-swap,
+ * and the PR is opened or edited (`createPullRequest` / `updatePullRequest`) only when needed.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -18,9 +21,11 @@ import type {
   MergeRequestRef,
   MergeRequestSpec,
   MergeRequestState,
+  OpenMergeRequest,
   Reaction,
   ReviewPort,
   Role,
+  RollingSnapshot,
   Snapshot,
   WriteRequest,
   WriteResult,
@@ -51,10 +56,40 @@ const CommitFilesSchema = z.record(z.string(), z.unknown());
 const ReadResultSchema = z.object({
   repository: z
     .object({
+      id: z.string().optional(),
       ref: z.object({ target: z.object({ oid: z.string() }).loose() }).nullable().optional(),
       object: z.object({ oid: z.string() }).loose().nullable().optional(),
     })
     .nullable(),
+});
+
+const GraphqlPullSchema = z.object({
+  id: z.string(),
+  number: z.number(),
+  url: z.string(),
+  title: z.string(),
+  body: z.string(),
+  state: z.enum(['OPEN', 'CLOSED', 'MERGED']),
+  baseRefName: z.string(),
+  isCrossRepository: z.boolean(),
+});
+const PullNodesSchema = z.object({ nodes: z.array(GraphqlPullSchema.nullable()).nullable() });
+const TargetSchema = z.object({ oid: z.string() }).loose();
+const RollingResultSchema = z.object({
+  repository: z
+    .object({
+      id: z.string(),
+      base: z.object({ target: TargetSchema }).nullable(),
+      rolling: z.object({ target: TargetSchema }).nullable(),
+      pullRequests: PullNodesSchema,
+    })
+    .nullable(),
+});
+const OpenPullsResultSchema = z.object({ repository: z.object({ id: z.string(), pullRequests: PullNodesSchema }).nullable() });
+const PullPayloadSchema = z.object({ pullRequest: GraphqlPullSchema });
+const BranchCommitSchema = z.object({
+  createRef: z.object({ ref: z.object({ id: z.string() }).nullable() }).nullable().optional(),
+  createCommitOnBranch: z.object({ commit: z.object({ oid: z.string(), url: z.string().optional() }) }).nullable().optional(),
 });
 
 const RefSchema = z.object({ object: z.object({ sha: z.string(), type: z.string() }) });
@@ -99,8 +134,6 @@ export const REST_RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'GET /repos/{owner}/{repo}/git/trees/{tree_sha}': TreeSchema,
   'GET /repos/{owner}/{repo}/git/blobs/{file_sha}': BlobRestSchema,
   'GET /repos/{owner}/{repo}/pulls': z.array(PullSchema.extend(PullStateSchema.shape)),
-  'PATCH /repos/{owner}/{repo}/git/refs/{ref}': RefSchema,
-  'POST /repos/{owner}/{repo}/pulls': PullSchema,
   'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': z.array(CommentSchema),
   'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': CommentSchema,
   'GET /repos/{owner}/{repo}/commits/{ref}/statuses': z.array(StatusSchema),
@@ -137,10 +170,12 @@ const FAILED_CONCLUSIONS = FAILED;
 function readQuery(count: number, byRef: boolean): string {
   const vars = Array.from({ length: count }, (_, i) => `$p${i}: String!`).join(', ');
   const files = Array.from({ length: count }, (_, i) => `f${i}: file(path: $p${i}) { object { ... on Blob { oid text isBinary isTruncated } } }`).join('\n          ');
-  const commit = `oid\n        ... on Commit {\n          ${files}\n        }`;
+  // An empty selection is a syntax error: with no paths, only the head is asked for.
+  const commit = count === 0 ? 'oid' : `oid\n        ... on Commit {\n          ${files}\n        }`;
   return byRef
     ? `query BatonReadFiles($owner: String!, $name: String!, $ref: String!${vars ? `, ${vars}` : ''}) {
   repository(owner: $owner, name: $name) {
+    id
     ref(qualifiedName: $ref) {
       target {
         ${commit}
@@ -162,6 +197,94 @@ const WRITE_MUTATION = `mutation BatonCommit($input: CreateCommitOnBranchInput!)
     commit { oid url }
   }
 }`;
+
+const PULL_FIELDS = 'id number url title body state baseRefName isCrossRepository';
+/** Newest first, so the first same-repository one is what became of the rolling MR. */
+const PULLS_FROM_HEAD = `pullRequests(headRefName: $head, first: 20, orderBy: { field: CREATED_AT, direction: DESC }) { nodes { ${PULL_FIELDS} } }`;
+
+function filesSelection(count: number): string {
+  return Array.from({ length: count }, (_, i) => `f${i}: file(path: $p${i}) { object { ... on Blob { oid text isBinary isTruncated } } }`).join('\n          ');
+}
+
+/** The base head and files, the rolling head and files, and the rolling MR: one document. */
+function rollingQuery(count: number): string {
+  const vars = Array.from({ length: count }, (_, i) => `, $p${i}: String!`).join('');
+  const commit = count === 0 ? 'target { oid }' : `target {\n        oid\n        ... on Commit {\n          ${filesSelection(count)}\n        }\n      }`;
+  return `query BatonReadRolling($owner: String!, $name: String!, $base: String!, $rolling: String!, $head: String!${vars}) {
+  repository(owner: $owner, name: $name) {
+    id
+    base: ref(qualifiedName: $base) {
+      ${commit}
+    }
+    rolling: ref(qualifiedName: $rolling) {
+      ${commit}
+    }
+    ${PULLS_FROM_HEAD}
+  }
+}`;
+}
+
+const OPEN_PULLS_QUERY = `query BatonOpenPulls($owner: String!, $name: String!, $head: String!) {
+  repository(owner: $owner, name: $name) {
+    id
+    pullRequests(headRefName: $head, states: [OPEN], first: 20, orderBy: { field: CREATED_AT, direction: DESC }) { nodes { ${PULL_FIELDS} } }
+  }
+}`;
+
+const REPOSITORY_ID_QUERY = `query BatonRepositoryId($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) { id }
+}`;
+
+/** A new branch and its first commit in one round trip: GitHub runs the two mutations in order. */
+const BRANCH_AND_COMMIT_MUTATION = `mutation BatonBranchAndCommit($ref: CreateRefInput!, $commit: CreateCommitOnBranchInput!) {
+  createRef(input: $ref) { ref { id } }
+  createCommitOnBranch(input: $commit) { commit { oid url } }
+}`;
+
+/** Compare-and-swap: the rolling branch moves only from the head it was read at; the scratch goes in the same step. */
+const UPDATE_REFS_MUTATION = `mutation BatonMoveRefs($input: UpdateRefsInput!) {
+  updateRefs(input: $input) { clientMutationId }
+}`;
+
+const DELETE_REF_MUTATION = `mutation BatonDeleteRef($input: DeleteRefInput!) {
+  deleteRef(input: $input) { clientMutationId }
+}`;
+
+const CREATE_PULL_MUTATION = `mutation BatonOpenPull($input: CreatePullRequestInput!) {
+  createPullRequest(input: $input) { pullRequest { ${PULL_FIELDS} } }
+}`;
+
+const UPDATE_PULL_MUTATION = `mutation BatonUpdatePull($input: UpdatePullRequestInput!) {
+  updatePullRequest(input: $input) { pullRequest { ${PULL_FIELDS} } }
+}`;
+
+const ZERO_OID = '0'.repeat(40);
+
+function openMergeRequest(p: z.infer<typeof GraphqlPullSchema>): OpenMergeRequest {
+  return { id: p.id, number: p.number, url: p.url, title: p.title, body: p.body, targetBranch: p.baseRefName };
+}
+
+/** The newest same-repository pull request (a fork's branch may carry the same name). */
+function newestOwn(nodes: z.infer<typeof PullNodesSchema>): z.infer<typeof GraphqlPullSchema> | undefined {
+  return (nodes.nodes ?? []).find((p): p is z.infer<typeof GraphqlPullSchema> => p !== null && !p.isCrossRepository);
+}
+
+/** GitHub's answer to a document naming a mutation its schema does not have (older GitHub Enterprise Server). */
+function lacksMutation(error: unknown, field: string): boolean {
+  const errors = partialResult(error)?.errors ?? [];
+  return errors.some((x) => (x as { extensions?: { code?: unknown } }).extensions?.code === 'undefinedField' || (x.message ?? '').includes(`Field '${field}' doesn't exist on type 'Mutation'`));
+}
+
+interface GraphqlPartial {
+  data?: unknown;
+  errors?: { type?: string; message?: string; path?: readonly (string | number)[] }[];
+}
+
+/** A document with several mutations may answer some and fail others: the data and the errors both. */
+function partialResult(error: unknown): GraphqlPartial | undefined {
+  if (typeof error !== 'object' || error === null || !Array.isArray((error as GraphqlPartial).errors) || (error as { status?: unknown }).status !== undefined) return undefined;
+  return error as GraphqlPartial;
+}
 
 interface GraphqlErrorShape {
   errors?: { type?: string; message?: string }[];
@@ -196,9 +319,27 @@ function splitMessage(message: string): { headline: string; body: string } {
 const ROLES: readonly Role[] = ['admin', 'maintain', 'write', 'triage', 'read', 'none'];
 const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
 
+const repoKey = (repo: RepoName): string => `${repo.owner}/${repo.name}`.toLowerCase();
+
+function nullFiles(paths: string[]): Record<string, string | null> {
+  const files: Record<string, string | null> = {};
+  for (const p of paths) files[p] = null;
+  return files;
+}
+
+/** Safe, distinct paths in chunks of PATHS_PER_QUERY; unsafe paths stay null. */
+function chunked(paths: string[]): string[][] {
+  const wanted = [...new Set(paths.filter(isSafePath))];
+  const chunks: string[][] = [];
+  for (let i = 0; i < wanted.length; i += PATHS_PER_QUERY) chunks.push(wanted.slice(i, i + PATHS_PER_QUERY));
+  return chunks;
+}
+
 export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
   readonly kind = 'github' as const;
   readonly reviews: ReviewPort = this;
+  /** Repository node ids by `owner/name`, learnt from reads. */
+  private readonly repoIds = new Map<string, string>();
 
   constructor(private readonly options: GitHubForgeOptions) {}
 
@@ -233,39 +374,96 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
   async readFiles(repoText: string, branch: string, paths: string[]): Promise<Snapshot> {
     const repo = parseRepo(repoText);
     assertBranch(branch);
-    const files: Record<string, string | null> = {};
-    for (const p of paths) files[p] = null;
-    const wanted = [...new Set(paths.filter(isSafePath))];
-    // The first query resolves the branch; later chunks (rare) are pinned to that same commit.
-    const chunks: string[][] = [];
-    for (let i = 0; i < wanted.length; i += PATHS_PER_QUERY) chunks.push(wanted.slice(i, i + PATHS_PER_QUERY));
-    if (chunks.length === 0) chunks.push([]);
-    let head: string | undefined;
-    for (const chunk of chunks) {
-      const vars: Record<string, unknown> = { owner: repo.owner, name: repo.name, ...(head === undefined ? { ref: `refs/heads/${branch}` } : { oid: head }) };
-      chunk.forEach((p, i) => (vars[`p${i}`] = p));
-      let raw: unknown;
-      try {
-        raw = await (await this.options.client(repo)).graphql(readQuery(chunk.length, head === undefined), vars);
-      } catch (e) {
-        if (graphqlNotFound(e)) throw new ForgeError(`repository ${repoText} not found`, 404);
-        throw toForgeError('read files', e);
-      }
-      const data = ReadResultSchema.parse(raw);
-      if (!data.repository) throw new ForgeError(`repository ${repoText} not found`, 404);
-      const target = head === undefined ? data.repository.ref?.target : data.repository.object;
-      if (!target) throw new ForgeError(`branch ${branch} does not exist`, 404);
-      head = target.oid;
-      const entries = CommitFilesSchema.parse(target);
-      for (const [i, p] of chunk.entries()) {
-        const entry = EntrySchema.safeParse(entries[`f${i}`] ?? null);
-        const blob = entry.success ? BlobSchema.safeParse(entry.data?.object) : undefined;
-        if (!blob?.success) continue;
-        files[p] = blob.data.text !== null && !blob.data.isTruncated ? blob.data.text : await this.blobText(repo, blob.data.oid);
-      }
+    const files = nullFiles(paths);
+    const [first = [], ...rest] = chunked(paths);
+    const vars: Record<string, unknown> = { owner: repo.owner, name: repo.name, ref: `refs/heads/${branch}` };
+    first.forEach((p, i) => (vars[`p${i}`] = p));
+    const data = ReadResultSchema.parse(await this.query(repo, repoText, 'read files', readQuery(first.length, true), vars));
+    if (!data.repository) throw new ForgeError(`repository ${repoText} not found`, 404);
+    if (data.repository.id) this.repoIds.set(repoKey(repo), data.repository.id);
+    const target = data.repository.ref?.target;
+    if (!target) throw new ForgeError(`branch ${branch} does not exist`, 404);
+    await this.fillFiles(repo, target, first, files);
+    // Later chunks (rare) are pinned to the commit the first one resolved.
+    await this.readMore(repo, repoText, target.oid, rest, files);
+    return { head: target.oid, files };
+  }
+
+  /** Base, rolling branch and the rolling pull request in one GraphQL query (two heads, their files, the newest PR). */
+  async readRolling(repoText: string, baseBranch: string, rollingBranch: string, paths: string[]): Promise<RollingSnapshot> {
+    const repo = parseRepo(repoText);
+    assertBranch(baseBranch);
+    assertBranch(rollingBranch);
+    const [first = [], ...rest] = chunked(paths);
+    const vars: Record<string, unknown> = { owner: repo.owner, name: repo.name, base: `refs/heads/${baseBranch}`, rolling: `refs/heads/${rollingBranch}`, head: rollingBranch };
+    first.forEach((p, i) => (vars[`p${i}`] = p));
+    const data = RollingResultSchema.parse(await this.query(repo, repoText, 'read rolling branch', rollingQuery(first.length), vars));
+    if (!data.repository) throw new ForgeError(`repository ${repoText} not found`, 404);
+    this.repoIds.set(repoKey(repo), data.repository.id);
+    const baseTarget = data.repository.base?.target;
+    if (!baseTarget) throw new ForgeError(`branch ${baseBranch} does not exist`, 404);
+    const base: Snapshot = { head: baseTarget.oid, files: nullFiles(paths) };
+    await this.fillFiles(repo, baseTarget, first, base.files);
+    await this.readMore(repo, repoText, base.head, rest, base.files);
+    const rollingTarget = data.repository.rolling?.target;
+    let rolling: Snapshot | undefined;
+    if (rollingTarget) {
+      rolling = { head: rollingTarget.oid, files: nullFiles(paths) };
+      await this.fillFiles(repo, rollingTarget, first, rolling.files);
+      await this.readMore(repo, repoText, rolling.head, rest, rolling.files);
     }
-    if (head === undefined) throw new ForgeError(`branch ${branch} does not exist`, 404);
-    return { head, files };
+    const newest = newestOwn(data.repository.pullRequests);
+    const state: MergeRequestState = !newest ? 'none' : newest.state === 'OPEN' ? 'open' : newest.state === 'MERGED' ? 'merged' : 'closed';
+    return { base, ...(rolling && { rolling }), state, open: newest?.state === 'OPEN' ? openMergeRequest(newest) : null };
+  }
+
+  /** One GraphQL query; a repository GitHub cannot resolve is a 404. */
+  private async query(repo: RepoName, repoText: string, what: string, document: string, vars: Record<string, unknown>): Promise<unknown> {
+    try {
+      return await (await this.options.client(repo)).graphql(document, vars);
+    } catch (e) {
+      if (graphqlNotFound(e)) throw new ForgeError(`repository ${repoText} not found`, 404);
+      throw toForgeError(what, e);
+    }
+  }
+
+  /** The `fN` blobs of a commit read into `files` (large or binary ones through REST). */
+  private async fillFiles(repo: RepoName, target: Record<string, unknown>, chunk: string[], files: Record<string, string | null>): Promise<void> {
+    const entries = CommitFilesSchema.parse(target);
+    for (const [i, p] of chunk.entries()) {
+      const entry = EntrySchema.safeParse(entries[`f${i}`] ?? null);
+      const blob = entry.success ? BlobSchema.safeParse(entry.data?.object) : undefined;
+      if (!blob?.success) continue;
+      files[p] = blob.data.text !== null && !blob.data.isTruncated ? blob.data.text : await this.blobText(repo, blob.data.oid);
+    }
+  }
+
+  /** Paths beyond the first query's, read at commit `oid`. */
+  private async readMore(repo: RepoName, repoText: string, oid: string, chunks: string[][], files: Record<string, string | null>): Promise<void> {
+    for (const chunk of chunks) {
+      const vars: Record<string, unknown> = { owner: repo.owner, name: repo.name, oid };
+      chunk.forEach((p, i) => (vars[`p${i}`] = p));
+      const data = ReadResultSchema.parse(await this.query(repo, repoText, 'read files', readQuery(chunk.length, false), vars));
+      const target = data.repository?.object;
+      if (!target) throw new ForgeError(`commit ${oid} not found in ${repoText}`, 404);
+      await this.fillFiles(repo, target, chunk, files);
+    }
+  }
+
+  /** The repository's node id (createRef, updateRefs and createPullRequest need it); it never changes, so it is kept. */
+  private async repositoryId(repo: RepoName): Promise<string> {
+    const known = this.repoIds.get(repoKey(repo));
+    if (known) return known;
+    const raw = await this.query(repo, `${repo.owner}/${repo.name}`, 'repository id', REPOSITORY_ID_QUERY, { owner: repo.owner, name: repo.name });
+    const id = z.object({ repository: z.object({ id: z.string() }).nullable() }).parse(raw).repository?.id;
+    if (!id) throw new ForgeError(`repository ${repo.owner}/${repo.name} not found`, 404);
+    this.repoIds.set(repoKey(repo), id);
+    return id;
+  }
+
+  /** One mutation document; GraphQL errors come back as they are (the caller reads them). */
+  private async mutate(repo: RepoName, document: string, vars: Record<string, unknown>): Promise<unknown> {
+    return (await this.options.client(repo)).graphql(document, vars);
   }
 
   /** Large or binary blobs, which GraphQL leaves out of `text`. */
@@ -298,16 +496,16 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
     for (const c of req.changes) if (!isSafePath(c.path)) throw new ForgeError(`unsafe path ${JSON.stringify(c.path.slice(0, 200))}`, 422);
     const additions = req.changes.flatMap((c) => (c.type === 'write' ? [{ path: c.path, contents: Buffer.from(c.contents, 'utf8').toString('base64') }] : []));
     const deletions = req.changes.flatMap((c) => (c.type === 'delete' ? [{ path: c.path }] : []));
+    const commitInput = (branchName: string): Record<string, unknown> => ({
+      branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName },
+      expectedHeadOid: req.expectedHead,
+      message: splitMessage(req.message),
+      fileChanges: { additions, deletions },
+    });
     const commitOn = async (branchName: string): Promise<WriteResult> => {
-      const input = {
-        branch: { repositoryNameWithOwner: `${repo.owner}/${repo.name}`, branchName },
-        expectedHeadOid: req.expectedHead,
-        message: splitMessage(req.message),
-        fileChanges: { additions, deletions },
-      };
       let raw: unknown;
       try {
-        raw = await (await this.options.client(repo)).graphql(WRITE_MUTATION, { input });
+        raw = await this.mutate(repo, WRITE_MUTATION, { input: commitInput(branchName) });
       } catch (e) {
         if (isStaleHeadError(e)) {
           const head = await this.headOf(repoText, branchName);
@@ -319,32 +517,91 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
       return { status: 'committed', commit: commit.oid, ...(commit.url && { url: commit.url }) };
     };
     if (req.replace === undefined) return commitOn(req.branch);
+    const repositoryId = await this.repositoryId(repo);
 
-    // Rebuilding the rolling branch on a new parent. GitHub's ref API has no compare-and-swap, so
-    // the head is checked just before. The new commit is made on a scratch branch first and the
-    // rolling branch moved to it in one step: it never points at the bare base in between, where a
-    // failure would leave the open MR without the versions it proposed.
-    const now = await this.headOf(repoText, req.branch);
-    if ((now ?? null) !== req.replace) return { status: 'stale', ...(now && { head: now }) };
-    if (now === undefined) {
+    // A new branch and its commit in one round trip (createRef, then createCommitOnBranch). If the
+    // branch appeared meanwhile, createRef fails and the commit, pinned to the base head, is stale.
+    const branchAndCommit = async (branchName: string): Promise<{ result: WriteResult; refId?: string }> => {
+      let raw: unknown;
       try {
-        await this.rest(repo, 'POST /repos/{owner}/{repo}/git/refs', { ref: `refs/heads/${req.branch}`, sha: req.expectedHead });
+        raw = await this.mutate(repo, BRANCH_AND_COMMIT_MUTATION, { ref: { repositoryId, name: `refs/heads/${branchName}`, oid: req.expectedHead }, commit: commitInput(branchName) });
       } catch (e) {
-        if (e instanceof ForgeError && e.status === 422) return { status: 'stale' };
-        throw e;
+        const partial = partialResult(e);
+        if (!partial) throw toForgeError('createRef + createCommitOnBranch', e);
+        const data = BranchCommitSchema.safeParse(partial.data ?? {});
+        const refId = data.success ? (data.data.createRef?.ref?.id ?? undefined) : undefined;
+        const commit = data.success ? data.data.createCommitOnBranch?.commit : undefined;
+        if (commit) return { result: { status: 'committed', commit: commit.oid, ...(commit.url && { url: commit.url }) }, ...(refId && { refId }) };
+        const errors = partial.errors ?? [];
+        const refError = errors.find((x) => x.path?.[0] === 'createRef');
+        const commitError = errors.find((x) => x.path?.[0] === 'createCommitOnBranch');
+        // The branch exists at another head (another replica made it first): overtaken, re-read and re-plan.
+        if (commitError && isStaleHeadError({ errors: [commitError] })) return { result: { status: 'stale' }, ...(refId && { refId }) };
+        if (refId) await this.deleteRef(repo, refId);
+        throw toForgeError(refError ? 'createRef' : 'createCommitOnBranch', { errors: [refError ?? commitError ?? errors[0] ?? {}] });
       }
-      return commitOn(req.branch);
-    }
+      const data = BranchCommitSchema.parse(raw);
+      const commit = data.createCommitOnBranch?.commit;
+      if (!commit) throw new ForgeError('createCommitOnBranch answered without a commit', 502);
+      const refId = data.createRef?.ref?.id;
+      return { result: { status: 'committed', commit: commit.oid, ...(commit.url && { url: commit.url }) }, ...(refId && { refId }) };
+    };
+
+    if (req.replace === null) return (await branchAndCommit(req.branch)).result;
+
+    // Rebuilding the rolling branch on a new parent. The new commit is made on a scratch branch
+    // first, then the rolling branch is moved to it only if it still points where it was read
+    // (updateRefs' beforeOid: a compare-and-swap), and the scratch deleted, in one atomic step. The
+    // rolling branch never points at the bare base in between, where GitHub would see the open PR
+    // as having nothing left to merge.
     const scratch = `baton/scratch/${req.branch.replace(/[^A-Za-z0-9._-]/g, '-')}-${randomUUID().slice(0, 8)}`;
-    await this.rest(repo, 'POST /repos/{owner}/{repo}/git/refs', { ref: `refs/heads/${scratch}`, sha: req.expectedHead });
-    try {
-      const made = await commitOn(scratch);
-      if (made.status !== 'committed') return { status: 'stale' };
-      await this.rest(repo, 'PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${req.branch}`, sha: made.commit, force: true });
-      return made;
-    } finally {
-      await this.rest(repo, 'DELETE /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${scratch}` }).catch(() => undefined);
+    const dropScratch = (): Promise<unknown> => this.rest(repo, 'DELETE /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${scratch}` }).catch(() => undefined);
+    // A failure here may still have made the scratch branch (an answer lost on the way): remove it.
+    const made = await branchAndCommit(scratch).catch(async (e: unknown) => {
+      await dropScratch();
+      throw e;
+    });
+    if (made.result.status !== 'committed') {
+      if (made.refId) await this.deleteRef(repo, made.refId);
+      else await dropScratch();
+      return { status: 'stale' };
     }
+    const commit = made.result.commit;
+    try {
+      await this.mutate(repo, UPDATE_REFS_MUTATION, {
+        input: {
+          repositoryId,
+          refUpdates: [
+            { name: `refs/heads/${req.branch}`, beforeOid: req.replace, afterOid: commit, force: true },
+            { name: `refs/heads/${scratch}`, beforeOid: commit, afterOid: ZERO_OID, force: true },
+          ],
+        },
+      });
+      return made.result;
+    } catch (e) {
+      // Refused, or the answer lost: where the rolling branch is now tells which. Both updates are
+      // one atomic step, so a moved rolling branch means the scratch is gone too.
+      const now = await this.headOf(repoText, req.branch).catch(() => undefined);
+      if (now === commit) return made.result;
+      if (now === req.replace && lacksMutation(e, 'updateRefs')) {
+        // An older GitHub Enterprise Server without updateRefs: move the branch over REST, its head
+        // checked just before (no compare-and-swap there), then drop the scratch branch.
+        try {
+          await this.rest(repo, 'PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ref: `heads/${req.branch}`, sha: commit, force: true });
+          return made.result;
+        } finally {
+          await dropScratch();
+        }
+      }
+      if (made.refId) await this.deleteRef(repo, made.refId);
+      if (partialResult(e) && now !== req.replace) return { status: 'stale', ...(now && { head: now }) };
+      throw toForgeError('updateRefs', e);
+    }
+  }
+
+  /** Best effort: a scratch branch left behind holds nothing Baton needs; it is only clutter. */
+  private async deleteRef(repo: RepoName, refId: string): Promise<void> {
+    await this.mutate(repo, DELETE_REF_MUTATION, { input: { refId } }).catch(() => undefined);
   }
 
   async headOf(repoText: string, branch: string): Promise<string | undefined> {
@@ -383,32 +640,62 @@ export class GitHubForge implements Forge, AppRepoPort, ReviewPort {
 
   // ---- ReviewPort ----
 
-  async ensureMergeRequest(repoText: string, spec: MergeRequestSpec): Promise<MergeRequestRef> {
+  async ensureMergeRequest(repoText: string, spec: MergeRequestSpec, seen?: OpenMergeRequest | null): Promise<MergeRequestRef> {
     const repo = parseRepo(repoText);
     assertBranch(spec.sourceBranch);
     assertBranch(spec.targetBranch);
     const title = Array.from(spec.title).slice(0, 256).join('');
     const body = truncateComment(spec.body);
-    const findOpen = async (): Promise<z.infer<typeof PullSchema> | undefined> => {
-      const raw = await this.rest(repo, 'GET /repos/{owner}/{repo}/pulls', { state: 'open', head: `${repo.owner}:${spec.sourceBranch}`, per_page: PAGE });
-      return z.array(PullSchema).parse(raw)[0];
-    };
-    let open = await findOpen();
+    // Told by the caller's read (or asked here): the open pull request from the branch, if any.
+    let open = seen === undefined ? await this.findOpenPull(repo, repoText, spec.sourceBranch) : (seen ?? undefined);
     if (!open) {
       try {
-        const created = PullSchema.parse(await this.rest(repo, 'POST /repos/{owner}/{repo}/pulls', { title, body, head: spec.sourceBranch, base: spec.targetBranch }));
-        return { number: created.number, url: created.html_url, created: true };
+        const created = await this.pullMutation(repo, CREATE_PULL_MUTATION, 'createPullRequest', {
+          repositoryId: await this.repositoryId(repo),
+          baseRefName: spec.targetBranch,
+          headRefName: spec.sourceBranch,
+          title,
+          body,
+        });
+        return { number: created.number, url: created.url, created: true };
       } catch (e) {
         // "A pull request already exists": a concurrent writer opened it; update that one instead.
         if (!(e instanceof ForgeError && e.status === 422)) throw e;
-        open = await findOpen();
+        open = await this.findOpenPull(repo, repoText, spec.sourceBranch);
         if (!open) throw e;
       }
     }
-    if (open.title !== title || (open.body ?? '') !== body || open.base.ref !== spec.targetBranch) {
-      await this.rest(repo, 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}', { pull_number: open.number, title, body, base: spec.targetBranch });
+    if (open.title !== title || open.body !== body || open.targetBranch !== spec.targetBranch) {
+      const input = { pullRequestId: open.id, title, body, ...(open.targetBranch !== spec.targetBranch && { baseRefName: spec.targetBranch }) };
+      try {
+        await this.pullMutation(repo, UPDATE_PULL_MUTATION, 'updatePullRequest', input);
+      } catch (e) {
+        // The pull request the read saw is gone (deleted with its repository's history?): look again, once.
+        if (!(seen && e instanceof ForgeError && e.status === 404)) throw e;
+        return this.ensureMergeRequest(repoText, spec);
+      }
     }
-    return { number: open.number, url: open.html_url, created: false };
+    return { number: open.number, url: open.url, created: false };
+  }
+
+  /** The open same-repository pull request from `branch` (GraphQL; also learns the repository id). */
+  private async findOpenPull(repo: RepoName, repoText: string, branch: string): Promise<OpenMergeRequest | undefined> {
+    const data = OpenPullsResultSchema.parse(await this.query(repo, repoText, 'find pull request', OPEN_PULLS_QUERY, { owner: repo.owner, name: repo.name, head: branch }));
+    if (!data.repository) throw new ForgeError(`repository ${repoText} not found`, 404);
+    this.repoIds.set(repoKey(repo), data.repository.id);
+    const found = newestOwn(data.repository.pullRequests);
+    return found && found.state === 'OPEN' ? openMergeRequest(found) : undefined;
+  }
+
+  private async pullMutation(repo: RepoName, document: string, field: 'createPullRequest' | 'updatePullRequest', input: Record<string, unknown>): Promise<OpenMergeRequest> {
+    let raw: unknown;
+    try {
+      raw = await this.mutate(repo, document, { input });
+    } catch (e) {
+      throw toForgeError(field, e);
+    }
+    const payload = z.record(z.string(), z.unknown()).parse(raw)[field];
+    return openMergeRequest(PullPayloadSchema.parse(payload).pullRequest);
   }
 
   async mergeRequestState(repoText: string, sourceBranch: string): Promise<MergeRequestState> {

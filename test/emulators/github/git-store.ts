@@ -156,6 +156,29 @@ export class GitStore {
   }
 
   /**
+   * `updateRefs`: every update applied or none (one `git update-ref --stdin` transaction). `before`
+   * is the head a branch must have now (`null`: it must not exist; undefined: not checked), `after`
+   * its new head (`null`: delete it). Without `force` only fast-forwards are allowed.
+   */
+  async updateRefs(updates: { branch: string; before?: string | null; after: string | null; force: boolean }[]): Promise<{ ok: true } | { ok: false; reason: string }> {
+    return this.serialize(async () => {
+      const lines: string[] = [];
+      for (const u of updates) {
+        const head = await this.refHead(u.branch);
+        if (u.before !== undefined && (head ?? null) !== u.before) {
+          return { ok: false, reason: `refs/heads/${u.branch} is at ${head ?? 'nothing'}, not at ${u.before ?? 'nothing'} as expected` } as const;
+        }
+        if (u.after !== null && (await this.objectType(u.after)) !== 'commit') return { ok: false, reason: `Object ${u.after} does not exist` } as const;
+        if (u.after !== null && head && !u.force && !(await this.isAncestor(head, u.after))) return { ok: false, reason: `refs/heads/${u.branch}: update is not a fast forward` } as const;
+        if (u.after === null && !head) return { ok: false, reason: `refs/heads/${u.branch} does not exist` } as const;
+        lines.push(u.after === null ? `delete refs/heads/${u.branch} ${head ?? ''}` : `update refs/heads/${u.branch} ${u.after} ${head ?? '0'.repeat(40)}`);
+      }
+      const r = await runGit(['update-ref', '--stdin'], { cwd: this.bare, input: lines.map((l) => `${l}\n`).join('') });
+      return r.code === 0 ? ({ ok: true } as const) : ({ ok: false, reason: 'a reference was updated concurrently' } as const);
+    });
+  }
+
+  /**
    * One commit on `branch` whose parent must be `expected` (compare-and-swap on the ref),
    * as createCommitOnBranch does. Throws CommitConflict when the branch moved, MissingPath
    * when a deletion names a path that does not exist.

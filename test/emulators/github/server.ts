@@ -39,6 +39,8 @@ export interface RequestRecord {
   bytes: number;
   /** GraphQL requests: whether the document is a query or a mutation (a write). */
   graphql?: 'query' | 'mutation';
+  /** GraphQL: the root fields asked for, e.g. `repository` or `createRef+createCommitOnBranch`. */
+  operation?: string;
 }
 
 
@@ -57,6 +59,8 @@ export interface FaultControls {
   setRateLimit(remaining: number, resetInS?: number): void;
   /** The next `n` requests are accepted and never answered (a peer that hangs). */
   hangNext(n: number): void;
+  /** Play an older GitHub Enterprise Server whose GraphQL schema lacks these mutations (e.g. `updateRefs`). */
+  withoutMutations(names: string[]): void;
   clear(): void;
 }
 
@@ -129,6 +133,7 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
   let limitQueue: { status: number; retryAfterS: number }[] = [];
   let lose: { rate: number; next: () => number } | undefined;
   let graphqlLimited = 0;
+  let missingMutations = new Set<string>();
   const rate = { limit: 5000, remaining: 5000, reset: Math.floor(Date.now() / 1000) + 3600, resource: 'core' };
 
   let baseUrl = '';
@@ -660,8 +665,9 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
     }
     if (isGraphql) {
       if (!('login' in who)) return reply({ status: 401, body: { message: 'A JSON web token cannot be used for GraphQL' } });
-      const out = await runGraphql(body, { login: who.login, state });
+      const out = await runGraphql(body, { login: who.login, state, missingMutations });
       violations.push(...out.violations);
+      if (out.fields) record.operation = out.fields;
       return reply({ status: 200, body: out.body });
     }
     const obj = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
@@ -694,7 +700,9 @@ export async function startGitHubEmulator(): Promise<GitHubEmulator> {
         rate.reset = Math.floor(Date.now() / 1000) + resetInS;
       },
       hangNext: (n) => (hanging += n),
+      withoutMutations: (names) => (missingMutations = new Set(names)),
       clear: () => {
+        missingMutations = new Set();
         hanging = 0;
         failQueue = [];
         limitQueue = [];
