@@ -19,7 +19,7 @@ import type { Outcome } from '../core/outcome.js';
 import { rollingBranch } from '../core/outcome.js';
 import { carriedIntents, proposedChanges, rollingMergeRequestText } from '../core/rolling.js';
 import type { ScopeImage } from '../core/rolling.js';
-import type { Forge, MergeRequestState, WriteRequest } from '../forges/types.js';
+import type { Forge, MergeRequestState, RollingRead, WriteRequest } from '../forges/types.js';
 import { ForgeError, RetryableError } from '../forges/types.js';
 import type { RollingLedger } from './rolling-ledger.js';
 
@@ -83,13 +83,11 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
   }
   const paths = [...new Set([...pathsOf(intents), ...scope.flatMap((s) => s.targets.map((t) => t.file))])];
   for (let attempt = 1; ; attempt++) {
-    const baseSnap = await deps.forge.readFiles(deps.repo, destination.branch, paths);
+    const read = await readRolling(deps, destination.branch, branch, paths);
+    const baseSnap = read.base;
     // The rolling branch's files, or undefined when it does not exist (yet, or any more).
-    const rollSnap = await deps.forge.readFiles(deps.repo, branch, paths).catch((e: unknown) => {
-      if (e instanceof ForgeError && e.status === 404) return undefined;
-      throw e;
-    });
-    const state: MergeRequestState = rollSnap && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
+    const rollSnap = read.rolling;
+    const state: MergeRequestState = rollSnap && deps.forge.reviews ? read.mergeRequest : 'none';
     const known = deps.rolling?.get(key);
     const finished = state === 'merged' || state === 'closed';
     const stack = rollSnap !== undefined && !finished && known?.base === baseSnap.head && known.head === rollSnap.head;
@@ -132,6 +130,18 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
     if (attempt >= maxStale) throw new RetryableError(`the branch ${branch} kept moving: ${attempt} writes in a row were overtaken by other pushes`, 409);
     await deps.sleep(staleDelay(attempt, deps.random));
   }
+}
+
+/** The base, the rolling branch and its MR's state: in one go where the forge can, else in three calls. */
+async function readRolling(deps: ExecutorDeps, base: string, branch: string, paths: string[]): Promise<RollingRead> {
+  if (deps.forge.readRolling) return deps.forge.readRolling(deps.repo, base, branch, paths);
+  const baseSnap = await deps.forge.readFiles(deps.repo, base, paths);
+  const rollSnap = await deps.forge.readFiles(deps.repo, branch, paths).catch((e: unknown) => {
+    if (e instanceof ForgeError && e.status === 404) return undefined;
+    throw e;
+  });
+  const state: MergeRequestState = rollSnap && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
+  return { base: baseSnap, ...(rollSnap && { rolling: rollSnap }), mergeRequest: state };
 }
 
 /** Open or update the rolling MR with the whole difference between the base and the rolling branch. */

@@ -25,6 +25,16 @@ export interface WriteRequest {
   replace?: string | null;
 }
 
+/** What a rolling-MR write reads before planning (Forge.readRolling). */
+export interface RollingRead {
+  /** The base branch's head and files. */
+  base: Snapshot;
+  /** The rolling branch's head and files; absent when the branch does not exist. */
+  rolling?: Snapshot;
+  /** The newest merge request from the rolling branch (`none` when there never was one). */
+  mergeRequest: MergeRequestState;
+}
+
 export type WriteResult =
   | { status: 'committed'; commit: string; url?: string }
   | { status: 'stale'; head?: string };
@@ -117,6 +127,12 @@ export interface Forge {
   readonly kind: 'git' | 'github' | 'gitlab';
   /** Read `paths` at the head of `branch`; the head is read in the same operation. */
   readFiles(repo: string, branch: string, paths: string[]): Promise<Snapshot>;
+  /**
+   * Optional: `readFiles` of `base` and of `rolling` (absent when it does not exist) and
+   * `reviews.mergeRequestState(rolling)`, in as few requests as the forge allows. A forge without it is
+   * read with those three calls.
+   */
+  readRolling?(repo: string, base: string, rolling: string, paths: string[]): Promise<RollingRead>;
   /** Every file path under `prefix` (or the whole tree) at the head of `branch`. */
   listFiles(repo: string, branch: string, prefix?: string): Promise<{ head: string; paths: string[] }>;
   /** Write all changes as one commit whose parent is `expectedHead`; never forces. */
