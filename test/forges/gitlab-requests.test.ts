@@ -59,7 +59,8 @@ async function setup(files: number): Promise<{ emu: GitlabEmulator; deps: Execut
     const outcome = await execute(destination, [bump(destination, targets, tag)], deps);
     expect(e.errors).toEqual([]);
     expect(e.graphqlRefusals).toEqual([]);
-    return { status: outcome.status, counts: e.counts(), requests: e.requests.length, ...(outcome.mergeRequest && { mergeRequest: outcome.mergeRequest }) };
+    const mergeRequest = 'mergeRequest' in outcome ? outcome.mergeRequest : undefined;
+    return { status: outcome.status, counts: e.counts(), requests: e.requests.length, ...(mergeRequest && { mergeRequest }) };
   };
   return { emu: e, deps, targets, run };
 }

@@ -68,6 +68,33 @@ describe('gitlab adapter wire format', () => {
     expect(bodies[0]?.variables).toEqual({ fullPath: 'acme/env', h0: 'main', r0: HEAD, p0: ['a.yaml'] });
   });
 
+  it('reads both branches and the rolling MR in one document; a head GitLab errors on is asked over REST', async () => {
+    const bodies: { query: string; variables: Record<string, unknown> }[] = [];
+    const record = (body: { query: string; variables: Record<string, unknown> }): boolean => {
+      bodies.push(body);
+      return true;
+    };
+    const mrNode = { iid: '7', state: 'opened', title: 'Deploy to staging', description: 'web 1 → 2', webUrl: `${BASE}/acme/env/-/merge_requests/7`, targetBranch: 'main' };
+    nock(BASE)
+      .post('/api/graphql', record)
+      .reply(200, {
+        data: { project: { newest: { nodes: [mrNode] }, open: { nodes: [mrNode] }, repository: { h0: { lastCommit: { sha: HEAD } }, h1: null } } },
+        errors: [{ message: 'Internal server error', path: ['project', 'repository', 'h1'] }],
+      })
+      .get('/api/v4/projects/acme%2Fenv/repository/branches/baton%2Fstaging')
+      .reply(404, { message: '404 Branch Not Found' })
+      .post('/api/graphql', record)
+      .reply(200, { data: { project: { repository: { b0: { nodes: [{ path: 'a.yaml', size: 5, rawTextBlob: 'a: 1\n' }] } } } } });
+    const forge = new GitlabForge({ url: BASE, token: TOKEN });
+    const read = await forge.readRolling('acme/env', 'main', 'baton/staging', ['a.yaml']);
+    expect(read).toEqual({ base: { head: HEAD, files: { 'a.yaml': 'a: 1\n' } }, mergeRequest: 'open' });
+    expect(bodies[0]?.variables).toEqual({ fullPath: 'acme/env', h0: 'main', h1: 'baton/staging', mr: ['baton/staging'] });
+    expect(bodies[0]?.query).toContain('newest: mergeRequests(sourceBranches: $mr, first: 1)');
+    expect(bodies[0]?.query).toContain('open: mergeRequests(sourceBranches: $mr, state: opened, first: 1)');
+    // The open MR the read saw, with this very text, needs no call at all.
+    expect(await forge.reviews.ensureMergeRequest('acme/env', { sourceBranch: 'baton/staging', targetBranch: 'main', title: 'Deploy to staging', body: 'web 1 → 2' })).toEqual({ number: 7, url: mrNode.webUrl, created: false });
+  });
+
   it('writes one commit whose updates name the planned head as last_commit_id, as the Commits API documents', async () => {
     let commitBody: unknown;
     nock(BASE)

@@ -119,7 +119,7 @@ const GraphqlReadSchema = z.object({
         .nullish(),
     })
     .nullish(),
-  errors: z.array(z.object({ message: z.string() })).optional(),
+  errors: z.array(z.object({ message: z.string(), path: z.array(z.union([z.string(), z.number()])).nullish() })).optional(),
 });
 
 
@@ -353,7 +353,8 @@ export class GitlabForge implements Forge {
     const guessed = [...new Set(guesses.filter((g): g is string => g !== undefined))].map((ref) => ({ ref, paths, withContent: true }));
     const first = paths.length > 0 ? packReads(repo, { heads: branches, ...(mrBranch !== undefined && { mergeRequests: mrBranch }) }, guessed, limit, maxPaths)[0] : undefined;
     const answer = await this.query(repo, first ?? { heads: branches, ...(mrBranch !== undefined && { mergeRequests: mrBranch }), blobs: [] }, files);
-    const heads = branches.map((_, i) => answer.heads[i] ?? null);
+    const heads: (string | null)[] = [];
+    for (const [i, b] of branches.entries()) heads.push(answer.heads[i] !== undefined ? answer.heads[i] : ((await this.headOf(repo, b)) ?? null));
     branches.forEach((b, i) => this.noteHead(repo, b, heads[i] ?? null));
     // What is still missing at the actual heads: everything of a head that moved (or was not known).
     const needed = [...new Set(heads.filter((h): h is string => h !== null))]
@@ -371,7 +372,7 @@ export class GitlabForge implements Forge {
   }
 
   /** Send one read document; blob contents land in `files` (commit → path → text, null when absent). */
-  private async query(repo: string, plan: ReadPlan, files: Map<string, Map<string, string | null>>): Promise<{ heads: (string | null)[]; mergeRequests?: { newest?: GraphqlMergeRequest; open?: GraphqlMergeRequest } }> {
+  private async query(repo: string, plan: ReadPlan, files: Map<string, Map<string, string | null>>): Promise<{ heads: (string | null | undefined)[]; mergeRequests?: { newest?: GraphqlMergeRequest; open?: GraphqlMergeRequest } }> {
     const { query, variables } = buildReadQuery(repo, plan);
     const res = await requestWithRetry(
       new URL(`${this.base}/api/graphql`),
@@ -382,11 +383,15 @@ export class GitlabForge implements Forge {
     if (!parsed.success) throw new ForgeError('GitLab GraphQL answered with an unexpected shape', 502);
     const errors = parsed.data.errors ?? [];
     if (errors.some((e) => /complexity|too many/i.test(e.message))) throw new GraphqlComplexityError(errors[0]?.message ?? '');
-    if (errors.length > 0) throw new ForgeError(`GitLab GraphQL: ${errors[0]?.message.slice(0, 300)}`, 502);
+    // An error confined to a head (`hN`) leaves that head unknown, to be asked over REST; any other fails the read.
+    const headErrors = new Set(errors.map((e) => e.path?.[2]).filter((a): a is string => typeof a === 'string' && /^h\d+$/.test(a)));
+    const other = errors.find((e) => !(typeof e.path?.[2] === 'string' && headErrors.has(e.path[2])));
+    if (other) throw new ForgeError(`GitLab GraphQL: ${other.message.slice(0, 300)}`, 502);
     const project = parsed.data.data?.project;
     if (!project || (plan.heads.length + plan.blobs.length > 0 && !project.repository)) throw new ForgeError(`project ${repo} not found, or the token cannot read its repository`, 404);
     const repository = project.repository ?? {};
-    const heads = plan.heads.map((_, i) => {
+    const heads = plan.heads.map((_, i): string | null | undefined => {
+      if (headErrors.has(`h${i}`)) return undefined;
       const sha = HeadSchema.safeParse(repository[`h${i}`]).data?.lastCommit?.sha;
       return sha && SHA.test(sha) ? sha : null;
     });

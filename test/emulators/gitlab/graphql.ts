@@ -135,7 +135,8 @@ export async function executeGraphql(
           },
           tree: async ({ path, ref, refType }: { path?: string | null; ref?: string | null; refType?: string | null }) => {
             const commit = await at(ref, refType);
-            if (!commit) return null;
+            // GitLab builds a Tree for any valid ref (its entries rescued to none); an unknown ref's last commit is null.
+            if (!commit) return { lastCommit: null };
             return {
               lastCommit: async () => {
                 // LastCommitResolver sends no path for the root ("so merge commits can be returned"): the commit itself.
