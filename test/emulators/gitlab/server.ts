@@ -118,6 +118,7 @@ export class GitlabEmulator {
   private failures: { remaining: number; status: number } = { remaining: 0, status: 502 };
   private hanging = 0;
   private randomFailure: { fraction: number; next: () => number; status: number } | undefined;
+  private lostResponses: { fraction: number; next: () => number } | undefined;
   private rate: { limit: number; windowMs: number; used: number; windowStart: number } | undefined;
   private maxComplexity: number | undefined;
   /** GraphQL documents GitLab would have refused (invalid for its schema, or over its complexity limit). */
@@ -260,6 +261,14 @@ export class GitlabEmulator {
     this.randomFailure = fraction > 0 ? { fraction, next: seededRandom(seed), status } : undefined;
   }
 
+  /**
+   * Lose a seeded random `fraction` of answers to writes (POST/PUT): the change is made, the client
+   * gets a 502, as when a proxy drops the response (0 turns it off).
+   */
+  loseResponses(fraction: number, seed: number): void {
+    this.lostResponses = fraction > 0 ? { fraction, next: seededRandom(seed) } : undefined;
+  }
+
   /** The complexity limit GraphQL queries are held to: GitLab's 250 for an authenticated request unless set. */
   graphqlComplexityLimit(limit: number | undefined): void {
     this.maxComplexity = limit;
@@ -329,6 +338,8 @@ export class GitlabEmulator {
         }
       }
       const [status, payload, headers] = await this.dispatch(req.method ?? 'GET', segments, url, body);
+      const write = req.method === 'POST' || req.method === 'PUT';
+      if (write && record.route !== '/graphql' && status < 300 && this.lostResponses && this.lostResponses.next() < this.lostResponses.fraction) return send(502, { message: '502 Bad Gateway' });
       send(status, payload, headers);
     } catch (e) {
       if (e instanceof ApiError) return send(e.status, e.body);
