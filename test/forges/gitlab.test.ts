@@ -2,7 +2,7 @@ import { buildClientSchema } from 'graphql';
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitlabForge } from '../../src/forges/gitlab/gitlab-forge.js';
-import { readPlanComplexity } from '../../src/forges/gitlab/read-query.js';
+import { packReads, readPlanComplexity } from '../../src/forges/gitlab/read-query.js';
 import { RetryableError } from '../../src/forges/types.js';
 import type { GitlabEmulator } from '../emulators/gitlab/server.js';
 import { gitlab2022Introspection, gitlabGraphqlSchema } from '../emulators/gitlab/schema.js';
@@ -22,6 +22,33 @@ forgeContract('gitlab (emulator)', async (seed) => {
     headMessage: async (branch = 'main') => project.repo.message(branch),
     cleanup: () => emu.close(),
   };
+});
+
+describe('gitlab read packing', () => {
+  it('packs any read into documents under the limit, heads and MRs first, every path exactly once', () => {
+    for (const limit of [100, 250]) {
+      for (const n of [0, 1, 17, 58, 59, 100, 101, 250]) {
+        const paths = Array.from({ length: n }, (_, i) => `envs/p${i}.yaml`);
+        const blobs = [
+          { ref: 'a'.repeat(40), paths, withContent: true },
+          { ref: 'b'.repeat(40), paths, withContent: true },
+        ];
+        const plans = packReads('g/p', { heads: ['main', 'baton/x'], mergeRequests: 'baton/x' }, blobs, limit);
+        expect(plans[0]).toMatchObject({ heads: ['main', 'baton/x'], mergeRequests: 'baton/x' });
+        expect(plans.slice(1).every((p) => p.heads.length === 0 && p.mergeRequests === undefined)).toBe(true);
+        for (const p of plans) expect(readPlanComplexity(p)).toBeLessThanOrEqual(limit);
+        for (const p of plans) for (const b of p.blobs) expect(b.paths.length).toBeLessThanOrEqual(100);
+        for (const ref of ['a'.repeat(40), 'b'.repeat(40)]) {
+          const sent = plans.flatMap((p) => p.blobs.filter((b) => b.ref === ref).flatMap((b) => b.paths));
+          expect(sent).toEqual(paths);
+        }
+      }
+    }
+    // The figures docs/gitlab.md quotes.
+    expect(packReads('g/p', { heads: [] }, [{ ref: 'a', paths: Array.from({ length: 100 }, String), withContent: true }]).map((p) => readPlanComplexity(p))).toEqual([214]);
+    const rolling58 = packReads('g/p', { heads: ['main', 'baton/x'], mergeRequests: 'baton/x' }, ['a', 'b'].map((ref) => ({ ref, paths: Array.from({ length: 58 }, String), withContent: true })));
+    expect(rolling58.map((p) => readPlanComplexity(p))).toEqual([248]);
+  });
 });
 
 describe('gitlab forge', () => {

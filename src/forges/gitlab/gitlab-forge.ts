@@ -1,5 +1,6 @@
 /**
- * The GitLab forge: REST v4 through @gitbeaker/rest, plus one GraphQL query to read many files at once.
+ * The GitLab forge: REST v4 through @gitbeaker/rest, plus GraphQL to read branch heads, many files and
+ * the rolling merge request at once.
  * `repo` is the project's full path (`group/sub/name`), which GitLab accepts URL-encoded as the project id.
  */
 
@@ -21,8 +22,9 @@ export interface GitlabForgeOptions {
   botUsername?: string;
   retry?: Partial<RetryPolicy>;
   /**
-   * Upper bound on paths per GraphQL read. The adapter already sends no more than GitLab's complexity
-   * limit allows (read-query.ts); this only lowers it further.
+   * Upper bound on paths per `blobs` field of a GraphQL read (GitLab's page size, 100, at most). The
+   * adapter already sends no more than GitLab's complexity limit allows (read-query.ts); this only
+   * lowers it further.
    */
   pathsPerQuery?: number;
   now?: () => number;

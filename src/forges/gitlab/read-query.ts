@@ -122,12 +122,6 @@ export function packReads(fullPath: string, first: Omit<ReadPlan, 'blobs'>, blob
   return plans.filter((p) => p.heads.length > 0 || p.mergeRequests !== undefined || p.blobs.length > 0);
 }
 
-/** The most paths of one commit a document without heads carries (the `write: commit` figure in the docs). */
-export function pathsPerReadQuery(withContent: boolean, limit = GITLAB_MAX_COMPLEXITY): number {
-  const plans = packReads('group/project', { heads: [] }, [{ ref: '0'.repeat(40), paths: Array.from({ length: BLOBS_MAX_PAGE }, (_, i) => `p${i}`), withContent }], limit);
-  return plans[0]?.blobs[0]?.paths.length ?? 1;
-}
-
 /** `Query has complexity of 301, which exceeds max complexity of 250` → 250. */
 export function complexityLimitFrom(message: string): number | undefined {
   const m = /exceeds max complexity of (\d{1,6})/i.exec(message);
