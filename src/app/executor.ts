@@ -19,7 +19,7 @@ import type { Outcome } from '../core/outcome.js';
 import { rollingBranch } from '../core/outcome.js';
 import { carriedIntents, proposedChanges, rollingMergeRequestText } from '../core/rolling.js';
 import type { ScopeImage } from '../core/rolling.js';
-import type { Forge, MergeRequestState, RollingRead, WriteRequest } from '../forges/types.js';
+import type { Forge, MergeRequestState, OpenMergeRequest, RollingSnapshot, WriteRequest } from '../forges/types.js';
 import { ForgeError, RetryableError } from '../forges/types.js';
 import type { RollingLedger } from './rolling-ledger.js';
 
@@ -84,10 +84,7 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
   const paths = [...new Set([...pathsOf(intents), ...scope.flatMap((s) => s.targets.map((t) => t.file))])];
   for (let attempt = 1; ; attempt++) {
     const read = await readRolling(deps, destination.branch, branch, paths);
-    const baseSnap = read.base;
-    // The rolling branch's files, or undefined when it does not exist (yet, or any more).
-    const rollSnap = read.rolling;
-    const state: MergeRequestState = rollSnap && deps.forge.reviews ? read.mergeRequest : 'none';
+    const { base: baseSnap, rolling: rollSnap, state } = read;
     const known = deps.rolling?.get(key);
     const finished = state === 'merged' || state === 'closed';
     const stack = rollSnap !== undefined && !finished && known?.base === baseSnap.head && known.head === rollSnap.head;
@@ -111,7 +108,7 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
     if (cs.changes.length === 0) {
       // Nothing new; a rolling branch whose MR is missing (a failed call last time) still gets one.
       if (stack && state !== 'open' && deps.forge.reviews) {
-        const mr = await ensureRollingMr(env, destination, branch, scope, baseSnap.files, rollSnap.files, deps);
+        const mr = await ensureRollingMr(env, destination, branch, scope, baseSnap.files, rollSnap.files, deps, read.open);
         return { ...base, status: 'noop', ...(mr && { mergeRequest: mr }) };
       }
       return { ...base, status: 'noop' };
@@ -123,7 +120,8 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
     if (written.status === 'committed') {
       deps.rolling?.set(key, { base: baseSnap.head, head: written.commit });
       await deps.ledger?.record(env, cs.bumps, !stack);
-      const mr = deps.forge.reviews ? await ensureRollingMr(env, destination, branch, scope, baseSnap.files, applied(onto.files, cs.changes), deps) : undefined;
+      // A merged or closed MR is not the one to update: `open` is null then, and a new one is opened.
+      const mr = deps.forge.reviews ? await ensureRollingMr(env, destination, branch, scope, baseSnap.files, applied(onto.files, cs.changes), deps, read.open) : undefined;
       return { ...base, status: 'committed', commit: written.commit, ...(written.url && { url: written.url }), ...(mr && { mergeRequest: mr }) };
     }
     deps.rolling?.delete(key);
@@ -132,16 +130,19 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
   }
 }
 
-/** The base, the rolling branch and its MR's state: in one go where the forge can, else in three calls. */
-async function readRolling(deps: ExecutorDeps, base: string, branch: string, paths: string[]): Promise<RollingRead> {
-  if (deps.forge.readRolling) return deps.forge.readRolling(deps.repo, base, branch, paths);
-  const baseSnap = await deps.forge.readFiles(deps.repo, base, paths);
-  const rollSnap = await deps.forge.readFiles(deps.repo, branch, paths).catch((e: unknown) => {
+/**
+ * The base, the rolling branch (undefined when it does not exist, yet or any more) and the rolling
+ * MR's state: in one forge operation where the forge has one (GitHub), else three.
+ */
+async function readRolling(deps: ExecutorDeps, baseBranch: string, branch: string, paths: string[]): Promise<RollingSnapshot> {
+  if (deps.forge.readRolling) return deps.forge.readRolling(deps.repo, baseBranch, branch, paths);
+  const base = await deps.forge.readFiles(deps.repo, baseBranch, paths);
+  const rolling = await deps.forge.readFiles(deps.repo, branch, paths).catch((e: unknown) => {
     if (e instanceof ForgeError && e.status === 404) return undefined;
     throw e;
   });
-  const state: MergeRequestState = rollSnap && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
-  return { base: baseSnap, ...(rollSnap && { rolling: rollSnap }), mergeRequest: state };
+  const state: MergeRequestState = rolling && deps.forge.reviews ? await deps.forge.reviews.mergeRequestState(deps.repo, branch) : 'none';
+  return { base, ...(rolling && { rolling }), state };
 }
 
 /** Open or update the rolling MR with the whole difference between the base and the rolling branch. */
@@ -153,6 +154,7 @@ async function ensureRollingMr(
   baseFiles: Record<string, string | null>,
   rollingFiles: Record<string, string | null>,
   deps: ExecutorDeps,
+  seen: OpenMergeRequest | null | undefined,
 ): Promise<{ number: number; url: string } | undefined> {
   const reviews = deps.forge.reviews;
   if (!reviews) return undefined;
@@ -160,6 +162,7 @@ async function ensureRollingMr(
   const causes = new Map<string, Cause[]>();
   for (const c of changes) causes.set(c.image, (await deps.ledger?.causes(env, c.image, c.to.tag)) ?? []);
   const text = rollingMergeRequestText(env, destination.branch, changes, (image) => causes.get(image) ?? []);
-  const mr = await reviews.ensureMergeRequest(deps.repo, { sourceBranch: branch, targetBranch: destination.branch, ...text });
+  const spec = { sourceBranch: branch, targetBranch: destination.branch, ...text };
+  const mr = seen === undefined ? await reviews.ensureMergeRequest(deps.repo, spec) : await reviews.ensureMergeRequest(deps.repo, spec, seen);
   return { number: mr.number, url: mr.url };
 }

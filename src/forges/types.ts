@@ -25,16 +25,6 @@ export interface WriteRequest {
   replace?: string | null;
 }
 
-/** What a rolling-MR write reads before planning (Forge.readRolling). */
-export interface RollingRead {
-  /** The base branch's head and files. */
-  base: Snapshot;
-  /** The rolling branch's head and files; absent when the branch does not exist. */
-  rolling?: Snapshot;
-  /** The newest merge request from the rolling branch (`none` when there never was one). */
-  mergeRequest: MergeRequestState;
-}
-
 export type WriteResult =
   | { status: 'committed'; commit: string; url?: string }
   | { status: 'stale'; head?: string };
@@ -50,6 +40,28 @@ export interface MergeRequestSpec {
 
 /** The newest merge request from a source branch: what became of the rolling MR. */
 export type MergeRequestState = 'open' | 'merged' | 'closed' | 'none';
+
+/** The open merge request from a branch as a read saw it, so an unchanged one needs no call. */
+export interface OpenMergeRequest {
+  /** The forge's id for it (GitHub: the pull request's node id). */
+  id: string;
+  number: number;
+  url: string;
+  title: string;
+  body: string;
+  targetBranch: string;
+}
+
+/** The base branch, the rolling branch and the rolling MR, as one read saw them. */
+export interface RollingSnapshot {
+  base: Snapshot;
+  /** undefined when the rolling branch does not exist. */
+  rolling?: Snapshot;
+  /** The newest merge request from the rolling branch. */
+  state: MergeRequestState;
+  /** The open one (`state` is `open`), `null` when none is open, undefined when the read cannot tell. */
+  open?: OpenMergeRequest | null;
+}
 
 export interface MergeRequestRef {
   number: number;
@@ -102,8 +114,12 @@ export interface CiVerdict {
  * Plain git has none of these, so they live apart from the file operations.
  */
 export interface ReviewPort {
-  /** Open a merge request from sourceBranch, or update the open one in place. */
-  ensureMergeRequest(repo: string, spec: MergeRequestSpec): Promise<MergeRequestRef>;
+  /**
+   * Open a merge request from sourceBranch, or update the open one in place (only when its text or
+   * target differs). `seen` is what the caller's own read found: the open MR (compared without a
+   * lookup) or `null` for none open (opened without a lookup; one opened meanwhile is still found).
+   */
+  ensureMergeRequest(repo: string, spec: MergeRequestSpec, seen?: OpenMergeRequest | null): Promise<MergeRequestRef>;
   /** State of the newest merge request from `sourceBranch` (`none` when there never was one). */
   mergeRequestState(repo: string, sourceBranch: string): Promise<MergeRequestState>;
   /** Create or edit (only if the text changed) the one comment carrying `marker` on MR `number`. */
@@ -127,16 +143,16 @@ export interface Forge {
   readonly kind: 'git' | 'github' | 'gitlab';
   /** Read `paths` at the head of `branch`; the head is read in the same operation. */
   readFiles(repo: string, branch: string, paths: string[]): Promise<Snapshot>;
-  /**
-   * Optional: `readFiles` of `base` and of `rolling` (absent when it does not exist) and
-   * `reviews.mergeRequestState(rolling)`, in as few requests as the forge allows. A forge without it is
-   * read with those three calls.
-   */
-  readRolling?(repo: string, base: string, rolling: string, paths: string[]): Promise<RollingRead>;
   /** Every file path under `prefix` (or the whole tree) at the head of `branch`. */
   listFiles(repo: string, branch: string, prefix?: string): Promise<{ head: string; paths: string[] }>;
   /** Write all changes as one commit whose parent is `expectedHead`; never forces. */
   write(repo: string, req: WriteRequest): Promise<WriteResult>;
+  /**
+   * Optional: the files at the heads of `baseBranch` and `rollingBranch` and the state of the
+   * rolling MR, in one operation (GitHub: one GraphQL query). Forges without it are read with
+   * `readFiles` twice and `reviews.mergeRequestState`.
+   */
+  readRolling?(repo: string, baseBranch: string, rollingBranch: string, paths: string[]): Promise<RollingSnapshot>;
   /** Head of `branch`, creating it from `from` when it does not exist. */
   ensureBranch(repo: string, branch: string, from: string): Promise<string>;
   /** Head of `branch`, or undefined when it does not exist. */

@@ -87,12 +87,13 @@ describe('gitlab adapter wire format', () => {
       .reply(200, { data: { project: { repository: { b0: { nodes: [{ path: 'a.yaml', size: 5, rawTextBlob: 'a: 1\n' }] } } } } });
     const forge = new GitlabForge({ url: BASE, token: TOKEN });
     const read = await forge.readRolling('acme/env', 'main', 'baton/staging', ['a.yaml']);
-    expect(read).toEqual({ base: { head: HEAD, files: { 'a.yaml': 'a: 1\n' } }, mergeRequest: 'open' });
+    const open = { id: '7', number: 7, url: mrNode.webUrl, title: 'Deploy to staging', body: 'web 1 → 2', targetBranch: 'main' };
+    expect(read).toEqual({ base: { head: HEAD, files: { 'a.yaml': 'a: 1\n' } }, state: 'open', open });
     expect(bodies[0]?.variables).toEqual({ fullPath: 'acme/env', h0: 'main', h1: 'baton/staging', mr: ['baton/staging'] });
     expect(bodies[0]?.query).toContain('newest: mergeRequests(sourceBranches: $mr, first: 1)');
     expect(bodies[0]?.query).toContain('open: mergeRequests(sourceBranches: $mr, state: opened, first: 1)');
     // The open MR the read saw, with this very text, needs no call at all.
-    expect(await forge.reviews.ensureMergeRequest('acme/env', { sourceBranch: 'baton/staging', targetBranch: 'main', title: 'Deploy to staging', body: 'web 1 → 2' })).toEqual({ number: 7, url: mrNode.webUrl, created: false });
+    expect(await forge.reviews.ensureMergeRequest('acme/env', { sourceBranch: 'baton/staging', targetBranch: 'main', title: 'Deploy to staging', body: 'web 1 → 2' }, read.open)).toEqual({ number: 7, url: mrNode.webUrl, created: false });
   });
 
   it('writes one commit whose updates name the planned head as last_commit_id, as the Commits API documents', async () => {

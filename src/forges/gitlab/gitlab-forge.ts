@@ -7,7 +7,7 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { z } from 'zod';
 import type { FileChange } from '../../core/changeset.js';
-import type { ChatOpsMergeRequest, CiVerdict, CommitMergeRequest, CommitState, CommitStatus, Forge, LoggedCommit, MergeRequestRef, MergeRequestSpec, MergeRequestState, Reaction, ReviewPort, Role, RollingRead, Snapshot, WriteRequest, WriteResult } from '../types.js';
+import type { ChatOpsMergeRequest, CiVerdict, CommitMergeRequest, CommitState, CommitStatus, Forge, LoggedCommit, MergeRequestRef, MergeRequestSpec, MergeRequestState, OpenMergeRequest, Reaction, ReviewPort, Role, RollingSnapshot, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError } from '../types.js';
 import type { RetryPolicy } from './http.js';
 import { DEFAULT_RETRY, GitlabApiError, gitbeakerRequester, requestWithRetry } from './http.js';
@@ -179,7 +179,6 @@ export class GitlabForge implements Forge {
   private complexityLimit = GITLAB_MAX_COMPLEXITY;
   /** Set only if GitLab refuses a document the cost model let through: then halve until one passes. */
   private learnedLimit: number | undefined;
-  private readonly reviewsImpl: GitlabReviews;
   private readonly now: () => number;
   private me: Promise<string> | undefined;
 
@@ -189,13 +188,7 @@ export class GitlabForge implements Forge {
     this.pathsPerQuery = Math.max(1, options.pathsPerQuery ?? 100);
     this.now = options.now ?? Date.now;
     this.api = new Gitlab({ host: this.base, token: options.token, requesterFn: gitbeakerRequester(this.policy) });
-    this.reviewsImpl = new GitlabReviews(this);
-    this.reviews = this.reviewsImpl;
-  }
-
-  /** The adapter's clock (injected in tests). */
-  clock(): number {
-    return this.now();
+    this.reviews = new GitlabReviews(this);
   }
 
   /** Username of the token's user (notes Baton may edit are the ones it wrote). */
@@ -279,7 +272,7 @@ export class GitlabForge implements Forge {
    * allows (docs/gitlab.md): both heads, the newest and the open merge request from `rolling`, and the
    * files at both heads (at the heads the adapter last saw; a head that moved costs one more document).
    */
-  async readRolling(repo: string, base: string, rolling: string, paths: string[]): Promise<RollingRead> {
+  async readRolling(repo: string, base: string, rolling: string, paths: string[]): Promise<RollingSnapshot> {
     assertRepo(repo);
     assertBranch(base);
     assertBranch(rolling);
@@ -291,8 +284,10 @@ export class GitlabForge implements Forge {
     const rollSnap = snaps.get(rolling);
     const newest = mergeRequests?.newest;
     const state: MergeRequestState = !newest ? 'none' : newest.state === 'opened' || newest.state === 'locked' ? 'open' : newest.state === 'merged' ? 'merged' : 'closed';
-    this.reviewsImpl.seen(repo, rolling, mergeRequests?.open);
-    return { base: baseSnap, ...(rollSnap && { rolling: rollSnap }), mergeRequest: state };
+    const open = mergeRequests?.open;
+    // The open MR as the executor hands it back to ensureMergeRequest: compared there without a lookup.
+    const seen: OpenMergeRequest | null = open?.webUrl ? { id: String(open.iid), number: open.iid, url: open.webUrl, title: open.title, body: open.description ?? '', targetBranch: open.targetBranch } : null;
+    return { base: baseSnap, ...(rollSnap && { rolling: rollSnap }), state, ...((seen || !open) && { open: seen }) };
   }
 
   private headKey(repo: string, branch: string): string {
@@ -532,35 +527,21 @@ class GraphqlComplexityError extends ForgeError {
   }
 }
 
-type OpenMergeRequest = z.infer<typeof MergeRequestSchema>;
+type OpenRestMergeRequest = z.infer<typeof MergeRequestSchema>;
 
 class GitlabReviews implements ReviewPort {
-  /**
-   * The open rolling MR per source branch as last seen (repo\0branch → MR, or `null`: a read just found
-   * none), and when: a later bump edits it directly, and one whose text is unchanged is left alone.
-   */
-  private readonly openMrs = new Map<string, { mr: OpenMergeRequest | null; at: number }>();
+  /** The open rolling MR per source branch as last seen (repo\0branch → MR), so a later bump edits it directly. */
+  private readonly openMrs = new Map<string, OpenRestMergeRequest>();
 
   constructor(private readonly forge: GitlabForge) {}
 
-  private rememberOpen(key: string, mr: OpenMergeRequest | null): void {
+  private rememberOpen(key: string, mr: OpenRestMergeRequest): void {
     this.openMrs.delete(key);
-    this.openMrs.set(key, { mr, at: this.forge.clock() });
+    this.openMrs.set(key, mr);
     if (this.openMrs.size > 1_000) {
       const oldest = this.openMrs.keys().next().value;
       if (oldest !== undefined) this.openMrs.delete(oldest);
     }
-  }
-
-  /** What a read of the rolling branch just saw: its open merge request, or none. */
-  seen(repo: string, sourceBranch: string, open: { iid: number; title: string; description?: string | null | undefined; webUrl?: string | null | undefined; targetBranch: string } | undefined): void {
-    const key = `${repo}\0${sourceBranch}`;
-    // An open MR without a web URL (GitLab always sends one) is not trusted: the REST path looks it up.
-    if (open && !open.webUrl) {
-      this.openMrs.delete(key);
-      return;
-    }
-    this.rememberOpen(key, open?.webUrl ? { iid: open.iid, web_url: open.webUrl, title: open.title, description: open.description ?? null, target_branch: open.targetBranch, source_branch: sourceBranch, state: 'opened' } : null);
   }
 
   private get api(): GitlabClient {
@@ -568,12 +549,12 @@ class GitlabReviews implements ReviewPort {
   }
 
   /**
-   * Open the MR or bring its text up to date, with as few calls as what is known allows: right after a
-   * read of the rolling branch (within HEAD_FRESH_MS) an unchanged MR costs nothing, a changed one a
-   * `PUT`, a missing one a `POST`; otherwise a `PUT` to the MR seen last time (whose answer says whether
-   * it is still open), or a lookup first.
+   * Open the MR or bring its text up to date, with as few calls as what is known allows. With `seen`
+   * (what the caller's read of the rolling branch found, moments ago): an unchanged MR costs nothing,
+   * a changed one a `PUT`, none open a `POST`. Without it: a `PUT` to the MR seen last time when the
+   * text changed (its answer says whether it is still open), else a lookup first.
    */
-  async ensureMergeRequest(repo: string, spec: MergeRequestSpec): Promise<MergeRequestRef> {
+  async ensureMergeRequest(repo: string, spec: MergeRequestSpec, seen?: OpenMergeRequest | null): Promise<MergeRequestRef> {
     assertRepo(repo);
     assertBranch(spec.sourceBranch);
     assertBranch(spec.targetBranch);
@@ -581,11 +562,13 @@ class GitlabReviews implements ReviewPort {
     const title = Array.from(spec.title).slice(0, 255).join('');
     const description = truncateNote(spec.body, GITLAB_NOTE_LIMIT);
     const key = `${repo}\0${spec.sourceBranch}`;
-    const entry = this.openMrs.get(key);
-    const fresh = entry !== undefined && this.forge.clock() - entry.at < HEAD_FRESH_MS;
-    const known = entry?.mr ?? undefined;
-    const differs = (mr: OpenMergeRequest): boolean => mr.title !== title || (mr.description ?? '') !== description || mr.target_branch !== spec.targetBranch;
-    if (known && fresh && !differs(known)) return { number: known.iid, url: known.web_url, created: false };
+    const differs = (mr: OpenRestMergeRequest): boolean => mr.title !== title || (mr.description ?? '') !== description || mr.target_branch !== spec.targetBranch;
+    const fromRead: OpenRestMergeRequest | undefined = seen ? { iid: seen.number, web_url: seen.url, title: seen.title, description: seen.body, target_branch: seen.targetBranch, source_branch: spec.sourceBranch, state: 'opened' } : undefined;
+    if (fromRead && !differs(fromRead)) {
+      this.rememberOpen(key, fromRead);
+      return { number: fromRead.iid, url: fromRead.web_url, created: false };
+    }
+    const known = seen === undefined ? this.openMrs.get(key) : fromRead;
     if (known && differs(known)) {
       // Edit the MR seen last time without listing first. GitLab answers with the MR's state; if it was
       // closed or merged meanwhile, forget it and look for (or open) the current one.
@@ -600,12 +583,12 @@ class GitlabReviews implements ReviewPort {
       }
     }
     this.openMrs.delete(key);
-    const findOpen = async (): Promise<OpenMergeRequest | undefined> => {
+    const findOpen = async (): Promise<OpenRestMergeRequest | undefined> => {
       const raw = await this.api.MergeRequests.all({ projectId: repo, state: 'opened', sourceBranch: spec.sourceBranch, perPage: PAGE, maxPages: 1 });
       return z.array(MergeRequestSchema).parse(raw)[0];
     };
-    // A read just now found no open MR: open one without looking again (a 409 says someone else did).
-    let open = entry?.mr === null && fresh ? undefined : await findOpen();
+    // The caller's read found none open: open one without looking again (a 409 says someone else did).
+    let open = seen === null ? undefined : await findOpen();
     if (!open) {
       try {
         const created = MergeRequestSchema.parse(await this.api.MergeRequests.create(repo, spec.sourceBranch, spec.targetBranch, title, { description, removeSourceBranch: true }));
