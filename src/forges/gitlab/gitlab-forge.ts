@@ -36,9 +36,8 @@ const PAGE = 100;
 const DEFAULT_BRANCH_TTL_MS = 5 * 60_000;
 const META_CACHE_LIMIT = 20_000;
 /**
- * How long a head (or an open merge request) seen by a read stands for the current one: a rebuild's
- * `force` write checks the rolling branch against it instead of asking again, and the MR is edited or
- * left alone on what the read saw. Longer than one read-plan-write cycle, far shorter than a human.
+ * How long a head seen by a read stands for the current one: a rebuild's `force` write checks the
+ * rolling branch against it instead of asking again. Longer than one read-plan-write cycle.
  */
 const HEAD_FRESH_MS = 10_000;
 
