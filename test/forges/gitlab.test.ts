@@ -2,7 +2,7 @@ import { buildClientSchema } from 'graphql';
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitlabForge } from '../../src/forges/gitlab/gitlab-forge.js';
-import { readQueryComplexity } from '../../src/forges/gitlab/read-query.js';
+import { packReads, readPlanComplexity } from '../../src/forges/gitlab/read-query.js';
 import { RetryableError } from '../../src/forges/types.js';
 import type { GitlabEmulator } from '../emulators/gitlab/server.js';
 import { gitlab2022Introspection, gitlabGraphqlSchema } from '../emulators/gitlab/schema.js';
@@ -24,6 +24,33 @@ forgeContract('gitlab (emulator)', async (seed) => {
   };
 });
 
+describe('gitlab read packing', () => {
+  it('packs any read into documents under the limit, heads and MRs first, every path exactly once', () => {
+    for (const limit of [100, 250]) {
+      for (const n of [0, 1, 17, 58, 59, 100, 101, 250]) {
+        const paths = Array.from({ length: n }, (_, i) => `envs/p${i}.yaml`);
+        const blobs = [
+          { ref: 'a'.repeat(40), paths, withContent: true },
+          { ref: 'b'.repeat(40), paths, withContent: true },
+        ];
+        const plans = packReads('g/p', { heads: ['main', 'baton/x'], mergeRequests: 'baton/x' }, blobs, limit);
+        expect(plans[0]).toMatchObject({ heads: ['main', 'baton/x'], mergeRequests: 'baton/x' });
+        expect(plans.slice(1).every((p) => p.heads.length === 0 && p.mergeRequests === undefined)).toBe(true);
+        for (const p of plans) expect(readPlanComplexity(p)).toBeLessThanOrEqual(limit);
+        for (const p of plans) for (const b of p.blobs) expect(b.paths.length).toBeLessThanOrEqual(100);
+        for (const ref of ['a'.repeat(40), 'b'.repeat(40)]) {
+          const sent = plans.flatMap((p) => p.blobs.filter((b) => b.ref === ref).flatMap((b) => b.paths));
+          expect(sent).toEqual(paths);
+        }
+      }
+    }
+    // The figures docs/gitlab.md quotes.
+    expect(packReads('g/p', { heads: [] }, [{ ref: 'a', paths: Array.from({ length: 100 }, String), withContent: true }]).map((p) => readPlanComplexity(p))).toEqual([214]);
+    const rolling58 = packReads('g/p', { heads: ['main', 'baton/x'], mergeRequests: 'baton/x' }, ['a', 'b'].map((ref) => ({ ref, paths: Array.from({ length: 58 }, String), withContent: true })));
+    expect(rolling58.map((p) => readPlanComplexity(p))).toEqual([248]);
+  });
+});
+
 describe('gitlab forge', () => {
   let emu: GitlabEmulator;
   let forge: GitlabForge;
@@ -37,11 +64,26 @@ describe('gitlab forge', () => {
     await emu?.close();
   });
 
-  it('reads any number of files in two requests: the branch head, then one GraphQL query at that commit', async () => {
+  it('reads files in two GraphQL documents the first time (the head, then the blobs at that commit), in one once the head is known', async () => {
+    const fresh = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep });
     emu.resetCounts();
-    const snap = await forge.readFiles(repo, 'main', ['a.yaml', 'b.yaml', 'dir/c.yaml', 'missing.yaml']);
+    const snap = await fresh.readFiles(repo, 'main', ['a.yaml', 'b.yaml', 'dir/c.yaml', 'missing.yaml']);
     expect(snap.files).toEqual({ 'a.yaml': 'a: 1\n', 'b.yaml': 'b: 1\n', 'dir/c.yaml': 'c: 1\n', 'missing.yaml': null });
-    expect(emu.counts()).toEqual({ 'GET /projects/:id/repository/branches/:ref': 1, 'POST /graphql': 1 });
+    expect(snap.head).toBe(await emu.project(repo).repo.head('main'));
+    expect(emu.counts()).toEqual({ 'POST /graphql': 2 });
+    emu.resetCounts();
+    expect(await fresh.readFiles(repo, 'main', ['a.yaml', 'missing.yaml'])).toEqual({ head: snap.head, files: { 'a.yaml': 'a: 1\n', 'missing.yaml': null } });
+    expect(emu.counts()).toEqual({ 'POST /graphql': 1 });
+  });
+
+  it('a head that moved since the last read costs one more document, and the files are those of the new head', async () => {
+    const fresh = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep });
+    await fresh.readFiles(repo, 'main', ['a.yaml']);
+    const moved = await emu.project(repo).repo.commit({ 'moved.yaml': 'm: 1\n' });
+    emu.resetCounts();
+    const snap = await fresh.readFiles(repo, 'main', ['a.yaml', 'moved.yaml']);
+    expect(snap).toEqual({ head: moved, files: { 'a.yaml': 'a: 1\n', 'moved.yaml': 'm: 1\n' } });
+    expect(emu.counts()).toEqual({ 'POST /graphql': 2 });
   });
 
   it('writes a read file as one Commits API call, with create/update/delete chosen per path', async () => {
@@ -116,22 +158,22 @@ describe('gitlab forge', () => {
     emu.failRandomly(0, 0);
   });
 
-  it("reads 50 files with GitLab's complexity limit enforced: chunks sized up front, no refused query", async () => {
+  it("reads 50 files with GitLab's complexity limit enforced: documents sized up front, no refused query", async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 50; i++) files[`fifty/f${String(i).padStart(2, '0')}.yaml`] = `i: ${i}\n`;
     await emu.project(repo).repo.commit(files);
     emu.resetCounts();
     const refusedBefore = emu.graphqlRefusals.length;
     const scoresBefore = emu.graphqlScores.length;
-    const snap = await forge.readFiles(repo, 'main', Object.keys(files));
+    const snap = await new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep }).readFiles(repo, 'main', Object.keys(files));
     expect(snap.files).toEqual(files);
     expect(emu.graphqlRefusals.slice(refusedBefore)).toEqual([]);
-    // 17 paths per query is the most GitLab's rules allow under 250 (18 would score 264): 17 + 17 + 16.
-    expect(emu.counts()).toEqual({ 'GET /projects/:id/repository/branches/:ref': 1, 'POST /graphql': 3 });
+    // The head (15), then all 50 blobs at once: 2 + (1 + 3 + 1 + 50 + 1) × 1.5 = 86, well under 250.
+    expect(emu.counts()).toEqual({ 'POST /graphql': 2 });
     const scores = emu.graphqlScores.slice(scoresBefore);
-    expect(scores.every((s) => s <= 250)).toBe(true);
     // The adapter's cost model and the emulator's scoring of the parsed document agree.
-    expect(scores).toEqual([17, 17, 16].map((n) => readQueryComplexity(n, true)));
+    expect(scores).toEqual([{ heads: ['main'], blobs: [] }, { heads: [], blobs: [{ ref: snap.head, paths: Object.keys(files), withContent: true }] }].map((p) => readPlanComplexity(p)));
+    expect(scores).toEqual([15, 86]);
   });
 
   it('a read the old way (50 paths, first: 100) is refused by the emulator with GitLab\'s message', async () => {
@@ -152,7 +194,7 @@ describe('gitlab forge', () => {
 
   it('believes a lower limit GitLab names in its refusal and re-chunks to fit it', async () => {
     const files: Record<string, string> = {};
-    for (let i = 0; i < 30; i++) files[`cx/f${i}.yaml`] = `i: ${i}\n`;
+    for (let i = 0; i < 60; i++) files[`cx/f${i}.yaml`] = `i: ${i}\n`;
     await emu.project(repo).repo.commit(files);
     const fresh = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep });
     emu.graphqlComplexityLimit(100);
@@ -164,9 +206,11 @@ describe('gitlab forge', () => {
     } finally {
       emu.graphqlComplexityLimit(undefined);
     }
-    // One refusal at 17 paths ("… exceeds max complexity of 100"), then 6 paths per query (score 92): 5 queries.
-    expect(emu.graphqlRefusals.slice(refusedBefore).map((r) => r.reason)).toEqual(['Query has complexity of 249, which exceeds max complexity of 100']);
-    expect(emu.counts()['POST /graphql']).toBe(6);
+    // The head, one refusal of 60 blobs ("… exceeds max complexity of 100"); then, packed for 100: the head
+    // with 50 blobs (score 99), and the other 10.
+    expect(emu.graphqlRefusals.slice(refusedBefore).map((r) => r.reason)).toEqual(['Query has complexity of 107, which exceeds max complexity of 100']);
+    expect(emu.counts()['POST /graphql']).toBe(4);
+    expect(emu.graphqlScores.slice(-2)).toEqual([99, 19]);
   });
 
   it('serves GraphQL the way GitLab does: BigInt sizes as strings, and documents checked against the real schema', async () => {
@@ -196,16 +240,13 @@ describe('gitlab forge', () => {
     expect(Object.keys(now.getTypeMap()).length).toBe(Object.keys(old.getTypeMap()).length + 1);
   });
 
-  it('right after ensureBranch, a read of that branch skips the second branch lookup', async () => {
-    const head = await forge.ensureBranch(repo, 'baton/handoff', 'main');
+  it('right after ensureBranch, a read of that branch is one document: the head it returned is confirmed beside the blobs', async () => {
+    const fresh = new GitlabForge({ url: emu.url, token: emu.token, retry: noSleep });
+    const head = await fresh.ensureBranch(repo, 'baton/handoff', 'main');
     emu.resetCounts();
-    const snap = await forge.readFiles(repo, 'baton/handoff', ['a.yaml']);
+    const snap = await fresh.readFiles(repo, 'baton/handoff', ['a.yaml']);
     expect(snap.head).toBe(head);
     expect(emu.counts()).toEqual({ 'POST /graphql': 1 });
-    // The hand-off is used once: the next read asks GitLab again.
-    emu.resetCounts();
-    await forge.readFiles(repo, 'baton/handoff', ['a.yaml']);
-    expect(emu.counts()).toEqual({ 'GET /projects/:id/repository/branches/:ref': 1, 'POST /graphql': 1 });
   });
 
   it('lists files under a prefix across pages and an absent prefix as empty', async () => {

@@ -1,16 +1,18 @@
 /**
- * The GitLab forge: REST v4 through @gitbeaker/rest, plus one GraphQL query to read many files at once.
+ * The GitLab forge: REST v4 through @gitbeaker/rest, plus GraphQL to read branch heads, many files and
+ * the rolling merge request at once.
  * `repo` is the project's full path (`group/sub/name`), which GitLab accepts URL-encoded as the project id.
  */
 
 import { Gitlab } from '@gitbeaker/rest';
 import { z } from 'zod';
 import type { FileChange } from '../../core/changeset.js';
-import type { ChatOpsMergeRequest, CiVerdict, CommitMergeRequest, CommitState, CommitStatus, Forge, LoggedCommit, MergeRequestRef, MergeRequestSpec, MergeRequestState, Reaction, ReviewPort, Role, Snapshot, WriteRequest, WriteResult } from '../types.js';
+import type { ChatOpsMergeRequest, CiVerdict, CommitMergeRequest, CommitState, CommitStatus, Forge, LoggedCommit, MergeRequestRef, MergeRequestSpec, MergeRequestState, OpenMergeRequest, Reaction, ReviewPort, Role, RollingSnapshot, Snapshot, WriteRequest, WriteResult } from '../types.js';
 import { ForgeError } from '../types.js';
 import type { RetryPolicy } from './http.js';
 import { DEFAULT_RETRY, GitlabApiError, gitbeakerRequester, requestWithRetry } from './http.js';
-import { GITLAB_MAX_COMPLEXITY, complexityLimitFrom, pathsPerReadQuery, readQuery } from './read-query.js';
+import type { ReadPlan } from './read-query.js';
+import { BLOBS_MAX_PAGE, GITLAB_MAX_COMPLEXITY, buildReadQuery, complexityLimitFrom, packReads } from './read-query.js';
 
 export interface GitlabForgeOptions {
   /** Instance URL, e.g. `https://gitlab.com` (no `/api/v4`). */
@@ -20,8 +22,9 @@ export interface GitlabForgeOptions {
   botUsername?: string;
   retry?: Partial<RetryPolicy>;
   /**
-   * Upper bound on paths per GraphQL read. The adapter already sends no more than GitLab's complexity
-   * limit allows (read-query.ts); this only lowers it further.
+   * Upper bound on paths per `blobs` field of a GraphQL read (GitLab's page size, 100, at most). The
+   * adapter already sends no more than GitLab's complexity limit allows (read-query.ts); this only
+   * lowers it further.
    */
   pathsPerQuery?: number;
   now?: () => number;
@@ -32,8 +35,11 @@ export const GITLAB_NOTE_LIMIT = 1_000_000;
 const PAGE = 100;
 const DEFAULT_BRANCH_TTL_MS = 5 * 60_000;
 const META_CACHE_LIMIT = 20_000;
-/** How long a head learned by ensureBranch stands in for the next read's branch lookup. */
-const HEAD_HANDOFF_MS = 10_000;
+/**
+ * How long a head seen by a read stands for the current one: a rebuild's `force` write checks the
+ * rolling branch against it instead of asking again. Longer than one read-plan-write cycle.
+ */
+const HEAD_FRESH_MS = 10_000;
 
 const SAFE_PATH = (p: string): boolean =>
   p.length > 0 && p.length <= 4096 && !/[\0\n\r]/.test(p) && !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.' || s === '');
@@ -96,35 +102,27 @@ const GITLAB_RUNNING = new Set(['created', 'waiting_for_resource', 'preparing', 
 const UserSchema = z.object({ id: Whole, username: z.string(), state: z.string().optional() });
 const MemberSchema = z.object({ access_level: Whole, state: z.string().optional() });
 
+const GraphqlMergeRequestSchema = z.object({ iid: Whole, state: z.string(), title: z.string(), description: z.string().nullish(), webUrl: z.string().nullish(), targetBranch: z.string() });
+type GraphqlMergeRequest = z.infer<typeof GraphqlMergeRequestSchema>;
+const MergeRequestConnection = z.object({ nodes: z.array(GraphqlMergeRequestSchema.nullable()).nullish() }).nullish();
+const HeadSchema = z.object({ lastCommit: z.object({ sha: z.string() }).nullish() }).nullish();
+const BlobsSchema = z.object({ nodes: z.array(z.object({ path: z.string(), size: Whole.nullish(), rawTextBlob: z.string().nullish() }).nullable()).nullish() }).nullish();
 const GraphqlReadSchema = z.object({
   data: z
     .object({
       project: z
         .object({
-          repository: z
-            .record(
-              z.string(),
-              z
-                .object({
-                  nodes: z.array(z.object({ path: z.string(), size: Whole.nullish(), rawTextBlob: z.string().nullish() }).nullable()).optional(),
-                  lastCommit: z.object({ sha: z.string() }).nullish(),
-                })
-                .nullable(),
-            )
-            .nullish(),
+          newest: MergeRequestConnection,
+          open: MergeRequestConnection,
+          // `hN` heads and `bN` blobs, told apart by the plan that asked for them.
+          repository: z.record(z.string(), z.unknown()).nullish(),
         })
         .nullish(),
     })
     .nullish(),
-  errors: z.array(z.object({ message: z.string() })).optional(),
+  errors: z.array(z.object({ message: z.string(), path: z.array(z.union([z.string(), z.number()])).nullish() })).optional(),
 });
 
-interface PathMeta {
-  exists: boolean;
-  /** The last commit that touched the path, as of the read head: GitLab's `last_commit_id` guard. */
-  lastCommit?: string;
-  content?: string;
-}
 
 /** GitLab access levels onto Baton's roles (docs/gitlab.md explains the choice). */
 export function roleFromAccessLevel(level: number): Role {
@@ -166,15 +164,20 @@ export class GitlabForge implements Forge {
   readonly api: GitlabClient;
   private readonly policy: RetryPolicy;
   private readonly base: string;
-  private readonly meta = new Map<string, PathMeta>();
+  /** Whether a path exists at a commit (repo\0commit\0path), as reads found it: what write() needs. */
+  private readonly meta = new Map<string, boolean>();
   private readonly defaults = new Map<string, { branch: string; at: number }>();
-  /** Heads ensureBranch just learned, for the read that follows it (repo\0branch → head). */
-  private readonly handoff = new Map<string, { head: string; at: number }>();
+  /**
+   * The head each branch had when the adapter last read or wrote it (repo\0branch → head, `null` when
+   * it did not exist): the next read asks for the files at that commit in the same document as the
+   * head, and is done in one request if the head has not moved.
+   */
+  private readonly heads = new Map<string, { head: string | null; at: number }>();
   private readonly pathsPerQuery: number;
   /** GitLab's complexity limit as the adapter knows it; lowered if GitLab ever names a lower one. */
   private complexityLimit = GITLAB_MAX_COMPLEXITY;
-  /** Set only if GitLab refuses a query the cost model let through: then halve until it passes. */
-  private learnedCap: number | undefined;
+  /** Set only if GitLab refuses a document the cost model let through: then halve until one passes. */
+  private learnedLimit: number | undefined;
   private readonly now: () => number;
   private me: Promise<string> | undefined;
 
@@ -247,131 +250,182 @@ export class GitlabForge implements Forge {
   }
 
   /**
-   * The branch head, then GraphQL queries at that immutable commit for every blob and each path's last
-   * commit, as many paths per query as GitLab's complexity limit allows (17 with contents). Reading at
-   * the sha, not the branch name, keeps the files and the head from the same moment. Right after
-   * ensureBranch on the same branch, the head it returned is used instead of asking again.
+   * The branch head and the files at that head. One GraphQL document asks for the head and, when the
+   * adapter already knows a head of this branch (its last read or write), the blobs at that commit:
+   * if the head has not moved, that is the whole read. Otherwise (or the first time) a second document
+   * reads the blobs at the head it just learned. Blobs are always read at a commit sha, never at the
+   * branch name, so the files and the head are from the same moment.
    */
   async readFiles(repo: string, branch: string, paths: string[]): Promise<Snapshot> {
     assertRepo(repo);
     assertBranch(branch);
     for (const p of paths) assertPath(p);
-    const head = this.takeHandoff(repo, branch) ?? (await this.requireHead(repo, branch));
-    const metas = await this.pathMeta(repo, head, [...new Set(paths)], true);
-    const files: Record<string, string | null> = {};
-    for (const p of paths) files[p] = metas.get(p)?.exists ? (metas.get(p)?.content ?? null) : null;
-    return { head, files };
+    const { snaps } = await this.readBranches(repo, [branch], [...new Set(paths)]);
+    const snap = snaps.get(branch);
+    if (!snap) throw new ForgeError(`branch ${JSON.stringify(branch)} does not exist in ${repo}`, 404);
+    return { head: snap.head, files: Object.fromEntries(paths.map((p) => [p, snap.files[p] ?? null])) };
   }
 
-  private takeHandoff(repo: string, branch: string): string | undefined {
-    const key = `${repo}\0${branch}`;
-    const known = this.handoff.get(key);
-    this.handoff.delete(key);
-    // Reading at a head a moment old is the same race as a push landing just after the lookup: the write's
-    // last_commit_id guard catches any change to a file Baton writes.
-    return known && this.now() - known.at < HEAD_HANDOFF_MS ? known.head : undefined;
+  /**
+   * Everything a rolling-MR write needs, in one GraphQL document where GitLab's complexity limit
+   * allows (docs/gitlab.md): both heads, the newest and the open merge request from `rolling`, and the
+   * files at both heads (at the heads the adapter last saw; a head that moved costs one more document).
+   */
+  async readRolling(repo: string, base: string, rolling: string, paths: string[]): Promise<RollingSnapshot> {
+    assertRepo(repo);
+    assertBranch(base);
+    assertBranch(rolling);
+    for (const p of paths) assertPath(p);
+    const unique = [...new Set(paths)];
+    const { snaps, mergeRequests } = await this.readBranches(repo, [base, rolling], unique, rolling);
+    const baseSnap = snaps.get(base);
+    if (!baseSnap) throw new ForgeError(`branch ${JSON.stringify(base)} does not exist in ${repo}`, 404);
+    const rollSnap = snaps.get(rolling);
+    const newest = mergeRequests?.newest;
+    const state: MergeRequestState = !newest ? 'none' : newest.state === 'opened' || newest.state === 'locked' ? 'open' : newest.state === 'merged' ? 'merged' : 'closed';
+    const open = mergeRequests?.open;
+    // The open MR as the executor hands it back to ensureMergeRequest: compared there without a lookup.
+    const seen: OpenMergeRequest | null = open?.webUrl ? { id: String(open.iid), number: open.iid, url: open.webUrl, title: open.title, body: open.description ?? '', targetBranch: open.targetBranch } : null;
+    return { base: baseSnap, ...(rollSnap && { rolling: rollSnap }), state, ...((seen || !open) && { open: seen }) };
   }
 
-  private handOver(repo: string, branch: string, head: string): string {
-    this.handoff.set(`${repo}\0${branch}`, { head, at: this.now() });
-    if (this.handoff.size > 1_000) {
-      const oldest = this.handoff.keys().next().value;
-      if (oldest !== undefined) this.handoff.delete(oldest);
+  private headKey(repo: string, branch: string): string {
+    return `${repo}\0${branch}`;
+  }
+
+  /** What the adapter last learned of a branch's head (`null`: it did not exist), and when. */
+  private noteHead(repo: string, branch: string, head: string | null): void {
+    const key = this.headKey(repo, branch);
+    this.heads.delete(key);
+    this.heads.set(key, { head, at: this.now() });
+    if (this.heads.size > 1_000) {
+      const oldest = this.heads.keys().next().value;
+      if (oldest !== undefined) this.heads.delete(oldest);
     }
-    return head;
-  }
-
-  /** Paths per read query: what GitLab's complexity and size limits allow, under the configured bound. */
-  private chunkSize(withContent: boolean): number {
-    return Math.min(this.pathsPerQuery, pathsPerReadQuery(withContent, this.complexityLimit), this.learnedCap ?? Number.POSITIVE_INFINITY);
   }
 
   private metaKey(repo: string, commit: string, path: string): string {
     return `${repo}\0${commit}\0${path}`;
   }
 
-  private remember(key: string, meta: PathMeta): void {
-    // Only what write() needs is kept: whether the path exists and its last commit, not the contents.
-    this.meta.set(key, { exists: meta.exists, ...(meta.lastCommit && { lastCommit: meta.lastCommit }) });
+  /** Whether each path exists at `commit`: all write() needs of a read (contents are not kept). */
+  private remember(repo: string, commit: string, path: string, exists: boolean): void {
+    this.meta.set(this.metaKey(repo, commit, path), exists);
     if (this.meta.size > META_CACHE_LIMIT) {
       const oldest = this.meta.keys().next().value;
       if (oldest !== undefined) this.meta.delete(oldest);
     }
   }
 
-  /** Existence, last commit and (with `withContent`) contents of each path at `commit`. */
-  private async pathMeta(repo: string, commit: string, paths: string[], withContent: boolean): Promise<Map<string, PathMeta>> {
-    const out = new Map<string, PathMeta>();
-    const todo = withContent ? paths : paths.filter((p) => !this.meta.has(this.metaKey(repo, commit, p)));
-    for (const p of paths) {
-      const known = this.meta.get(this.metaKey(repo, commit, p));
-      if (!withContent && known) out.set(p, known);
-    }
-    for (let i = 0; i < todo.length; ) {
-      const size = this.chunkSize(withContent);
-      const chunk = todo.slice(i, i + size);
-      let result: Map<string, PathMeta>;
-      try {
-        result = await this.queryPaths(repo, commit, chunk, withContent);
-      } catch (e) {
-        // The chunk was sized by GitLab's published rules; if GitLab still refuses, believe the limit it
-        // names, and if the rules themselves are off, halve until a query passes.
-        if (e instanceof GraphqlComplexityError && chunk.length > 1) {
-          const named = complexityLimitFrom(e.message);
-          if (named !== undefined && named < this.complexityLimit) this.complexityLimit = named;
-          if (this.chunkSize(withContent) >= chunk.length) this.learnedCap = Math.max(1, Math.floor(chunk.length / 2));
-          continue;
-        }
-        throw e;
-      }
-      for (const [p, m] of result) {
-        out.set(p, m);
-        this.remember(this.metaKey(repo, commit, p), m);
-      }
-      i += chunk.length;
-    }
-    return out;
+  /** The complexity limit reads are packed for: GitLab's, or lower once GitLab has refused a document. */
+  private readLimit(): number {
+    return Math.min(this.complexityLimit, this.learnedLimit ?? Number.POSITIVE_INFINITY);
   }
 
-  private async queryPaths(repo: string, commit: string, paths: string[], withContent: boolean): Promise<Map<string, PathMeta>> {
-    // Paths travel as variables, never spliced into the query text.
-    const vars: Record<string, unknown> = { fullPath: repo, ref: commit, paths };
-    paths.forEach((p, i) => {
-      vars[`p${i}`] = p;
+  /**
+   * Heads of `branches`, the files `paths` at each existing head, and (with `mrBranch`) its merge
+   * requests. A document GitLab still refuses as too complex re-packs the whole read for a lower limit.
+   */
+  private async readBranches(repo: string, branches: string[], paths: string[], mrBranch?: string): Promise<{ snaps: Map<string, Snapshot>; mergeRequests?: { newest?: GraphqlMergeRequest; open?: GraphqlMergeRequest } }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readBranchesOnce(repo, branches, paths, mrBranch);
+      } catch (e) {
+        // The documents were sized by GitLab's published rules; if GitLab still refuses one, believe the
+        // limit it names, and if the rules themselves are off, halve until a document passes.
+        if (!(e instanceof GraphqlComplexityError) || attempt >= 6) throw e;
+        const named = complexityLimitFrom(e.message);
+        if (named !== undefined && named < this.complexityLimit) this.complexityLimit = named;
+        else this.learnedLimit = Math.max(30, Math.floor(this.readLimit() / 2));
+      }
+    }
+  }
+
+  private async readBranchesOnce(repo: string, branches: string[], paths: string[], mrBranch?: string): Promise<{ snaps: Map<string, Snapshot>; mergeRequests?: { newest?: GraphqlMergeRequest; open?: GraphqlMergeRequest } }> {
+    const limit = this.readLimit();
+    const maxPaths = Math.min(BLOBS_MAX_PAGE, this.pathsPerQuery);
+    const files = new Map<string, Map<string, string | null>>(); // commit → path → contents
+    const guesses = branches.map((b) => this.heads.get(this.headKey(repo, b))?.head ?? undefined);
+    const guessed = [...new Set(guesses.filter((g): g is string => g !== undefined))].map((ref) => ({ ref, paths, withContent: true }));
+    const first = paths.length > 0 ? packReads(repo, { heads: branches, ...(mrBranch !== undefined && { mergeRequests: mrBranch }) }, guessed, limit, maxPaths)[0] : undefined;
+    const answer = await this.query(repo, first ?? { heads: branches, ...(mrBranch !== undefined && { mergeRequests: mrBranch }), blobs: [] }, files);
+    const heads: (string | null)[] = [];
+    for (const [i, b] of branches.entries()) heads.push(answer.heads[i] !== undefined ? answer.heads[i] : ((await this.headOf(repo, b)) ?? null));
+    branches.forEach((b, i) => this.noteHead(repo, b, heads[i] ?? null));
+    // What is still missing at the actual heads: everything of a head that moved (or was not known).
+    const needed = [...new Set(heads.filter((h): h is string => h !== null))]
+      .map((ref) => ({ ref, paths: paths.filter((p) => !files.get(ref)?.has(p)), withContent: true }))
+      .filter((b) => b.paths.length > 0);
+    for (const plan of packReads(repo, { heads: [] }, needed, limit, maxPaths)) await this.query(repo, plan, files);
+    const snaps = new Map<string, Snapshot>();
+    branches.forEach((b, i) => {
+      const head = heads[i];
+      if (!head) return;
+      const at = files.get(head);
+      snaps.set(b, { head, files: Object.fromEntries(paths.map((p) => [p, at?.get(p) ?? null])) });
     });
-    const query = readQuery(paths.length, withContent);
+    return { snaps, ...(answer.mergeRequests && { mergeRequests: answer.mergeRequests }) };
+  }
+
+  /** Send one read document; blob contents land in `files` (commit → path → text, null when absent). */
+  private async query(repo: string, plan: ReadPlan, files: Map<string, Map<string, string | null>>): Promise<{ heads: (string | null | undefined)[]; mergeRequests?: { newest?: GraphqlMergeRequest; open?: GraphqlMergeRequest } }> {
+    const { query, variables } = buildReadQuery(repo, plan);
     const res = await requestWithRetry(
       new URL(`${this.base}/api/graphql`),
-      { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` }, body: JSON.stringify({ query, variables: vars }) },
+      { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` }, body: JSON.stringify({ query, variables }) },
       this.policy,
     );
     const parsed = GraphqlReadSchema.safeParse(res.body);
     if (!parsed.success) throw new ForgeError('GitLab GraphQL answered with an unexpected shape', 502);
     const errors = parsed.data.errors ?? [];
     if (errors.some((e) => /complexity|too many/i.test(e.message))) throw new GraphqlComplexityError(errors[0]?.message ?? '');
-    if (errors.length > 0) throw new ForgeError(`GitLab GraphQL: ${errors[0]?.message.slice(0, 300)}`, 502);
-    const repository = parsed.data.data?.project?.repository;
-    if (!repository) throw new ForgeError(`project ${repo} not found, or the token cannot read its repository`, 404);
-    const blobs = new Map<string, { size: number | null | undefined; text: string | null | undefined }>();
-    for (const n of repository['blobs']?.nodes ?? []) if (n) blobs.set(n.path, { size: n.size, text: n.rawTextBlob });
-    const out = new Map<string, PathMeta>();
-    paths.forEach((p, i) => {
-      const blob = blobs.get(p);
-      const lastCommit = repository[`c${i}`]?.lastCommit?.sha;
-      if (!blob) {
-        out.set(p, { exists: false });
-        return;
-      }
-      const meta: PathMeta = { exists: true, ...(lastCommit && { lastCommit }) };
-      if (withContent) {
+    // An error confined to a head (`hN`) leaves that head unknown, to be asked over REST; any other fails the read.
+    const headErrors = new Set(errors.map((e) => e.path?.[2]).filter((a): a is string => typeof a === 'string' && /^h\d+$/.test(a)));
+    const other = errors.find((e) => !(typeof e.path?.[2] === 'string' && headErrors.has(e.path[2])));
+    if (other) throw new ForgeError(`GitLab GraphQL: ${other.message.slice(0, 300)}`, 502);
+    const project = parsed.data.data?.project;
+    if (!project || (plan.heads.length + plan.blobs.length > 0 && !project.repository)) throw new ForgeError(`project ${repo} not found, or the token cannot read its repository`, 404);
+    const repository = project.repository ?? {};
+    const heads = plan.heads.map((_, i): string | null | undefined => {
+      if (headErrors.has(`h${i}`)) return undefined;
+      const sha = HeadSchema.safeParse(repository[`h${i}`]).data?.lastCommit?.sha;
+      return sha && SHA.test(sha) ? sha : null;
+    });
+    plan.blobs.forEach((part, i) => {
+      const nodes = BlobsSchema.safeParse(repository[`b${i}`]);
+      if (!nodes.success) throw new ForgeError('GitLab GraphQL answered with an unexpected shape', 502);
+      const found = new Map<string, { size: number | null | undefined; text: string | null | undefined }>();
+      for (const n of nodes.data?.nodes ?? []) if (n) found.set(n.path, { size: n.size, text: n.rawTextBlob });
+      const at = files.get(part.ref) ?? new Map<string, string | null>();
+      files.set(part.ref, at);
+      for (const p of part.paths) {
+        const blob = found.get(p);
+        this.remember(repo, part.ref, p, blob !== undefined);
+        if (!part.withContent) continue;
+        if (!blob) {
+          at.set(p, null);
+          continue;
+        }
         if (blob.text === null || blob.text === undefined) throw new ForgeError(`${p} is not a text file`, 422);
         // GitLab may cut large blobs short; writing back a truncated file would destroy it.
         if (blob.size !== null && blob.size !== undefined && Buffer.byteLength(blob.text, 'utf8') !== blob.size) throw new ForgeError(`${p} is too large to read through GitLab's GraphQL API`, 413);
-        meta.content = blob.text;
+        at.set(p, blob.text);
       }
-      out.set(p, meta);
     });
-    return out;
+    if (plan.mergeRequests === undefined) return { heads };
+    const newest = project.newest?.nodes?.[0] ?? undefined;
+    const open = project.open?.nodes?.[0] ?? undefined;
+    return { heads, mergeRequests: { ...(newest && { newest }), ...(open && { open }) } };
+  }
+
+  /** Whether each path exists at `commit`: from the read that planned the write, else one small query. */
+  private async existence(repo: string, commit: string, paths: string[]): Promise<Map<string, boolean>> {
+    const missing = paths.filter((p) => !this.meta.has(this.metaKey(repo, commit, p)));
+    if (missing.length > 0) {
+      const files = new Map<string, Map<string, string | null>>();
+      for (const plan of packReads(repo, { heads: [] }, [{ ref: commit, paths: missing, withContent: false }], this.readLimit(), Math.min(BLOBS_MAX_PAGE, this.pathsPerQuery))) await this.query(repo, plan, files);
+    }
+    return new Map(paths.map((p) => [p, this.meta.get(this.metaKey(repo, commit, p)) === true]));
   }
 
   async listFiles(repo: string, branch: string, prefix?: string): Promise<{ head: string; paths: string[] }> {
@@ -394,9 +448,12 @@ export class GitlabForge implements Forge {
   }
 
   /**
-   * One commit through the Commits API. Each update and delete names the file's last commit as of the
-   * planned head (`last_commit_id`), and a create fails if the file appeared since: GitLab then answers
-   * 400 and nothing is written, which is reported as stale.
+   * One commit through the Commits API, one request after a read. Extending a branch: every update
+   * and delete names the planned head as `last_commit_id`, and GitLab refuses the commit (400, nothing
+   * written, reported as stale) if the file's last commit on the branch differs from its last commit
+   * as of that head, i.e. if anyone changed it since; a create fails if the file appeared since.
+   * Creating or rebuilding a branch: `start_sha` is the planned head, so the files are exactly as
+   * read; without `force` GitLab refuses if the branch exists (someone created it since).
    */
   async write(repo: string, req: WriteRequest): Promise<WriteResult> {
     assertRepo(repo);
@@ -408,45 +465,58 @@ export class GitlabForge implements Forge {
       last.set(c.path, c);
     }
     if (last.size === 0) return { status: 'committed', commit: req.expectedHead };
-    const metas = await this.pathMeta(repo, req.expectedHead, [...last.keys()], false);
+    const exists = await this.existence(repo, req.expectedHead, [...last.keys()]);
+    const guard = req.replace === undefined ? { lastCommitId: req.expectedHead } : {};
     const actions: { action: 'create' | 'update' | 'delete'; filePath: string; content?: string; lastCommitId?: string }[] = [];
     for (const [path, c] of last) {
-      const m = metas.get(path) ?? { exists: false };
-      if (c.type === 'write') actions.push(m.exists ? { action: 'update', filePath: path, content: c.contents, ...(m.lastCommit && { lastCommitId: m.lastCommit }) } : { action: 'create', filePath: path, content: c.contents });
-      else if (m.exists) actions.push({ action: 'delete', filePath: path, ...(m.lastCommit && { lastCommitId: m.lastCommit }) });
+      const present = exists.get(path) === true;
+      if (c.type === 'write') actions.push(present ? { action: 'update', filePath: path, content: c.contents, ...guard } : { action: 'create', filePath: path, content: c.contents });
+      else if (present) actions.push({ action: 'delete', filePath: path, ...guard });
     }
     if (actions.length === 0) return { status: 'committed', commit: req.expectedHead };
-    // Rebuilding a rolling branch: GitLab's Commits API starts the commit from `start_sha` and, with
-    // `force`, moves the existing branch to it — one call, no window with the branch elsewhere.
-    if (req.replace !== undefined) {
-      const now = await this.headOf(repo, req.branch);
-      if ((now ?? null) !== req.replace) return { status: 'stale', ...(now && { head: now }) };
+    if (req.replace !== undefined && req.replace !== null) {
+      // Rebuilding a rolling branch: `start_sha` with `force` moves it in the same call. GitLab cannot
+      // make that conditional on the branch's head, so the head is checked here: against the read
+      // moments ago when there was one (a head that moved since is then caught by that read's
+      // successor), else by asking.
+      const known = this.heads.get(this.headKey(repo, req.branch));
+      const now = known && this.now() - known.at < HEAD_FRESH_MS ? known.head : ((await this.headOf(repo, req.branch)) ?? null);
+      if (now !== req.replace) return { status: 'stale', ...(now && { head: now }) };
     }
-    const start = req.replace !== undefined ? { startSha: req.expectedHead, ...(req.replace !== null && { force: true }) } : undefined;
+    const start = req.replace === undefined ? undefined : { startSha: req.expectedHead, ...(req.replace !== null && { force: true }) };
     try {
       const created = CommitSchema.parse(await this.api.Commits.create(repo, req.branch, req.message, actions, start));
+      this.noteHead(repo, req.branch, created.id);
       return { status: 'committed', commit: created.id, ...(created.web_url && { url: created.web_url }) };
     } catch (e) {
       if (e instanceof GitlabApiError && e.status === 400) {
-        if (/has changed since you started editing it|already exists|doesn't exist|does not exist/i.test(e.gitlabMessage)) return { status: 'stale' };
+        if (/has changed since you started editing it|already exists|doesn't exist|does not exist/i.test(e.gitlabMessage)) {
+          this.heads.delete(this.headKey(repo, req.branch));
+          return { status: 'stale' };
+        }
         if (/on a branch/i.test(e.gitlabMessage)) throw new ForgeError(`branch ${JSON.stringify(req.branch)} does not exist in ${repo}`, 404);
       }
       throw e;
     }
   }
 
-  /** The branch's head, creating it from `from` if absent; the head is handed to the next readFiles of it. */
+  /** The branch's head, creating it from `from` if absent; the next read of it starts from that head. */
   async ensureBranch(repo: string, branch: string, from: string): Promise<string> {
     const existing = await this.headOf(repo, branch);
-    if (existing) return this.handOver(repo, branch, existing);
+    if (existing) return this.learned(repo, branch, existing);
     if (!SHA.test(from)) assertBranch(from);
     try {
-      return this.handOver(repo, branch, BranchSchema.parse(await this.api.Branches.create(repo, branch, from)).commit.id);
+      return this.learned(repo, branch, BranchSchema.parse(await this.api.Branches.create(repo, branch, from)).commit.id);
     } catch (e) {
       // Another writer created it between the two calls.
-      if (e instanceof GitlabApiError && e.status === 400 && /already exists/i.test(e.gitlabMessage)) return this.handOver(repo, branch, await this.requireHead(repo, branch));
+      if (e instanceof GitlabApiError && e.status === 400 && /already exists/i.test(e.gitlabMessage)) return this.learned(repo, branch, await this.requireHead(repo, branch));
       throw e;
     }
+  }
+
+  private learned(repo: string, branch: string, head: string): string {
+    this.noteHead(repo, branch, head);
+    return head;
   }
 }
 
@@ -456,15 +526,15 @@ class GraphqlComplexityError extends ForgeError {
   }
 }
 
-type OpenMergeRequest = z.infer<typeof MergeRequestSchema>;
+type OpenRestMergeRequest = z.infer<typeof MergeRequestSchema>;
 
 class GitlabReviews implements ReviewPort {
   /** The open rolling MR per source branch as last seen (repo\0branch → MR), so a later bump edits it directly. */
-  private readonly openMrs = new Map<string, OpenMergeRequest>();
+  private readonly openMrs = new Map<string, OpenRestMergeRequest>();
 
   constructor(private readonly forge: GitlabForge) {}
 
-  private rememberOpen(key: string, mr: OpenMergeRequest): void {
+  private rememberOpen(key: string, mr: OpenRestMergeRequest): void {
     this.openMrs.delete(key);
     this.openMrs.set(key, mr);
     if (this.openMrs.size > 1_000) {
@@ -477,7 +547,13 @@ class GitlabReviews implements ReviewPort {
     return this.forge.api;
   }
 
-  async ensureMergeRequest(repo: string, spec: MergeRequestSpec): Promise<MergeRequestRef> {
+  /**
+   * Open the MR or bring its text up to date, with as few calls as what is known allows. With `seen`
+   * (what the caller's read of the rolling branch found, moments ago): an unchanged MR costs nothing,
+   * a changed one a `PUT`, none open a `POST`. Without it: a `PUT` to the MR seen last time when the
+   * text changed (its answer says whether it is still open), else a lookup first.
+   */
+  async ensureMergeRequest(repo: string, spec: MergeRequestSpec, seen?: OpenMergeRequest | null): Promise<MergeRequestRef> {
     assertRepo(repo);
     assertBranch(spec.sourceBranch);
     assertBranch(spec.targetBranch);
@@ -485,10 +561,16 @@ class GitlabReviews implements ReviewPort {
     const title = Array.from(spec.title).slice(0, 255).join('');
     const description = truncateNote(spec.body, GITLAB_NOTE_LIMIT);
     const key = `${repo}\0${spec.sourceBranch}`;
-    const known = this.openMrs.get(key);
-    if (known && known.target_branch === spec.targetBranch && (known.title !== title || (known.description ?? '') !== description)) {
-      // A later bump: edit the MR seen last time without listing first. GitLab answers with the MR's
-      // state; if it was closed or merged meanwhile, forget it and look for (or open) the current one.
+    const differs = (mr: OpenRestMergeRequest): boolean => mr.title !== title || (mr.description ?? '') !== description || mr.target_branch !== spec.targetBranch;
+    const fromRead: OpenRestMergeRequest | undefined = seen ? { iid: seen.number, web_url: seen.url, title: seen.title, description: seen.body, target_branch: seen.targetBranch, source_branch: spec.sourceBranch, state: 'opened' } : undefined;
+    if (fromRead && !differs(fromRead)) {
+      this.rememberOpen(key, fromRead);
+      return { number: fromRead.iid, url: fromRead.web_url, created: false };
+    }
+    const known = seen === undefined ? this.openMrs.get(key) : fromRead;
+    if (known && differs(known)) {
+      // Edit the MR seen last time without listing first. GitLab answers with the MR's state; if it was
+      // closed or merged meanwhile, forget it and look for (or open) the current one.
       try {
         const edited = MergeRequestSchema.parse(await this.api.MergeRequests.edit(repo, known.iid, { title, description, targetBranch: spec.targetBranch }));
         if (edited.state === 'opened' && (edited.source_branch === undefined || edited.source_branch === spec.sourceBranch)) {
@@ -500,11 +582,12 @@ class GitlabReviews implements ReviewPort {
       }
     }
     this.openMrs.delete(key);
-    const findOpen = async (): Promise<OpenMergeRequest | undefined> => {
+    const findOpen = async (): Promise<OpenRestMergeRequest | undefined> => {
       const raw = await this.api.MergeRequests.all({ projectId: repo, state: 'opened', sourceBranch: spec.sourceBranch, perPage: PAGE, maxPages: 1 });
       return z.array(MergeRequestSchema).parse(raw)[0];
     };
-    let open = await findOpen();
+    // The caller's read found none open: open one without looking again (a 409 says someone else did).
+    let open = seen === null ? undefined : await findOpen();
     if (!open) {
       try {
         const created = MergeRequestSchema.parse(await this.api.MergeRequests.create(repo, spec.sourceBranch, spec.targetBranch, title, { description, removeSourceBranch: true }));
@@ -517,9 +600,7 @@ class GitlabReviews implements ReviewPort {
         if (!open) throw e;
       }
     }
-    if (open.title !== title || (open.description ?? '') !== description || open.target_branch !== spec.targetBranch) {
-      open = MergeRequestSchema.parse(await this.api.MergeRequests.edit(repo, open.iid, { title, description, targetBranch: spec.targetBranch }));
-    }
+    if (differs(open)) open = MergeRequestSchema.parse(await this.api.MergeRequests.edit(repo, open.iid, { title, description, targetBranch: spec.targetBranch }));
     this.rememberOpen(key, open);
     return { number: open.iid, url: open.web_url, created: false };
   }

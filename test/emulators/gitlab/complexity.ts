@@ -33,6 +33,8 @@ const RULES: Record<string, FieldRule> = {
   'Repository.exists': { kind: 'constant', complexity: 2 },
   // Resolvers::BlobsResolver: calls_gitaly!, and "scales O(N) with the number of paths": + paths.size
   'Repository.blobs': { kind: 'resolver', callsGitaly: true, connection: true, extra: (args) => (Array.isArray(args['paths']) ? args['paths'].length : 0) },
+  // Resolvers::ProjectMergeRequestsResolver (MergeRequestsResolver): a connection; `sort` defaults to created_desc (+1)
+  'Project.mergeRequests': { kind: 'resolver', callsGitaly: false, connection: true },
   // Resolvers::TreeResolver: calls_gitaly!
   'Repository.tree': { kind: 'resolver', callsGitaly: true, connection: false },
   // "Complexity 10 as it triggers a Gitaly call on each render"

@@ -170,21 +170,41 @@ export class GitStore {
   }
 
   /**
-   * `POST /repository/commits`: the checks GitLab's Files::MultiService and Gitaly's UserCommitFiles
-   * make, with their messages, then one commit on the branch head.
+   * `POST /repository/commits`: the checks GitLab's Commits::CreateService, Files::MultiService and
+   * Gitaly's UserCommitFiles make, in their order and with their messages, then one commit.
+   * - `startSha` (without `startBranch`) or a `startBranch` other than `branch` makes it a "different
+   *   branch": the commit's parent is the start, and an existing `branch` is refused unless `force`,
+   *   which then moves it to the new commit whatever it pointed at.
+   * - otherwise the parent is the branch head (the branch must exist: "… when you are on a branch").
+   * - `last_commit_id` (update, move, delete): refused when the path's last commit as of the start
+   *   branch differs from its last commit as of `last_commit_id` (Files::BaseService#file_has_changed?
+   *   since GitLab 16); passed when either has none (an unknown commit included). With `startSha` the
+   *   start branch is unset and GitLab's log falls back to the default branch, which is modelled too.
    */
-  async commit(branch: string, message: string, actions: CommitAction[], author?: { name?: string; email?: string }, from: { start?: string; force?: boolean } = {}): Promise<{ sha: string; parent: string }> {
+  async commit(
+    branch: string,
+    message: string,
+    actions: CommitAction[],
+    author?: { name?: string; email?: string },
+    from: { startBranch?: string; startSha?: string; force?: boolean; defaultBranch?: string } = {},
+  ): Promise<{ sha: string; parent: string }> {
     return this.lock.run(async () => {
       const current = await this.head(branch);
-      // `start_sha`/`start_branch` create a missing branch from there; with `force` they also
-      // overwrite an existing one (the new commit's parent is the start, not the branch head).
-      const head = current && !(from.force && from.start) ? current : from.start;
+      const startBranch = from.startSha === undefined ? (from.startBranch ?? branch) : undefined;
+      if (from.startSha !== undefined && !(await this.resolve(from.startSha))) throw new ApiError(400, { message: `Cannot find start_sha '${from.startSha}'` });
+      const startHead = startBranch === undefined ? undefined : await this.head(startBranch);
+      if (startBranch !== undefined && !startHead) throw new ApiError(400, { message: 'You can only create or edit files when you are on a branch' });
+      const different = from.startSha !== undefined || startBranch !== branch;
+      if (different && current && !from.force) throw new ApiError(400, { message: `A branch called '${branch}' already exists. Switch to that branch in order to make changes` });
+      if (different && !(await this.validBranchName(branch))) throw new ApiError(400, { message: `Something went wrong when we tried to create '${branch}' for you: Branch name is invalid` });
+      const head = from.startSha ?? startHead;
       if (!head) throw new ApiError(400, { message: 'You can only create or edit files when you are on a branch' });
-      if (!current && !(await this.validBranchName(branch))) throw new ApiError(400, { message: 'Branch name is invalid' });
+      const guardRef = startBranch ?? from.defaultBranch ?? branch;
       for (const a of actions) {
         if (['update', 'move', 'delete'].includes(a.action) && a.last_commit_id) {
-          const last = await this.lastCommitFor(head, a.file_path);
-          if (last && last !== a.last_commit_id) throw new ApiError(400, { message: `The file has changed since you started editing it: ${a.file_path}` });
+          const onBranch = (await this.resolve(guardRef)) ? await this.lastCommitFor(guardRef, a.file_path) : undefined;
+          const asOf = /^[0-9a-f]{40}$/.test(a.last_commit_id) && (await this.resolve(a.last_commit_id)) ? await this.lastCommitFor(a.last_commit_id, a.file_path) : undefined;
+          if (onBranch && asOf && onBranch !== asOf) throw new ApiError(400, { message: `The file has changed since you started editing it: ${a.file_path}` });
         }
       }
       const index = join(await tempDir('gl-emu-index-'), 'index');
@@ -218,6 +238,7 @@ export class GitStore {
             GIT_COMMITTER_EMAIL: this.author.email,
           })
         ).trim();
+        // Gitaly's ref update: from the head it started from, or (forced) from whatever the branch holds.
         await this.run(['update-ref', `refs/heads/${branch}`, sha, current ?? '0'.repeat(40)]);
         return { sha, parent: head };
       } finally {

@@ -14,9 +14,22 @@ import { gitlabGraphqlSchema } from './schema.js';
 /** GitLab's blobs connection pages at 100 nodes. */
 const MAX_PAGE = 100;
 
+/** A merge request as the GraphQL `MergeRequest` type shows it. */
+export interface GraphqlMergeRequest {
+  iid: number;
+  state: 'opened' | 'closed' | 'merged' | 'locked';
+  title: string;
+  description: string | null;
+  webUrl: string;
+  sourceBranch: string;
+  targetBranch: string;
+}
+
 export interface GraphqlProject {
   store: GitStore;
   defaultBranch: string;
+  /** The project's merge requests, oldest first. */
+  mergeRequests?: () => GraphqlMergeRequest[];
 }
 
 export interface GraphqlOptions {
@@ -88,6 +101,19 @@ export async function executeGraphql(
       };
       return {
         fullPath,
+        // Resolvers::MergeRequestsResolver: MergeRequestsFinder filters, newest first by default (created_desc).
+        mergeRequests: ({ sourceBranches, targetBranches, state, first, sort }: { sourceBranches?: string[] | null; targetBranches?: string[] | null; state?: string | null; first?: number | null; sort?: string | null }) => {
+          let list = [...(p.mergeRequests?.() ?? [])];
+          // An empty filter list means no results are possible (`some_argument_is_empty?`).
+          if ((sourceBranches && sourceBranches.length === 0) || (targetBranches && targetBranches.length === 0)) list = [];
+          if (sourceBranches) list = list.filter((m) => sourceBranches.includes(m.sourceBranch));
+          if (targetBranches) list = list.filter((m) => targetBranches.includes(m.targetBranch));
+          if (state && state !== 'all') list = list.filter((m) => m.state === state);
+          if (!/asc$/i.test(sort ?? 'created_desc')) list.reverse();
+          const limit = Math.min(first ?? MAX_PAGE, MAX_PAGE);
+          const nodes = list.slice(0, limit).map((m) => ({ ...m, iid: String(m.iid), id: `gid://gitlab/MergeRequest/${m.iid}` }));
+          return { nodes, count: list.length, pageInfo: { hasNextPage: list.length > limit, hasPreviousPage: false, startCursor: null, endCursor: null } };
+        },
         repository: {
           rootRef: p.defaultBranch,
           exists: true,
@@ -109,10 +135,13 @@ export async function executeGraphql(
           },
           tree: async ({ path, ref, refType }: { path?: string | null; ref?: string | null; refType?: string | null }) => {
             const commit = await at(ref, refType);
-            if (!commit) return null;
+            // GitLab builds a Tree for any valid ref (its entries rescued to none); an unknown ref's last commit is null.
+            if (!commit) return { lastCommit: null };
             return {
               lastCommit: async () => {
-                const sha = await store.lastCommitFor(commit, path || '.');
+                // LastCommitResolver sends no path for the root ("so merge commits can be returned"): the commit itself.
+                if (!path || path === '/') return { sha: commit, id: `gid://gitlab/CommitPresenter/${commit}`, shortId: commit.slice(0, 8) };
+                const sha = await store.lastCommitFor(commit, path);
                 return sha ? { sha, id: `gid://gitlab/CommitPresenter/${sha}`, shortId: sha.slice(0, 8) } : null;
               },
             };

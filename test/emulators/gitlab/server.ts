@@ -118,6 +118,7 @@ export class GitlabEmulator {
   private failures: { remaining: number; status: number } = { remaining: 0, status: 502 };
   private hanging = 0;
   private randomFailure: { fraction: number; next: () => number; status: number } | undefined;
+  private lostResponses: { fraction: number; next: () => number } | undefined;
   private rate: { limit: number; windowMs: number; used: number; windowStart: number } | undefined;
   private maxComplexity: number | undefined;
   /** GraphQL documents GitLab would have refused (invalid for its schema, or over its complexity limit). */
@@ -260,6 +261,14 @@ export class GitlabEmulator {
     this.randomFailure = fraction > 0 ? { fraction, next: seededRandom(seed), status } : undefined;
   }
 
+  /**
+   * Lose a seeded random `fraction` of answers to writes (POST/PUT): the change is made, the client
+   * gets a 502, as when a proxy drops the response (0 turns it off).
+   */
+  loseResponses(fraction: number, seed: number): void {
+    this.lostResponses = fraction > 0 ? { fraction, next: seededRandom(seed) } : undefined;
+  }
+
   /** The complexity limit GraphQL queries are held to: GitLab's 250 for an authenticated request unless set. */
   graphqlComplexityLimit(limit: number | undefined): void {
     this.maxComplexity = limit;
@@ -329,6 +338,8 @@ export class GitlabEmulator {
         }
       }
       const [status, payload, headers] = await this.dispatch(req.method ?? 'GET', segments, url, body);
+      const write = req.method === 'POST' || req.method === 'PUT';
+      if (write && record.route !== '/graphql' && status < 300 && this.lostResponses && this.lostResponses.next() < this.lostResponses.fraction) return send(502, { message: '502 Bad Gateway' });
       send(status, payload, headers);
     } catch (e) {
       if (e instanceof ApiError) return send(e.status, e.body);
@@ -419,7 +430,14 @@ export class GitlabEmulator {
       const outcome = await executeGraphql(
         (fullPath) => {
           const p = this.projects.get(fullPath);
-          return p && { store: p.store, defaultBranch: p.defaultBranch };
+          return (
+            p && {
+              store: p.store,
+              defaultBranch: p.defaultBranch,
+              mergeRequests: () =>
+                p.mergeRequests.map((m) => ({ iid: m.iid, state: m.state, title: m.title, description: m.description, webUrl: `${this.url}/${p.path}/-/merge_requests/${m.iid}`, sourceBranch: m.source_branch, targetBranch: m.target_branch })),
+            }
+          );
         },
         query,
         typeof body['variables'] === 'object' && body['variables'] !== null ? (body['variables'] as Record<string, unknown>) : undefined,
@@ -484,10 +502,9 @@ export class GitlabEmulator {
       if (!branch) return [400, { error: 'branch is missing' }];
       if (!message) return [400, { error: 'commit_message is missing' }];
       if (body['start_branch'] !== undefined && body['start_sha'] !== undefined) return [400, { error: 'start_branch, start_sha are mutually exclusive' }];
-      const startRef = str(body['start_sha']) ?? str(body['start_branch']);
       if (body['force'] !== undefined && typeof body['force'] !== 'boolean') return [400, { error: 'force is invalid' }];
-      const start = startRef === undefined ? undefined : await p.store.resolve(startRef);
-      if (startRef !== undefined && !start) return [400, { message: `Invalid reference name: ${startRef}` }];
+      const startSha = str(body['start_sha']);
+      if (startSha !== undefined && !/^[0-9a-f]{40}$/.test(startSha)) return [400, { error: 'start_sha is invalid' }];
       const rawActions = body['actions'];
       if (!Array.isArray(rawActions) || rawActions.length === 0) return [400, { error: 'actions is missing' }];
       const actions: CommitAction[] = [];
@@ -503,7 +520,9 @@ export class GitlabEmulator {
         actions.push({ action, file_path: filePath, ...(content !== undefined && { content }), ...(encoding && { encoding }), ...(last && { last_commit_id: last }) });
       }
       const author = { ...(str(body['author_name']) && { name: str(body['author_name']) }), ...(str(body['author_email']) && { email: str(body['author_email']) }) };
-      const { sha, parent } = await p.store.commit(branch, message, actions, author, { ...(start && { start }), force: body['force'] === true });
+      // API::Commits: `start_branch ||= branch unless start_sha`; Commits::CreateService checks the rest.
+      const from = { ...(startSha !== undefined ? { startSha } : { startBranch: str(body['start_branch']) ?? branch }), force: body['force'] === true, defaultBranch: p.defaultBranch };
+      const { sha, parent } = await p.store.commit(branch, message, actions, author, from);
       return [201, { id: sha, short_id: sha.slice(0, 8), title: message.split('\n')[0], message, parent_ids: [parent], web_url: `${webUrl}/-/commit/${sha}` }];
     }
 
