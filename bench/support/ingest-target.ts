@@ -18,6 +18,13 @@ const BENCH_GITHUB_SECRET = 'bench-github-secret';
 
 const mode = process.argv[2];
 
+// SIGUSR2: print the CPU time this process has used so far (µs), so the benchmark can charge each
+// server its own CPU per request — a figure the other processes on a busy machine do not skew.
+process.on('SIGUSR2', () => {
+  const u = process.cpuUsage();
+  process.stdout.write(`CPU ${u.user + u.system}\n`);
+});
+
 if (mode === 'bare') {
   const server = createServer((req, res) => {
     req.resume();
