@@ -62,7 +62,7 @@ export async function stop(t: Target): Promise<string> {
   return t.output();
 }
 
-function body(i: number): string {
+export function body(i: number): string {
   // A distribution envelope like the registry sends; unique ids, tags that all pass the policy.
   return JSON.stringify({
     events: [
