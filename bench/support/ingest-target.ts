@@ -20,8 +20,15 @@ const mode = process.argv[2];
 
 // SIGUSR2: print the CPU time this process has used so far (µs), so the benchmark can charge each
 // server its own CPU per request — a figure the other processes on a busy machine do not skew.
+// With --expose-gc it also collects garbage first and prints the live heap (`MEM rss heapUsed`).
 process.on('SIGUSR2', () => {
   const u = process.cpuUsage();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    const m = process.memoryUsage();
+    process.stdout.write(`MEM ${m.rss} ${m.heapUsed}\n`);
+  }
   process.stdout.write(`CPU ${u.user + u.system}\n`);
 });
 
