@@ -1,11 +1,16 @@
 /**
- * Issue 2 figures: webhook ingest throughput and ack latency of Baton's registry endpoint against
- * a bare node:http server that only answers 202 (the ceiling), and the coalescing ratio (events
- * sent : commits made) for a burst of 100 distribution events for one environment.
+ * Webhook ingest figures, each against servers measured in the same run:
+ * - Baton's registry endpoint vs a bare node:http server that only answers 202 (the ceiling);
+ * - Baton's `/webhooks/github` vs a minimal probot app (createNodeMiddleware, signature verified,
+ *   one no-op handler) and the bare server, all receiving the same signed `push` deliveries;
+ * - p99 ack latency at a fixed 1,000 req/s (Baton and bare);
+ * - the coalescing ratio (events sent : commits made) for a burst of 100 distribution events.
  */
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { BenchModule } from './index.js';
@@ -14,33 +19,50 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONNECTIONS = 16;
 
-interface Target {
+export interface Target {
   url: string;
   child: ChildProcess;
   output: () => string;
 }
 
-function startTarget(mode: 'bare' | 'baton', debounceMs = '2000'): Promise<Target> {
+export function startTarget(mode: 'bare' | 'baton' | 'probot', debounceMs = '2000', nodeArgs: string[] = []): Promise<Target> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/support/ingest-target.ts', mode, debounceMs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bench/support/ingest-target.ts', mode, debounceMs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /READY (\S+)/.exec(out);
+      const m = /READY (\S+)[^\n]*\n/.exec(out);
       if (m?.[1]) resolve({ url: m[1], child, output: () => out });
     });
     child.on('error', reject);
   });
 }
 
-async function stop(t: Target): Promise<string> {
+/** CPU time (µs) the target process has used so far. */
+export function cpuOf(t: Target): Promise<number> {
+  const seen = (t.output().match(/CPU \d+\n/g) ?? []).length;
+  t.child.kill('SIGUSR2');
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const all = [...t.output().matchAll(/CPU (\d+)\n/g)];
+      if (all.length > seen) {
+        t.child.stdout?.off('data', check);
+        resolve(Number(all[all.length - 1]?.[1]));
+      }
+    };
+    t.child.stdout?.on('data', check);
+    check();
+  });
+}
+
+export async function stop(t: Target): Promise<string> {
   const done = new Promise<void>((r) => t.child.on('close', () => r()));
   t.child.kill('SIGTERM');
   await done;
   return t.output();
 }
 
-function body(i: number): string {
+export function body(i: number): string {
   // A distribution envelope like the registry sends; unique ids, tags that all pass the policy.
   return JSON.stringify({
     events: [
@@ -75,6 +97,49 @@ function percentile(r: autocannon.Result, p: 'p50' | 'p99'): number {
   return r.latency[p];
 }
 
+// Must match bench/support/ingest-target.ts.
+const GITHUB_SECRET = 'bench-github-secret';
+const examples = createRequire(import.meta.url)('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: { ref?: string }[] }[];
+/** GitHub's published `push` example to a branch (about 7 kB), signed once: every delivery carries it under its own id. */
+const PUSH = JSON.stringify(examples.find((e) => e.name === 'push')?.examples.find((x) => x.ref?.startsWith('refs/heads/')));
+const PUSH_HEADERS = {
+  'content-type': 'application/json',
+  'user-agent': 'GitHub-Hookshot/bench',
+  'x-github-event': 'push',
+  'x-github-hook-id': '1',
+  'x-hub-signature-256': `sha256=${createHmac('sha256', GITHUB_SECRET).update(PUSH).digest('hex')}`,
+};
+
+/** Signed GitHub deliveries, unique ids; `rate` fixes the overall request rate (autocannon's overallRate). */
+export async function githubLoad(url: string, options: { rate?: number; connections?: number; seconds?: number } = {}): Promise<autocannon.Result> {
+  let i = 0;
+  const run = Date.now().toString(36);
+  return autocannon({
+    url: `${url}/webhooks/github`,
+    connections: options.connections ?? CONNECTIONS,
+    duration: options.seconds ?? SECONDS,
+    ...(options.rate !== undefined && { overallRate: options.rate }),
+    requests: [
+      {
+        method: 'POST',
+        body: PUSH,
+        setupRequest: (req) => ({ ...req, headers: { ...PUSH_HEADERS, 'x-github-delivery': `bench-${run}-${i++}` } }),
+      },
+    ],
+  });
+}
+
+/** One server: warm it up, then load it; also its CPU time per acknowledged request (µs). */
+async function measure(mode: 'bare' | 'baton' | 'probot', load: (url: string) => Promise<autocannon.Result>): Promise<autocannon.Result & { cpuPerReq: number }> {
+  const t = await startTarget(mode);
+  await load(t.url); // warm-up
+  const before = await cpuOf(t);
+  const r = await load(t.url);
+  const after = await cpuOf(t);
+  await stop(t);
+  return Object.assign(r, { cpuPerReq: (after - before) / Math.max(1, r['2xx']) });
+}
+
 const bench: BenchModule = {
   title: 'Webhook ingest and coalescing (issue 2)',
   async run() {
@@ -97,6 +162,28 @@ const bench: BenchModule = {
     lines.push(`| bare node:http (202 only) | ${rate(base).toFixed(0)} | ${percentile(base, 'p50')} | ${percentile(base, 'p99')} | ${base.non2xx} |`);
     lines.push(`| Baton /webhooks/registry/distribution | ${rate(real).toFixed(0)} | ${percentile(real, 'p50')} | ${percentile(real, 'p99')} | ${real.non2xx} |`);
     lines.push(`Baton throughput / bare ceiling = ${(rate(real) / rate(base)).toFixed(3)}; p99 ratio = ${(percentile(real, 'p99') / Math.max(1, percentile(base, 'p99'))).toFixed(2)}x`);
+
+
+    // GitHub deliveries: Baton vs the probot app every GitHub app is built on, and the bare ceiling.
+    const gBare = await measure('bare', (u) => githubLoad(u));
+    const gProbot = await measure('probot', (u) => githubLoad(u));
+    const gBaton = await measure('baton', (u) => githubLoad(u));
+    const acked = (r: autocannon.Result) => r['2xx'] / r.duration;
+    lines.push('');
+    lines.push(`load: autocannon, ${CONNECTIONS} connections, ${SECONDS}s per run, GitHub's example push (${PUSH.length} bytes) signed with X-Hub-Signature-256, a unique X-GitHub-Delivery each`);
+    lines.push(`| server | acked req/s | p50 ack ms | p99 ack ms | server CPU µs per request | non-2xx |`);
+    lines.push(`|---|---|---|---|---|---|`);
+    const row = (name: string, r: autocannon.Result & { cpuPerReq: number }): string => `| ${name} | ${acked(r).toFixed(0)} | ${percentile(r, 'p50')} | ${percentile(r, 'p99')} | ${r.cpuPerReq.toFixed(0)} | ${r.non2xx} |`;
+    lines.push(row('bare node:http (202 only)', gBare));
+    lines.push(row('probot (createNodeMiddleware, no-op handler)', gProbot));
+    lines.push(row('Baton /webhooks/github (journaled before the 202)', gBaton));
+    lines.push(`Baton / probot: throughput ${(acked(gBaton) / acked(gProbot)).toFixed(2)}x, CPU-bound throughput (inverse CPU per request) ${(gProbot.cpuPerReq / gBaton.cpuPerReq).toFixed(2)}x (goal >= 1); Baton / bare ceiling: ${(acked(gBaton) / acked(gBare)).toFixed(2)}x, ${(gBare.cpuPerReq / gBaton.cpuPerReq).toFixed(2)}x; p99 Baton / probot = ${(percentile(gBaton, 'p99') / Math.max(1, percentile(gProbot, 'p99'))).toFixed(2)}x`);
+
+    // A fixed 1,000 req/s: the latency a steady stream of deliveries sees (goal: Baton p99 <= 10 ms).
+    const fixed = { rate: 1000, connections: 10 };
+    const fBare = await measure('bare', (u) => githubLoad(u, fixed));
+    const fBaton = await measure('baton', (u) => githubLoad(u, fixed));
+    lines.push(`fixed rate: 1,000 req/s over 10 connections for ${SECONDS}s: p50/p99 ack ms bare ${percentile(fBare, 'p50')}/${percentile(fBare, 'p99')}, Baton ${percentile(fBaton, 'p50')}/${percentile(fBaton, 'p99')} (max ${fBaton.latency.max}); Baton achieved ${acked(fBaton).toFixed(0)} req/s, non-2xx ${fBaton.non2xx}; p99 Baton - bare = ${(percentile(fBaton, 'p99') - percentile(fBare, 'p99')).toFixed(1)} ms`);
 
     // Coalescing: 100 events for one environment, sent as fast as the server takes them.
     const burst = await startTarget('baton', '2000');

@@ -1,6 +1,7 @@
 /**
  * A server for the ingest benchmark, in its own process so the load generator does not share its
- * event loop: `bare` answers 202 and nothing else (the ceiling); `baton` is the real server.
+ * event loop: `bare` answers 202 and nothing else (the ceiling); `probot` is a minimal probot app
+ * (signature verified, one no-op handler) on node:http; `baton` is the real server.
  */
 
 import { createServer } from 'node:http';
@@ -12,7 +13,24 @@ import { startBaton } from '../../src/cli/serve.js';
 import { loadSettings } from '../../src/cli/settings.js';
 import { git } from '../../src/forges/git/run-git.js';
 
+/** The webhook secret bench/ingest.bench.ts signs GitHub deliveries with. */
+const BENCH_GITHUB_SECRET = 'bench-github-secret';
+
 const mode = process.argv[2];
+
+// SIGUSR2: print the CPU time this process has used so far (µs), so the benchmark can charge each
+// server its own CPU per request — a figure the other processes on a busy machine do not skew.
+// With --expose-gc it also collects garbage first and prints the live heap (`MEM rss heapUsed`).
+process.on('SIGUSR2', () => {
+  const u = process.cpuUsage();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    const m = process.memoryUsage();
+    process.stdout.write(`MEM ${m.rss} ${m.heapUsed}\n`);
+  }
+  process.stdout.write(`CPU ${u.user + u.system}\n`);
+});
 
 if (mode === 'bare') {
   const server = createServer((req, res) => {
@@ -25,6 +43,31 @@ if (mode === 'bare') {
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`READY http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
   });
+} else if (mode === 'probot') {
+  const { Probot, createNodeMiddleware } = await import('probot');
+  const { pino } = await import('pino');
+  const probot = new Probot({ githubToken: 'unused', secret: BENCH_GITHUB_SECRET, log: pino({ level: 'silent' }) });
+  let received = 0;
+  const middleware = await createNodeMiddleware(
+    (app) => {
+      app.onAny(() => {
+        received++;
+      });
+    },
+    { probot, webhooksPath: '/webhooks/github' },
+  );
+  const server = createServer((req, res) => {
+    void middleware(req, res, () => {
+      res.writeHead(404).end();
+    });
+  });
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`READY http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+  });
+  process.on('SIGTERM', () => {
+    process.stdout.write(`RECEIVED ${received}\n`);
+    process.exit(0);
+  });
 } else {
   const dataDir = await mkdtemp(join(tmpdir(), 'baton-bench-'));
   const env = {
@@ -32,11 +75,12 @@ if (mode === 'bare') {
     HOST: '127.0.0.1',
     BATON_DATA_DIR: dataDir,
     BATON_REGISTRY_TOKEN: 'bench-token',
+    WEBHOOK_SECRET: BENCH_GITHUB_SECRET,
     BATON_DEBOUNCE_MS: process.argv[3] ?? '2000',
     LOG_LEVEL: 'silent',
   };
   const baton = await startBaton({ settings: loadSettings(env), env, journal: true });
-  process.stdout.write(`READY ${baton.url.replace('localhost', '127.0.0.1')} ${baton.envRepo.repo}\n`);
+  process.stdout.write(`READY ${baton.url.replace('localhost', '127.0.0.1')} ${baton.envRepo.repo} ${dataDir}\n`);
   process.on('SIGTERM', () => {
     void baton.close().then(async () => {
       const count = (await git(['--git-dir', baton.envRepo.repo, 'rev-list', '--count', '--all'])).trim();

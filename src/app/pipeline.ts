@@ -1,7 +1,7 @@
 /** Wires routing, batching and the executor around a queue: the use case behind every webhook. */
 
 import type { Logger } from 'pino';
-import type { Event } from '../core/event.js';
+import type { Event, Pushed } from '../core/event.js';
 import { destinationKey } from '../core/intent.js';
 import type { Destination, Intent, SetImage } from '../core/intent.js';
 import type { Outcome } from '../core/outcome.js';
@@ -95,6 +95,19 @@ interface SkipNote {
   repository?: string;
 }
 
+/**
+ * Whether a push can have changed what the config source reads (`.baton.yml`, the commands' state):
+ * a push to the env repository's default branch. On the `git` forge the env repo is a URL or path,
+ * matched on its last segments (a false match costs one extra read; a missed one waits for the TTL).
+ */
+export function pushMayChangeConfig(event: Pushed, forgeKind: Forge['kind'], envRepo: string): boolean {
+  if (event.branch !== event.defaultBranch) return false;
+  const path = event.repo.path.toLowerCase();
+  if (forgeKind !== 'git') return forgeKind === event.repo.forge && envRepo.toLowerCase() === path;
+  const tail = envRepo.toLowerCase().replace(/\/+$/, '').replace(/\.git$/, '');
+  return tail === path || tail.endsWith(`/${path}`) || tail.endsWith(`:${path}`);
+}
+
 export function groupByDestination(intents: Intent[]): Routed[] {
   const groups = new Map<string, Routed>();
   for (const i of intents) {
@@ -164,8 +177,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const previewDeps: PreviewDeps | undefined = deps.previews && { ...deps.previews, seen, logger: log };
 
   async function routeEvent(event: Event, meta?: EventMeta): Promise<{ routed: Routed[]; notes: string[] }> {
-    // A push may have changed .baton.yml: read it again now rather than after the TTL.
-    if (event.type === 'push') config.invalidate();
+    // A push to the env repo's default branch may have changed .baton.yml: read it again now rather
+    // than after the TTL. Pushes to app repositories leave it alone (one read per push would cost a
+    // fetch or an API call each).
+    if (event.type === 'push' && pushMayChangeConfig(event, deps.forge.kind, deps.repo)) config.invalidate();
     if (event.type === 'image-pushed' && isValidTag(event.tag)) seen.record(normalizeRepository(`${event.registry}/${event.repository}`), event.tag, event.digest);
     const table = await config.require();
     const stamp = (intents: Intent[]): Intent[] => (meta ? intents.map((i) => ({ ...i, cause: { ...i.cause, acceptedAt: meta.acceptedAt } })) : intents);

@@ -393,15 +393,19 @@ export class MemoryQueue implements Queue {
       if (this.draining) return; // left journaled without "done": the next start works it again
       const keys = [...new Set(items.map((i) => i.eventKey))];
       this.failed(keys, e, `writing ${laneKey}`, (live) => {
-        const again = items.filter((i) => live.includes(i.eventKey));
+        const alive = new Set(live);
+        const again = items.filter((i) => alive.has(i.eventKey));
         if (again.length > 0 && !this.draining) this.addToBatch(laneKey, batch.destination, again, true, batch.failures + 1);
       });
       return;
     }
-    for (const key of new Set(items.map((i) => i.eventKey))) {
+    // One pass to count each event's items: a batch can hold thousands of events.
+    const written = new Map<string, number>();
+    for (const i of items) written.set(i.eventKey, (written.get(i.eventKey) ?? 0) + 1);
+    for (const [key, n] of written) {
       const entry = this.entries.get(key);
       if (!entry) continue;
-      entry.remaining -= items.filter((i) => i.eventKey === key).length;
+      entry.remaining -= n;
       if (entry.remaining <= 0) this.done(key);
     }
   }

@@ -21,6 +21,11 @@ describe('request logs', () => {
       await t.post('/webhooks/registry/distribution', event, { authorization: `Bearer ${TEST_TOKEN}`, 'x-request-id': 'req-42' });
       await t.post('/webhooks/registry/distribution?token=leaky-query-token', event, { authorization: 'Bearer wrong-but-secret-token' });
       await t.post('/webhooks/registry/distribution', event, { authorization: `Basic ${Buffer.from(`user:${TEST_TOKEN}`).toString('base64')}` });
+      // The request id is echoed back (a sane given one as is, otherwise a fresh one); probes are not logged.
+      const echoed = await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'probe-1' } });
+      expect(echoed.headers.get('x-request-id')).toBe('probe-1');
+      const fresh = await fetch(`${t.url}/readyz`, { headers: { 'x-request-id': 'not a valid id!' } });
+      expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       await t.idle();
     } finally {
       await t.close();
@@ -35,5 +40,9 @@ describe('request logs', () => {
     const webhook = lines.map((l) => JSON.parse(l) as { msg: string; req?: { id: string; path: string } }).find((l) => l.msg === 'webhook');
     expect(webhook?.req).toEqual({ id: 'req-42', method: 'POST', path: '/webhooks/registry/distribution' });
     expect(all).toContain('"msg":"committed"');
+    const completed = lines.map((l) => JSON.parse(l) as { msg: string; req?: { id: string; path: string }; res?: { statusCode: number }; responseTime?: number }).filter((l) => l.msg === 'request completed');
+    expect(completed.find((l) => l.req?.id === 'req-42')).toMatchObject({ req: { path: '/webhooks/registry/distribution' }, res: { statusCode: 202 }, responseTime: expect.any(Number) });
+    expect(completed.map((l) => l.res?.statusCode).sort()).toEqual([202, 202, 401]);
+    expect(all).not.toContain('/healthz');
   });
 });
