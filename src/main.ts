@@ -154,7 +154,8 @@ async function main(argv: string[]): Promise<number> {
     case 'failed': {
       parseArgs({ args: rest, options: {} });
       const settings = loadSettings(process.env);
-      for (const line of formatFailed(await listFailed(settings.dataDir))) console.log(line);
+      const redis = settings.REDIS_URL ? { url: settings.REDIS_URL, prefix: settings.BATON_REDIS_PREFIX } : undefined;
+      for (const line of formatFailed(await listFailed(settings.dataDir, Date.now(), redis))) console.log(line);
       return 0;
     }
     case 'retry': {
@@ -163,9 +164,12 @@ async function main(argv: string[]): Promise<number> {
         console.error('usage: baton retry ID… | --all');
         return 2;
       }
-      const result = await retryFailed(loadSettings(process.env).dataDir, values.all ? 'all' : positionals);
+      const settings = loadSettings(process.env);
+      const redis = settings.REDIS_URL ? { url: settings.REDIS_URL, prefix: settings.BATON_REDIS_PREFIX } : undefined;
+      const result = await retryFailed(settings.dataDir, values.all ? 'all' : positionals, redis);
       for (const id of result.unknown) console.error(`no failed event ${id}`);
-      if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
+      if (result.requested.length > 0 && redis) console.log(`${result.requested.length} event(s) put back in the shared queue; a running replica takes them now`);
+      else if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
       else console.log('nothing to retry');
       return result.unknown.length > 0 ? 1 : 0;
     }

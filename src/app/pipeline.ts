@@ -19,6 +19,7 @@ import type { PreviewDeps } from './previews.js';
 import type { Metrics } from './metrics.js';
 import { RollingLedger } from './rolling-ledger.js';
 import { Watermarks } from './watermarks.js';
+import type { WatermarkStore } from './watermarks.js';
 import type { Commands } from './commands.js';
 
 export interface PipelineDeps {
@@ -35,6 +36,8 @@ export interface PipelineDeps {
   configPersistence?: ConfigPersistence;
   /** File remembering, per environment and image, the newest event written for unordered policies. */
   watermarksPath?: string;
+  /** Watermarks shared by replicas (Redis); replaces `watermarksPath`. */
+  watermarks?: WatermarkStore;
   /** File remembering the causes of what each rolling `baton/<env>` branch proposes. */
   rollingLedgerPath?: string;
   skipCi?: boolean;
@@ -97,7 +100,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     // Events that waited for a config (or for the forge) are worth trying at once.
     onValid: () => deps.queue.wake?.(),
   });
-  const watermarks = new Watermarks(deps.watermarksPath);
+  const watermarks: WatermarkStore = deps.watermarks ?? new Watermarks(deps.watermarksPath);
   const ledger = new RollingLedger(deps.rollingLedgerPath);
   const rolling = new Map<string, { base: string; head: string }>();
 

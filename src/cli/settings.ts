@@ -58,6 +58,10 @@ const SettingsSchema = z.object({
   BATON_SWEEP_INTERVAL: z.string().optional(),
   BATON_SWEEP_MAX_DELETES: Int(10),
   REDIS_URL: z.string().optional(),
+  /** Prefix of every Redis key; the replicas of one Baton share it, two Batons on one Redis must not. */
+  BATON_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('baton'),
+  /** A replica silent this long (killed, partitioned) is presumed dead: another one takes its jobs. */
+  BATON_REDIS_LOCK_TIMEOUT: Duration('30s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

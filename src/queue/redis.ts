@@ -27,6 +27,7 @@ import { Redis } from 'ioredis';
 import type { Event } from '../core/event.js';
 import type { Destination, Intent } from '../core/intent.js';
 import type { QueueLog } from './memory.js';
+import type { WatermarkStore } from '../app/watermarks.js';
 import type { DeadLetter, FailureKind, Queue, QueueHandlers, QueueStats } from './types.js';
 import { deliveryKey, displayKey } from './types.js';
 
@@ -87,6 +88,13 @@ const silent: QueueLog = { info: () => undefined, warn: () => undefined, error: 
 
 function sha(s: string): string {
   return createHash('sha1').update(s).digest('hex');
+}
+
+/** Wait for `p`, at most `ms` (closing connections to a Redis that is away must not hang shutdown). */
+async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 function reasonOf(err: unknown): string {
@@ -199,6 +207,14 @@ d['failedAt'] = tonumber(ARGV[2])
 d['reason'] = ARGV[3]
 redis.call('HSET', KEYS[5], ARGV[1], cjson.encode(d))
 return stored`;
+
+/** KEYS: marks hash. ARGV: pairs of (field, at). Raise each mark, never lower it. */
+const ADVANCE = `
+for i = 1, #ARGV, 2 do
+  local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1')
+  if tonumber(ARGV[i + 1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1`;
 
 /** KEYS: lock. ARGV: token, ms. Renew only a lock this owner holds. */
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
@@ -553,6 +569,24 @@ export class RedisQueue implements Queue {
     }
   }
 
+  /**
+   * The watermarks of unordered policies, shared by every replica: an older event worked late on
+   * one replica must not roll back what another wrote from a newer one.
+   */
+  watermarks(): WatermarkStore {
+    const key = this.k('watermarks');
+    return {
+      get: async (env, image) => {
+        const v = await this.cmd.hget(key, `${env}\u0000${image}`);
+        return v === null ? undefined : Number(v);
+      },
+      advance: async (entries) => {
+        if (entries.length === 0) return;
+        await this.cmd.eval(ADVANCE, 1, key, ...entries.flatMap((e) => [`${e.env}\u0000${e.image}`, String(e.at)]));
+      },
+    };
+  }
+
   wake(): void {
     if (this.draining) return;
     // Jobs backing off after a failure are tried now (debounce windows are left alone).
@@ -566,24 +600,24 @@ export class RedisQueue implements Queue {
   async drain(deadlineMs = Infinity): Promise<void> {
     this.draining = true;
     const deadline = Date.now() + Math.min(deadlineMs, 2_147_000_000);
-    const work = (async () => {
+    const work = async (): Promise<void> => {
       // Waiting debounce windows are written now rather than left to the window (any replica takes them).
       for (;;) {
+        if (this.problem() !== undefined) return; // Redis is away: what is unfinished stays there
         const delayed = await this.flushes.getDelayed(0, 999).catch(() => []);
         for (const job of delayed) if (!(job.data as FlushJob).failures) await job.promote().catch(() => undefined);
         const counts = await Promise.all([this.events.getJobCounts('waiting', 'active', 'prioritized'), this.flushes.getJobCounts('waiting', 'active', 'prioritized')]).catch(() => undefined);
         const busy = counts ? counts.reduce((n, c) => n + (c['waiting'] ?? 0) + (c['active'] ?? 0) + (c['prioritized'] ?? 0), 0) : 0;
         const delayedDue = delayed.filter((j) => !(j.data as FlushJob).failures).length;
-        if (busy === 0 && delayedDue === 0 && this.active.size === 0) break;
-        if (Date.now() > deadline) break;
+        if (busy === 0 && delayedDue === 0 && this.active.size === 0) return;
+        if (Date.now() > deadline) return;
         await new Promise((r) => setTimeout(r, 25));
       }
-    })();
-    if (this.workers.length > 0) await work;
+    };
+    if (this.workers.length > 0) await atMost(work(), Math.max(0, deadline - Date.now()));
     // Whatever is unfinished stays in Redis: another replica, or this one's next start, takes it.
-    const left = Math.max(0, deadline - Date.now());
-    await Promise.race([Promise.all(this.workers.map((w) => w.close())), new Promise((r) => setTimeout(r, Math.min(left, 30_000)).unref())]);
-    await Promise.all(this.workers.map((w) => w.close(true).catch(() => undefined)));
+    const away = this.problem() !== undefined;
+    await atMost(Promise.all(this.workers.map((w) => w.close(away))), away ? 1_000 : Math.max(0, Math.min(deadline - Date.now(), 30_000)));
     await this.close();
   }
 
@@ -592,8 +626,10 @@ export class RedisQueue implements Queue {
     if (this.closed) return;
     this.closed = true;
     if (this.statsTimer) clearTimeout(this.statsTimer);
-    await Promise.all(this.workers.map((w) => w.close(true).catch(() => undefined)));
-    await Promise.all([this.events.close().catch(() => undefined), this.flushes.close().catch(() => undefined)]);
+    await atMost(Promise.all(this.workers.map((w) => w.close(true))), 2_000);
+    await atMost(Promise.all([this.events.close(), this.flushes.close()]), 2_000);
     this.cmd.disconnect();
+    for (const w of this.workers) void w.disconnect().catch(() => undefined);
+    for (const q of [this.events, this.flushes]) void q.disconnect().catch(() => undefined);
   }
 }
