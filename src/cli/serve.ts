@@ -362,7 +362,23 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
     logger,
     metrics,
-    queue,
+    // An event the queue could not store is forgotten by the burst filter too: its retry is not a "duplicate".
+    queue: {
+      enqueue: async (e) => {
+        try {
+          return await queue.enqueue(e);
+        } catch (err) {
+          if (e.type === 'image-pushed' && e.digest !== undefined) bursts.forget(e);
+          throw err;
+        }
+      },
+      start: (h) => queue.start(h),
+      drain: (ms) => queue.drain(ms),
+      stats: () => queue.stats(),
+      deadLetters: () => queue.deadLetters(),
+      retry: (ids) => queue.retry(ids),
+      problem: () => queue.problem?.(),
+    },
     // The demo token stands in only while no registry secret is configured at all.
     registrySecrets: (kind) => {
       const secrets = registrySecrets(env, kind);
