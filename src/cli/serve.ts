@@ -175,7 +175,7 @@ function pipelineFor(p: PipelineParts): Pipeline {
     configPersistence: fileConfigPersistence(join(p.settings.dataDir, 'state', 'config.json')),
     watermarksPath: join(p.settings.dataDir, 'state', 'watermarks.json'),
     // Replicas on Redis share the watermarks: an old event on one must not roll back another's write.
-    ...(p.queue instanceof RedisQueue && { watermarks: p.queue.watermarks() }),
+    ...(p.queue instanceof RedisQueue && { watermarks: p.queue.watermarks(), ledger: p.queue.ledger() }),
     rollingLedgerPath: join(p.settings.dataDir, 'state', 'rolling.json'),
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     previews: { appRepos: p.appRepos, resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag) },

@@ -28,6 +28,9 @@ import type { Event } from '../core/event.js';
 import type { Destination, Intent } from '../core/intent.js';
 import type { QueueLog } from './memory.js';
 import type { WatermarkStore } from '../app/watermarks.js';
+import type { LedgerStore } from '../app/rolling-ledger.js';
+import { ledgerCauses } from '../app/rolling-ledger.js';
+import type { Cause } from '../core/intent.js';
 import type { DeadLetter, FailureKind, Queue, QueueHandlers, QueueStats } from './types.js';
 import { deliveryKey, displayKey } from './types.js';
 
@@ -583,6 +586,35 @@ export class RedisQueue implements Queue {
       advance: async (entries) => {
         if (entries.length === 0) return;
         await this.cmd.eval(ADVANCE, 1, key, ...entries.flatMap((e) => [`${e.env}\u0000${e.image}`, String(e.at)]));
+      },
+    };
+  }
+
+  /**
+   * Why each version on a rolling branch is there, shared by every replica (one hash per
+   * environment; written under the destination lock, so never by two replicas at once).
+   */
+  ledger(): LedgerStore {
+    const key = (env: string): string => this.k(`ledger:${sha(env)}`);
+    return {
+      causes: async (env, image, to) => {
+        const v = await this.cmd.hget(key(env), image);
+        if (v === null) return [];
+        try {
+          const entry = JSON.parse(v) as { to: string; causes: Cause[] };
+          return to !== undefined && entry.to !== to ? [] : entry.causes;
+        } catch {
+          return [];
+        }
+      },
+      record: async (env, bumps, fresh) => {
+        const m = this.cmd.multi();
+        if (fresh) m.del(key(env));
+        for (const b of bumps) {
+          const real = ledgerCauses(b);
+          if (real.length > 0) m.hset(key(env), b.image, JSON.stringify({ to: b.to, causes: real }));
+        }
+        await m.exec();
       },
     };
   }
