@@ -367,13 +367,16 @@ export class RedisQueue implements Queue {
   private async addEvent(key: string, event: Event, acceptedAt: number): Promise<void> {
     const data: EventJob = { key, event, acceptedAt };
     await this.events.add('event', data, { jobId: this.jobId(key), removeOnComplete: true, removeOnFail: false, attempts: 1_000_000, backoff: { type: 'custom' } });
+    // The job is what keeps the event; this record only feeds stats and dead letters early, and the
+    // worker writes it too when it begins (BEGIN), so the webhook does not wait for it.
     const stored: Stored = { event, acceptedAt };
-    await this.cmd
+    void this.cmd
       .multi()
       .hdel(this.k('dead'), key)
       .hsetnx(this.k('pending'), key, JSON.stringify(stored))
       .zadd(this.k('pendingAt'), 'NX', String(acceptedAt), key)
-      .exec();
+      .exec()
+      .catch(() => undefined);
   }
 
   async retry(ids: string[] | 'all'): Promise<string[]> {
