@@ -118,6 +118,34 @@ describe.skipIf(why !== undefined)('two replicas on Redis', () => {
     expect((await push(t, 'nowhere', 0, '1.2.0')).status).toBeGreaterThanOrEqual(500);
   });
 
+  it('a rolling merge-request branch written by one replica and then the other carries both bumps (the second rebuilds it)', async () => {
+    const seed = manyImagesSeed(2);
+    seed['.baton.yml'] = (seed['.baton.yml'] ?? '').replace('write: commit', 'write: merge-request');
+    const repo = await createBareRepo(seed);
+    cleanups.push(() => repo.cleanup());
+    const env = { REDIS_URL, BATON_REDIS_PREFIX: freshPrefix(), BATON_DEBOUNCE_MS: '50' };
+    const a = await startTestBaton({ repo, env });
+    cleanups.push(() => a.close());
+    const b = await startTestBaton({ repo, env });
+    cleanups.push(() => b.close());
+    expect((await push(a, 'm0', 0, '1.1.0')).status).toBe(202);
+    await eventually(async () => (await repo.show('baton/staging', 'envs/staging/app0.yaml').catch(() => '')).includes('"1.1.0"'), 20_000, 'the rolling branch');
+    await a.idle();
+    // The first replica goes away (a rolling deploy); the other never wrote this branch: it does
+    // not know its head, so it rebuilds it from what the branch proposes.
+    await a.close();
+    expect((await push(b, 'm1', 1, '2.0.0')).status).toBe(202);
+    await eventually(async () => (await repo.show('baton/staging', 'envs/staging/app1.yaml').catch(() => '')).includes('"2.0.0"'), 20_000, 'the second bump');
+    await b.idle();
+    expect(await repo.show('baton/staging', 'envs/staging/app0.yaml')).toContain('"1.1.0"');
+    expect(await repo.show('main', 'envs/staging/app0.yaml')).toContain('"1.0.0"');
+    // Both causes are known to whichever replica writes next (the ledger is shared).
+    const message = await repo.message('baton/staging');
+    expect(message).toMatch(/Baton-Event: registry\/distribution m1/);
+    // The rebuilt commit carries app0's version with the cause the first replica recorded.
+    expect(message).toMatch(/Baton-Event: registry\/distribution m0/);
+  });
+
   it('on a GitHub that fails 30% of calls (5xx, 429 with Retry-After) and whose branch moves under it, every bump lands once', async () => {
     const N = 24;
     const gh = await emulatedGitHub(manyImagesSeed(N));
