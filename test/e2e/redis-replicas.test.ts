@@ -165,7 +165,13 @@ describe.skipIf(why !== undefined)('two replicas on Redis', () => {
       // A sender retries until it gets its 202 (a 5xx from Baton is allowed; a lost event is not).
       await eventually(async () => (await push(t, `f${i}`, i, '3.0.0')).status === 202, 10_000, `a 202 for f${i}`);
       // Someone else pushes to main now and then: Baton's expected head goes stale.
-      if (i % 6 === 3) await testRepo.commit({ [`notes/${i}.txt`]: `by someone else ${i}\n` });
+      // (that writer, too, retries when Baton pushed first).
+      if (i % 6 === 3)
+        await eventually(
+          () => testRepo.commit({ [`notes/${i}.txt`]: `by someone else ${i}\n` }).then(() => true, () => false),
+          10_000,
+          'the external commit',
+        );
       await new Promise((r) => setTimeout(r, 40));
     }
     await eventually(async () => {
