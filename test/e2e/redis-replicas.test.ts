@@ -17,6 +17,7 @@ import { createBareRepo, tempDir } from '../helpers/git-repo.js';
 import { REDIS_URL, deleteKeys, redisAnswers } from '../helpers/redis.js';
 import { HOST, gitOf, history, manyImagesSeed } from '../helpers/replicas.js';
 import { FAST, emulatedGitHub } from '../emulators/github/harness.js';
+import { startGitlabEmulator } from '../emulators/gitlab/server.js';
 
 const why = await redisAnswers(REDIS_URL);
 if (why) console.warn(`skipping the two-replica Redis tests: ${why}`);
@@ -187,5 +188,41 @@ describe.skipIf(why !== undefined)('two replicas on Redis', () => {
     expect(h.parents.filter((p) => p > 1)).toEqual([]);
     expect(a.baton.pipeline.queue.stats()).toMatchObject({ dead: 0, pending: 0 });
     expect(gh.emulator.requests.some((r) => r.faulted)).toBe(true);
+  });
+
+  it('on a GitLab that fails 30% of calls (502), rate-limits with Retry-After and whose branch moves under it, every bump lands once', async () => {
+    const N = 16;
+    const emu = await startGitlabEmulator({ botUsername: 'baton-bot' });
+    cleanups.push(() => emu.close());
+    const project = await emu.addProject('platform/env', manyImagesSeed(N));
+    const env = { REDIS_URL, BATON_REDIS_PREFIX: freshPrefix(), BATON_DEBOUNCE_MS: '100', BATON_ENV_REPO: 'gitlab:platform/env', GITLAB_URL: emu.url, GITLAB_TOKEN: emu.token };
+    const a = await startTestBaton({ env });
+    cleanups.push(() => a.close());
+    const b = await startTestBaton({ env });
+    cleanups.push(() => b.close());
+    emu.failRandomly(0.3, 16, 502);
+    emu.rateLimit(60, 1_000);
+    for (let i = 0; i < N; i++) {
+      const t = i % 2 === 0 ? a : b;
+      await eventually(async () => (await push(t, `g${i}`, i, '3.0.0')).status === 202, 10_000, `a 202 for g${i}`);
+      if (i % 5 === 2)
+        await eventually(
+          () => project.repo.commit({ [`notes/${i}.txt`]: `by someone else ${i}\n` }).then(() => true, () => false),
+          10_000,
+          'the external commit',
+        );
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await eventually(async () => {
+      for (let i = 0; i < N; i++) if (!(await project.repo.show('main', `envs/staging/app${i}.yaml`)).includes('"3.0.0"')) return false;
+      return true;
+    }, 90_000, 'every bump');
+    await a.idle(30_000);
+    const h = await history(gitOf(project.repo.bare));
+    for (let i = 0; i < N; i++) {
+      expect(h.changes.get(`envs/staging/app${i}.yaml`)).toBe(2);
+      expect(h.events.get(`g${i}`)).toBe(1);
+    }
+    expect(a.baton.pipeline.queue.stats()).toMatchObject({ dead: 0, pending: 0 });
   });
 });
