@@ -44,7 +44,7 @@ describe.skipIf(why !== undefined)('two replicas on Redis', () => {
     const N = 40;
     const repo = await createBareRepo(manyImagesSeed(N));
     cleanups.push(() => repo.cleanup());
-    const env = { REDIS_URL, BATON_REDIS_PREFIX: freshPrefix(), BATON_DEBOUNCE_MS: '4000' };
+    const env = { REDIS_URL, BATON_REDIS_PREFIX: freshPrefix(), BATON_DEBOUNCE_MS: '6000' };
     const a = await startTestBaton({ repo, env });
     cleanups.push(() => a.close());
     const b = await startTestBaton({ repo, env });
