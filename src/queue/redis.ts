@@ -224,6 +224,8 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('
 /** KEYS: lock. ARGV: token. Release only a lock this owner holds (never one that expired and was taken). */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+const SCRIPTS: Record<string, string> = { CHECK, BEGIN, ROUTE, DONE, LANDED, PARK, ADVANCE, RENEW, RELEASE };
+
 export class RedisQueue implements Queue {
   private readonly prefix: string;
   private readonly cmd: Redis;
@@ -250,6 +252,8 @@ export class RedisQueue implements Queue {
     // Baton's own commands: each bounded; failing fast while Redis is away (the webhook gets a 503).
     this.cmd = new Redis(options.url, { ...this.bounded(), maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
     this.cmd.on('error', (err: Error) => this.note(`Redis: ${err.message}`));
+    // Scripts are sent once and then called by their SHA (ioredis re-sends one Redis forgot).
+    for (const [name, lua] of Object.entries(SCRIPTS)) this.cmd.defineCommand(`baton${name}`, { lua });
     // BullMQ's producer connection is bounded too; only workers' blocking connections are not.
     const producer: ConnectionOptions = { url: options.url, ...this.bounded(), maxRetriesPerRequest: 1 };
     this.events = new BullQueue('events', { connection: producer, prefix: this.prefix });
@@ -263,6 +267,13 @@ export class RedisQueue implements Queue {
       commandTimeout: this.options.commandTimeoutMs ?? 5_000,
       retryStrategy: (times) => Math.min(times * 200, 2_000),
     };
+  }
+
+  /** Run one of the scripts above: keys first (`numKeys` of them), then arguments. */
+  private script(name: keyof typeof SCRIPTS & string, numKeys: number, ...args: string[]): Promise<unknown> {
+    const fn = (this.cmd as unknown as Record<string, (n: number, ...a: string[]) => Promise<unknown>>)[`baton${name}`];
+    if (!fn) throw new Error(`no script ${name}`);
+    return fn.call(this.cmd, numKeys, ...args);
   }
 
   private note(problem: string): void {
@@ -357,7 +368,7 @@ export class RedisQueue implements Queue {
     if (this.draining) throw new Error('the queue is draining');
     const key = deliveryKey(event);
     const jobId = this.jobId(key);
-    const fresh = await this.cmd.eval(CHECK, 3, this.seenKey(key), `${this.prefix}:events:${jobId}`, this.k('remaining'), key);
+    const fresh = await this.script('CHECK', 3, this.seenKey(key), `${this.prefix}:events:${jobId}`, this.k('remaining'), key);
     if (Number(fresh) !== 1) return 'duplicate';
     await this.addEvent(key, event, this.now());
     return 'queued';
@@ -440,7 +451,7 @@ export class RedisQueue implements Queue {
   }
 
   private async park(key: string, reason: string, dest = 'none'): Promise<void> {
-    const stored = (await this.cmd.eval(PARK, 7, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), this.k('dead'), this.k(`batch:${dest}`), this.k('batches'), key, String(this.now()), reason, dest)) as string | null;
+    const stored = (await this.script('PARK', 7, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), this.k('dead'), this.k(`batch:${dest}`), this.k('batches'), key, String(this.now()), reason, dest)) as string | null;
     if (!stored) return;
     this.log.error({ delivery: displayKey(key), reason }, 'event parked as a dead letter; `baton retry` works it again');
     try {
@@ -478,7 +489,7 @@ export class RedisQueue implements Queue {
     if (!handlers) throw new Error('the queue has not started');
     const { key, event, acceptedAt } = job.data;
     const stored: Stored = { event, acceptedAt };
-    const begun = await this.cmd.eval(BEGIN, 5, this.seenKey(key), this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('dead'), key, JSON.stringify(stored), String(acceptedAt));
+    const begun = await this.script('BEGIN', 5, this.seenKey(key), this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('dead'), key, JSON.stringify(stored), String(acceptedAt));
     // Already finished, or already routed by a replica that died before it could complete the job.
     const rerun = Number(begun) !== 1;
     if (rerun && (await this.cmd.exists(this.seenKey(key))) === 1) return;
@@ -491,14 +502,14 @@ export class RedisQueue implements Queue {
     }
     const groups = routed.filter((r) => r.intents.length > 0);
     if (groups.length === 0) {
-      await this.cmd.eval(DONE, 4, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), key, this.seenKey(key), String(this.dedupeTtl()));
+      await this.script('DONE', 4, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), key, this.seenKey(key), String(this.dedupeTtl()));
       return;
     }
     const debounce = Math.max(1, this.options.debounceMs);
     const args: string[] = [key, String(groups.length), String(debounce), randomUUID().replace(/-/g, '')];
     const dests = groups.map((g) => ({ g, dest: sha(g.key) }));
     for (const { g, dest } of dests) args.push(this.k(`batch:${dest}`), this.k(`win:${dest}`), dest, JSON.stringify(g.intents));
-    const out = (await this.cmd.eval(ROUTE, 4, this.k('remaining'), this.k('retrying'), this.k('batches'), this.k('seq'), ...args)) as (string | number)[];
+    const out = (await this.script('ROUTE', 4, this.k('remaining'), this.k('retrying'), this.k('batches'), this.k('seq'), ...args)) as (string | number)[];
     for (let i = 0; i < dests.length; i++) {
       const { g, dest } = dests[i] as (typeof dests)[number];
       const window = String(out[i * 2]);
@@ -522,8 +533,7 @@ export class RedisQueue implements Queue {
       throw new DelayedError();
     }
     const renew = setInterval(() => {
-      void this.cmd
-        .eval(RENEW, 1, lock, mine, String(lockMs))
+      void this.script('RENEW', 1, lock, mine, String(lockMs))
         .then((ok) => {
           if (Number(ok) !== 1) this.log.error({ destination: laneKey }, 'the destination lock was lost during a write; the forge’s compare-and-swap still refuses a conflicting push');
         })
@@ -547,7 +557,7 @@ export class RedisQueue implements Queue {
         })
         .sort((a, b) => a.seq - b.seq);
       if (items.length === 0) {
-        await this.cmd.eval(LANDED, 6, batchKey, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), this.k('batches'), dest, String(this.dedupeTtl()));
+        await this.script('LANDED', 6, batchKey, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), this.k('batches'), dest, String(this.dedupeTtl()));
         return;
       }
       try {
@@ -568,10 +578,10 @@ export class RedisQueue implements Queue {
       }
       const args: string[] = [dest, String(this.dedupeTtl())];
       for (const i of items) args.push(i.key, this.seenKey(i.key));
-      await this.cmd.eval(LANDED, 6, batchKey, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), this.k('batches'), ...args);
+      await this.script('LANDED', 6, batchKey, this.k('remaining'), this.k('pending'), this.k('pendingAt'), this.k('retrying'), this.k('batches'), ...args);
     } finally {
       clearInterval(renew);
-      await this.cmd.eval(RELEASE, 1, lock, mine).catch(() => undefined);
+      await this.script('RELEASE', 1, lock, mine).catch(() => undefined);
     }
   }
 
@@ -588,7 +598,7 @@ export class RedisQueue implements Queue {
       },
       advance: async (entries) => {
         if (entries.length === 0) return;
-        await this.cmd.eval(ADVANCE, 1, key, ...entries.flatMap((e) => [`${e.env}\u0000${e.image}`, String(e.at)]));
+        await this.script('ADVANCE', 1, key, ...entries.flatMap((e) => [`${e.env}\u0000${e.image}`, String(e.at)]));
       },
     };
   }
