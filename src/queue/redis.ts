@@ -651,8 +651,9 @@ export class RedisQueue implements Queue {
         if (this.problem() !== undefined) return; // Redis is away: what is unfinished stays there
         const delayed = await this.flushes.getDelayed(0, 999).catch(() => []);
         for (const job of delayed) if (!(job.data as FlushJob).failures) await job.promote().catch(() => undefined);
-        const counts = await Promise.all([this.events.getJobCounts('waiting', 'active', 'prioritized'), this.flushes.getJobCounts('waiting', 'active', 'prioritized')]).catch(() => undefined);
-        const busy = counts ? counts.reduce((n, c) => n + (c['waiting'] ?? 0) + (c['active'] ?? 0) + (c['prioritized'] ?? 0), 0) : 0;
+        // Jobs ready and not yet taken, and this replica's own running ones (other replicas finish theirs).
+        const counts = await Promise.all([this.events.getJobCounts('waiting', 'prioritized'), this.flushes.getJobCounts('waiting', 'prioritized')]).catch(() => undefined);
+        const busy = counts ? counts.reduce((n, c) => n + (c['waiting'] ?? 0) + (c['prioritized'] ?? 0), 0) : 0;
         const delayedDue = delayed.filter((j) => !(j.data as FlushJob).failures).length;
         if (busy === 0 && delayedDue === 0 && this.active.size === 0) return;
         if (Date.now() > deadline) return;
