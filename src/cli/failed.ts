@@ -11,7 +11,7 @@ import { readJournal } from '../queue/journal.js';
 import { requestRetry } from '../queue/retry-requests.js';
 import { displayKey } from '../queue/types.js';
 import type { DeadLetter } from '../queue/types.js';
-import { RedisQueue } from '../queue/redis.js';
+import type { RedisQueue } from '../queue/redis.js';
 
 /** Where a Redis-mode Baton keeps its queue (REDIS_URL, BATON_REDIS_PREFIX). */
 export interface RedisPlace {
@@ -20,7 +20,9 @@ export interface RedisPlace {
 }
 
 async function withRedis<T>(place: RedisPlace, fn: (q: RedisQueue) => Promise<T>): Promise<T> {
-  const q = new RedisQueue({ url: place.url, prefix: place.prefix, debounceMs: 0 });
+  // Loaded only when asked: the embedded mode's commands need no Redis client.
+  const { RedisQueue: Impl } = await import('../queue/redis.js');
+  const q = new Impl({ url: place.url, prefix: place.prefix, debounceMs: 0 });
   try {
     return await fn(q);
   } finally {
