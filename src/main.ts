@@ -177,7 +177,9 @@ const COMMANDS: Record<string, Command> = {
     usage: ['baton failed'],
     async run() {
       const [{ formatFailed, listFailed }, { settingsFrom }] = await Promise.all([cli.failed(), cli.start()]);
-      print(formatFailed(await listFailed(settingsFrom(env).dataDir)));
+      const settings = settingsFrom(env);
+      const redis = settings.REDIS_URL ? { url: settings.REDIS_URL, prefix: settings.BATON_REDIS_PREFIX } : undefined;
+      print(formatFailed(await listFailed(settings.dataDir, Date.now(), redis)));
       return 0;
     },
   },
@@ -189,9 +191,12 @@ const COMMANDS: Record<string, Command> = {
     async run({ values, positionals }) {
       if (!values['all'] && positionals.length === 0) throw new UsageError('name the events to retry (as `baton failed` lists them), or --all');
       const [{ retryFailed }, { settingsFrom }] = await Promise.all([cli.failed(), cli.start()]);
-      const result = await retryFailed(settingsFrom(env).dataDir, values['all'] ? 'all' : positionals);
+      const settings = settingsFrom(env);
+      const redis = settings.REDIS_URL ? { url: settings.REDIS_URL, prefix: settings.BATON_REDIS_PREFIX } : undefined;
+      const result = await retryFailed(settings.dataDir, values['all'] ? 'all' : positionals, redis);
       for (const id of result.unknown) console.error(`no failed event ${id}`);
-      if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
+      if (result.requested.length > 0 && redis) console.log(`${result.requested.length} event(s) put back in the shared queue; a running replica takes them now`);
+      else if (result.requested.length > 0) console.log(`retry requested for ${result.requested.length} event(s); the running server takes them within a second, or the next start does`);
       else console.log('nothing to retry');
       return result.unknown.length > 0 ? 1 : 0;
     },

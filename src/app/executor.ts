@@ -21,7 +21,7 @@ import { carriedIntents, proposedChanges, rollingMergeRequestText } from '../cor
 import type { ScopeImage } from '../core/rolling.js';
 import type { Forge, MergeRequestState, OpenMergeRequest, RollingSnapshot, WriteRequest } from '../forges/types.js';
 import { ForgeError, RetryableError } from '../forges/types.js';
-import type { RollingLedger } from './rolling-ledger.js';
+import type { LedgerStore } from './rolling-ledger.js';
 
 export interface ExecutorDeps {
   forge: Forge;
@@ -36,7 +36,7 @@ export interface ExecutorDeps {
   /** Every image an environment lists: the rolling MR describes (and carries) them all. */
   scopeOf?: (env: string) => ScopeImage[];
   /** Causes of the versions rolling branches propose, across batches and restarts. */
-  ledger?: RollingLedger;
+  ledger?: LedgerStore;
   /** Per rolling branch: the base head and rolling head Baton last wrote (stack while both hold). */
   rolling?: Map<string, { base: string; head: string }>;
   /** Target-file cap and when planning moves to a worker thread. */

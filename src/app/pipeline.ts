@@ -19,7 +19,9 @@ import { isValidTag, normalizeRepository } from '../core/image-ref.js';
 import type { PreviewDeps } from './previews.js';
 import type { Metrics } from './metrics.js';
 import { RollingLedger } from './rolling-ledger.js';
+import type { LedgerStore } from './rolling-ledger.js';
 import { Watermarks } from './watermarks.js';
+import type { WatermarkStore } from './watermarks.js';
 import type { Commands } from './commands.js';
 import type { StatusStore } from './status.js';
 import type { SkipReason } from '../core/changeset.js';
@@ -42,6 +44,10 @@ export interface PipelineDeps {
   configPersistence?: ConfigPersistence;
   /** File remembering, per environment and image, the newest event written for unordered policies. */
   watermarksPath?: string;
+  /** The rolling-MR ledger shared by replicas (Redis); replaces `rollingLedgerPath`. */
+  ledger?: LedgerStore;
+  /** Watermarks shared by replicas (Redis); replaces `watermarksPath`. */
+  watermarks?: WatermarkStore;
   /** File remembering the causes of what each rolling `baton/<env>` branch proposes. */
   rollingLedgerPath?: string;
   skipCi?: boolean;
@@ -136,8 +142,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     // Events that waited for a config (or for the forge) are worth trying at once.
     onValid: () => deps.queue.wake?.(),
   });
-  const watermarks = new Watermarks(deps.watermarksPath);
-  const ledger = new RollingLedger(deps.rollingLedgerPath);
+  const watermarks: WatermarkStore = deps.watermarks ?? new Watermarks(deps.watermarksPath);
+  const ledger: LedgerStore = deps.ledger ?? new RollingLedger(deps.rollingLedgerPath);
   const rolling = new Map<string, { base: string; head: string }>();
 
   /** Unordered policies: an event older than the one behind the version written does not roll it back. */

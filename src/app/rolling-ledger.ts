@@ -10,7 +10,18 @@ import { JsonFile } from './json-file.js';
 
 type Ledger = Record<string, Record<string, { to: string; causes: Cause[] }>>;
 
-export class RollingLedger {
+/** Where the ledger lives: a file for one process, Redis when replicas share the work (src/queue/redis.ts). */
+export interface LedgerStore {
+  causes(env: string, image: string, to?: string): Promise<Cause[]>;
+  record(env: string, bumps: Bump[], fresh: boolean): Promise<void>;
+}
+
+/** The causes worth keeping for one bump (Baton's own causes are not news; the last five suffice). */
+export function ledgerCauses(b: Bump): Cause[] {
+  return b.causes.filter((c) => c.source !== 'baton').slice(-5);
+}
+
+export class RollingLedger implements LedgerStore {
   private readonly file: JsonFile<Ledger>;
 
   constructor(path?: string) {
@@ -36,9 +47,9 @@ export class RollingLedger {
     if (fresh) ledger[env] = Object.create(null) as Record<string, { to: string; causes: Cause[] }>;
     const entries = RollingLedger.envOf(ledger, env);
     for (const b of bumps) {
-      const real = b.causes.filter((c) => c.source !== 'baton');
+      const real = ledgerCauses(b);
       if (real.length === 0) continue;
-      entries[b.image] = { to: b.to, causes: real.slice(-5) };
+      entries[b.image] = { to: b.to, causes: real };
     }
     await this.file.save(ledger);
   }

@@ -7,7 +7,14 @@
 
 import { JsonFile } from './json-file.js';
 
-export class Watermarks {
+/** Where watermarks live: a file for one process, Redis when replicas share the work (src/queue/redis.ts). */
+export interface WatermarkStore {
+  get(env: string, image: string): Promise<number | undefined>;
+  /** Raise each mark to `at` (never lower it). */
+  advance(entries: { env: string; image: string; at: number }[]): Promise<void>;
+}
+
+export class Watermarks implements WatermarkStore {
   private readonly file: JsonFile<Record<string, number>>;
 
   constructor(path?: string) {

@@ -34,6 +34,8 @@ import { cdWebhookRoutes } from '../sources/cd/index.js';
 import { createHttpApp, listenHttp } from '../http/server.js';
 import type { HttpDeps } from '../http/server.js';
 import { MemoryQueue, systemTimer } from '../queue/memory.js';
+import { RedisQueue } from '../queue/redis.js';
+import type { Queue } from '../queue/types.js';
 import { takeRetryRequests } from '../queue/retry-requests.js';
 import { GitlabForge, createGitlabForge } from '../forges/gitlab/index.js';
 import { GitlabAppRepo } from '../forges/gitlab/app-repo.js';
@@ -120,7 +122,7 @@ interface PipelineParts {
   settings: Settings;
   envRepo: EnvRepo;
   logger: Logger;
-  queue: MemoryQueue;
+  queue: Queue;
   registry: OciClient;
   appRepos: AppRepos;
   metrics?: Metrics;
@@ -179,6 +181,8 @@ function pipelineFor(p: PipelineParts): Pipeline {
     configTtlMs: p.settings.BATON_CONFIG_TTL_MS,
     configPersistence: fileConfigPersistence(join(p.settings.dataDir, 'state', 'config.json')),
     watermarksPath: join(p.settings.dataDir, 'state', 'watermarks.json'),
+    // Replicas on Redis share the watermarks: an old event on one must not roll back another's write.
+    ...(p.queue instanceof RedisQueue && { watermarks: p.queue.watermarks(), ledger: p.queue.ledger() }),
     rollingLedgerPath: join(p.settings.dataDir, 'state', 'rolling.json'),
     resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag),
     previews: { appRepos: p.appRepos, resolveDigest: (repository, tag) => p.registry.resolveDigest(repository, tag) },
@@ -305,7 +309,6 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const logger = options.logger ?? createLogger(settings.LOG_LEVEL);
   setGitTimeout(settings.BATON_GIT_TIMEOUT);
   setForgeTimeout(settings.BATON_FORGE_TIMEOUT);
-  if (settings.REDIS_URL) throw new Error('REDIS_URL is set, but this build has only the embedded single-process queue; unset REDIS_URL and run one replica');
   const envRepo = options.envRepo ?? (await resolveEnvRepo(settings, env, logger));
   const token = envRepo.embedded && !env['BATON_REGISTRY_TOKEN'] ? await demoToken(settings.dataDir) : undefined;
   // The embedded demo takes GitHub deliveries signed with a demo secret, so its preview curl works.
@@ -314,17 +317,21 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
   const registry = options.registry ?? new HttpOciClient(registryClientOptions(env));
   const queueDir = join(settings.dataDir, 'queue');
   const parked: NonNullable<PipelineParts['parked']> = {};
-  const queue = new MemoryQueue({
-    debounceMs: settings.BATON_DEBOUNCE_MS,
-    ...(options.journal !== false && { journalPath: join(queueDir, 'journal.jsonl') }),
-    retentionMs: settings.BATON_RETENTION,
-    classify: (err) => (err instanceof NoConfigError ? 'retryable' : failureKind(err)),
-    now: () => Date.now(),
-    random: Math.random,
-    setTimer: systemTimer,
-    log: logger,
-    onPark: (event, reason) => parked.tell?.(event, reason),
-  });
+  const classify = (err: unknown): 'retryable' | 'permanent' => (err instanceof NoConfigError ? 'retryable' : failureKind(err));
+  // REDIS_URL: several replicas share one queue (docs/architecture.md); otherwise the embedded journal.
+  const queue: Queue = settings.REDIS_URL
+    ? new RedisQueue({ url: settings.REDIS_URL, prefix: settings.BATON_REDIS_PREFIX, debounceMs: settings.BATON_DEBOUNCE_MS, retentionMs: settings.BATON_RETENTION, jobLockMs: settings.BATON_REDIS_LOCK_TIMEOUT, lockMs: settings.BATON_REDIS_LOCK_TIMEOUT, classify, log: logger, onPark: (event, reason) => parked.tell?.(event, reason) })
+    : new MemoryQueue({
+        debounceMs: settings.BATON_DEBOUNCE_MS,
+        ...(options.journal !== false && { journalPath: join(queueDir, 'journal.jsonl') }),
+        retentionMs: settings.BATON_RETENTION,
+        classify,
+        now: () => Date.now(),
+        random: Math.random,
+        setTimer: systemTimer,
+        log: logger,
+        onPark: (event, reason) => parked.tell?.(event, reason),
+      });
   // The reporter reads the config the pipeline keeps; the pipeline calls the reporter: tie the knot once built.
   const built: { pipeline?: Pipeline } = {};
   const reporter = reporterFor(envRepo, env, logger, metrics, registry, async () => built.pipeline?.config.latest ?? built.pipeline?.config.table());
@@ -369,17 +376,34 @@ export async function startBaton(options: StartOptions): Promise<RunningBaton> {
     admit: (e) => e.type !== 'image-pushed' || e.digest === undefined || bursts.admit(e, Date.now()),
     logger,
     metrics,
-    queue,
+    // An event the queue could not store is forgotten by the burst filter too: its retry is not a "duplicate".
+    queue: {
+      enqueue: async (e) => {
+        try {
+          return await queue.enqueue(e);
+        } catch (err) {
+          if (e.type === 'image-pushed' && e.digest !== undefined) bursts.forget(e);
+          throw err;
+        }
+      },
+      start: (h) => queue.start(h),
+      drain: (ms) => queue.drain(ms),
+      stats: () => queue.stats(),
+      deadLetters: () => queue.deadLetters(),
+      retry: (ids) => queue.retry(ids),
+      problem: () => queue.problem?.(),
+    },
     // The demo token stands in only while no registry secret is configured at all.
     registrySecrets: (kind) => {
       const secrets = registrySecrets(env, kind);
       return secrets.length > 0 || !token ? secrets : [token];
     },
     sources,
-    isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined),
+    isReady: () => !draining && (configLoaded || pipeline.config.revision !== undefined) && queue.problem?.() === undefined,
     readyDetail: () => ({
       ...(draining && { reason: 'draining' }),
       ...(!draining && !(configLoaded || pipeline.config.revision !== undefined) && { reason: configProblem }),
+      ...(!draining && queue.problem?.() !== undefined && { reason: `the queue cannot take work: ${queue.problem?.()}` }),
       deadLetters: queue.deadLetters().slice(0, 20),
     }),
     status: {

@@ -64,6 +64,10 @@ const SettingsSchema = z.object({
   BATON_STATUS_TOKEN: z.string().min(1).optional(),
   /** Where `baton status` asks the running server (default http://127.0.0.1:$PORT). */
   BATON_URL: z.string().url().optional(),
+  /** Prefix of every Redis key; the replicas of one Baton share it, two Batons on one Redis must not. */
+  BATON_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('baton'),
+  /** A replica silent this long (killed, partitioned) is presumed dead: another one takes its jobs. */
+  BATON_REDIS_LOCK_TIMEOUT: Duration('30s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `true`: run the embedded demo even where BATON_REQUIRE_ENV_REPO asks for a real env repo (the container image). */
   BATON_DEMO: z.enum(['true', 'false', '1', '0']).optional(),

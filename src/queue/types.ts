@@ -76,6 +76,8 @@ export interface Queue {
   wake?(): void;
   /** Put dead letters back to work (all of them when `ids` is `'all'`); returns the ids retried. */
   retry(ids: string[] | 'all'): Promise<string[]>;
+  /** Why the queue cannot take work right now (its store is unreachable), or undefined: `/readyz` reports it. */
+  problem?(): string | undefined;
 }
 
 /** The identity used to de-duplicate deliveries. */

@@ -62,9 +62,24 @@ describe('app.yml permissions follow the code', () => {
       const perm = permissionOf(op?.['x-github']?.category ?? '', op?.['x-github']?.subcategory ?? '');
       if (perm) needed[perm] = stronger(needed[perm], method === 'GET' || perm === 'metadata' ? 'read' : 'write');
     }
-    // Files are committed with GraphQL createCommitOnBranch (verified commits): contents write.
-    expect(await text('src/forges/github/github-forge.ts')).toContain('createCommitOnBranch');
-    needed['contents'] = 'write';
+    // GraphQL mutations the adapter sends, and the permission GitHub checks for each.
+    const MUTATION_PERMISSION: Record<string, string> = {
+      createCommitOnBranch: 'contents',
+      createRef: 'contents',
+      updateRefs: 'contents',
+      deleteRef: 'contents',
+      createPullRequest: 'pull_requests',
+      updatePullRequest: 'pull_requests',
+    };
+    let source = '';
+    for (const f of await readdir(dir)) source += await readFile(join(dir, f), 'utf8');
+    const mutations = new Set([...source.matchAll(/\b(create|update|delete|add|close|merge|remove)[A-Z][A-Za-z]*\s*\(\s*input:/g)].map((m) => m[0].replace(/\s*\(\s*input:$/, '')));
+    expect(mutations.has('createCommitOnBranch'), 'files are committed with createCommitOnBranch (verified commits)').toBe(true);
+    for (const mutation of mutations) {
+      const perm = MUTATION_PERMISSION[mutation];
+      expect(perm, `permission for the GraphQL mutation ${mutation}`).toBeDefined();
+      if (perm) needed[perm] = 'write';
+    }
     const manifest = parse(await text('app.yml')) as { default_events: string[]; default_permissions: Record<string, string> };
     for (const event of manifest.default_events) {
       const perm = EVENT_PERMISSION[event];

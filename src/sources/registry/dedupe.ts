@@ -43,4 +43,14 @@ export class BurstFilter {
     }
     return true;
   }
+
+  /**
+   * The delivery `admit` let through could not be stored (the queue refused: disk or Redis away):
+   * forget it, so the same push announced again — by a retry or another path — is not dropped as a
+   * burst duplicate of an event that was never kept.
+   */
+  forget(event: Pick<ImagePushed, 'registry' | 'repository' | 'tag' | 'digest' | 'source' | 'deliveryId'>): void {
+    const key = contentKey(event);
+    if (this.first.get(key)?.delivery === `${event.source}\u0000${event.deliveryId}`) this.first.delete(key);
+  }
 }

@@ -328,6 +328,16 @@ describe('content key', () => {
     const e = { registry: 'r.example.com', repository: 'team/web', tag: '1', digest: ONE, source: 'registry/generic' as const, deliveryId: 'a' };
     expect([filter.admit(e, 0), filter.admit(e, 10), filter.admit({ ...e, deliveryId: 'b' }, 20)]).toEqual([true, true, false]);
   });
+
+  it('forgets a push whose event the queue could not store, so the same push announced again is kept', () => {
+    const filter = new BurstFilter(60_000);
+    const e = { registry: 'r.example.com', repository: 'team/web', tag: '1', digest: ONE, source: 'registry/generic' as const, deliveryId: 'a' };
+    expect(filter.admit(e, 0)).toBe(true);
+    filter.forget({ ...e, deliveryId: 'other' }); // not the one admitted: nothing forgotten
+    expect(filter.admit({ ...e, deliveryId: 'b' }, 10)).toBe(false);
+    filter.forget(e);
+    expect(filter.admit({ ...e, deliveryId: 'b' }, 20)).toBe(true);
+  });
 });
 
 describe('hostile input', () => {
