@@ -33,6 +33,15 @@ describe('git forge', () => {
     await repo.cleanup();
   });
 
+  it('several processes sharing one data dir (server and one-shot commands) open the cached clone together', async () => {
+    const repo = await createBareRepo({ 'a.txt': 'a\n' });
+    const cache = await tempDir();
+    // Each GitForge stands for one process: its own in-process lock, the same clone on disk.
+    const reads = await Promise.all(Array.from({ length: 12 }, () => new GitForge({ cacheDir: cache }).readFiles(repo.bare, 'main', ['a.txt'])));
+    expect(reads.map((r) => r.files['a.txt'])).toEqual(Array.from({ length: 12 }, () => 'a\n'));
+    await repo.cleanup();
+  });
+
   it('refuses hostile branch names before running git', async () => {
     const repo = await createBareRepo({ 'a.txt': 'a\n' });
     const forge = new GitForge({ cacheDir: join(await tempDir(), 'c') });

@@ -5,6 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Forge, Snapshot, WriteRequest, WriteResult } from '../types.js';
@@ -25,6 +26,27 @@ async function assertBranchName(branch: string): Promise<void> {
   if (r.code !== 0 || branch.startsWith('-')) throw new ForgeError(`invalid branch name ${JSON.stringify(branch)}`, 422);
 }
 
+
+/**
+ * A git command on a cached clone's config (`init`, `config`). Several Baton processes may share one
+ * data dir (the server and a `baton replay`, or two one-shot commands), so git's config lock held by
+ * another process is waited for, briefly, rather than failing the command.
+ */
+async function gitOnSharedConfig(args: string[], cwd?: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await runGit(args, cwd === undefined ? {} : { cwd });
+    if (r.code === 0) return;
+    if (attempt >= 20 || !/could not lock config file/.test(r.stderr)) throw new GitCommandError(args, r);
+    await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+  }
+}
+
+/** Set a config value of a cached clone, only when it is not already right (see gitOnSharedConfig). */
+async function configSet(dir: string, key: string, value: string): Promise<void> {
+  const current = await runGit(['config', '--get', key], { cwd: dir });
+  if (current.code === 0 && current.stdout.toString('utf8').trim() === value) return;
+  await gitOnSharedConfig(['config', key, value], dir);
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -104,9 +126,9 @@ export class GitForge implements Forge {
       const ready = (async () => {
         await mkdir(this.options.cacheDir, { recursive: true });
         // An empty template: no sample hooks, nothing from the host's git templates runs here.
-        await git(['init', '--bare', '--quiet', '--template=', dir]);
-        await git(['config', 'remote.origin.url', remote], { cwd: dir });
-        await git(['config', 'gc.auto', '0'], { cwd: dir });
+        if (!existsSync(join(dir, 'HEAD'))) await gitOnSharedConfig(['init', '--bare', '--quiet', '--template=', dir]);
+        await configSet(dir, 'remote.origin.url', remote);
+        await configSet(dir, 'gc.auto', '0');
         // Scratch refs of processes that were killed mid-write (one per process, see write()).
         for (const ref of (await git(['for-each-ref', '--format=%(refname)', 'refs/baton/scratch/'], { cwd: dir })).split('\n').filter(Boolean)) {
           const pid = Number(ref.split('/').pop());
