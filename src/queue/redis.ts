@@ -67,6 +67,8 @@ interface EventJob {
   key: string;
   event: Event;
   acceptedAt: number;
+  /** Arrival number across replicas (absent on jobs of an older version): the order inside a batch. */
+  seq?: number;
   failures?: number;
 }
 
@@ -111,12 +113,15 @@ function retryAfterOf(err: unknown): number | undefined {
 
 // --- Lua: each runs atomically on the Redis server -------------------------------------------------
 
-/** KEYS: seen, job hash, remaining. ARGV: delivery key. 1 when new, 0 when a duplicate. */
+/**
+ * KEYS: seen, job hash, remaining, seq. ARGV: delivery key. 0 when a duplicate; when new, the event's
+ * arrival number (one counter for every replica), which orders it inside its batch.
+ */
 const CHECK = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
-return 1`;
+return redis.call('INCR', KEYS[4])`;
 
 /** KEYS: seen, remaining, pending, pendingAt, dead. ARGV: key, stored json, acceptedAt. 0 when already done or routed. */
 const BEGIN = `
@@ -129,7 +134,7 @@ return 1`;
 
 /**
  * KEYS: remaining, retrying, batches, seq. ARGV: key, groups, windowMs, candidate window id, then per
- * group: batch key, window key, dest id, intents json. Records the intents once (a re-run of the same
+ * group: batch key, window key, dest id, intents json; last, the event's arrival number (or empty). Records the intents once (a re-run of the same
  * event finds them recorded) and returns, per group, the window id and the ms left in it.
  */
 const ROUTE = `
@@ -141,7 +146,8 @@ local out = {}
 for i = 0, n - 1 do
   local batch, win, dest, json = ARGV[5 + i*4], ARGV[6 + i*4], ARGV[7 + i*4], ARGV[8 + i*4]
   if fresh then
-    local seq = redis.call('INCR', KEYS[4])
+    local seq = ARGV[5 + n*4]
+    if not seq or seq == '' then seq = redis.call('INCR', KEYS[4]) end
     redis.call('HSET', batch, ARGV[1], seq .. '\\n' .. json)
     redis.call('SADD', KEYS[3], dest)
   end
@@ -368,15 +374,15 @@ export class RedisQueue implements Queue {
     if (this.draining) throw new Error('the queue is draining');
     const key = deliveryKey(event);
     const jobId = this.jobId(key);
-    const fresh = await this.script('CHECK', 3, this.seenKey(key), `${this.prefix}:events:${jobId}`, this.k('remaining'), key);
-    if (Number(fresh) !== 1) return 'duplicate';
-    await this.addEvent(key, event, this.now());
+    const seq = Number(await this.script('CHECK', 4, this.seenKey(key), `${this.prefix}:events:${jobId}`, this.k('remaining'), this.k('seq'), key));
+    if (!(seq > 0)) return 'duplicate';
+    await this.addEvent(key, event, this.now(), seq);
     return 'queued';
   }
 
   /** The durable part of accepting: the job (idempotent by id), then the pending record for stats. */
-  private async addEvent(key: string, event: Event, acceptedAt: number): Promise<void> {
-    const data: EventJob = { key, event, acceptedAt };
+  private async addEvent(key: string, event: Event, acceptedAt: number, seq?: number): Promise<void> {
+    const data: EventJob = { key, event, acceptedAt, ...(seq !== undefined && { seq }) };
     await this.events.add('event', data, { jobId: this.jobId(key), removeOnComplete: true, removeOnFail: false, attempts: 1_000_000, backoff: { type: 'custom' } });
     // The job is what keeps the event; this record only feeds stats and dead letters early, and the
     // worker writes it too when it begins (BEGIN), so the webhook does not wait for it.
@@ -509,6 +515,7 @@ export class RedisQueue implements Queue {
     const args: string[] = [key, String(groups.length), String(debounce), randomUUID().replace(/-/g, '')];
     const dests = groups.map((g) => ({ g, dest: sha(g.key) }));
     for (const { g, dest } of dests) args.push(this.k(`batch:${dest}`), this.k(`win:${dest}`), dest, JSON.stringify(g.intents));
+    args.push(job.data.seq === undefined ? '' : String(job.data.seq));
     const out = (await this.script('ROUTE', 4, this.k('remaining'), this.k('retrying'), this.k('batches'), this.k('seq'), ...args)) as (string | number)[];
     for (let i = 0; i < dests.length; i++) {
       const { g, dest } = dests[i] as (typeof dests)[number];
