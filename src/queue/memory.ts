@@ -7,8 +7,8 @@
  * destination for the debounce window and flushed one batch at a time per destination.
  */
 
-import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { appendFileSync, closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Event } from '../core/event.js';
 import type { Destination, Intent } from '../core/intent.js';
@@ -109,6 +109,8 @@ export class MemoryQueue implements Queue {
   private pump: Promise<void> | undefined;
   private draining = false;
   private journalFd: number | undefined;
+  /** While a background compaction runs: every line appended since its snapshot began, and its promise. */
+  private compacting: { tail: string[]; done: Promise<void> } | undefined;
   private appended = 0;
   private readonly log: QueueLog;
   private readonly random: () => number;
@@ -177,28 +179,75 @@ export class MemoryQueue implements Queue {
       mkdirSync(dirname(path), { recursive: true });
       this.journalFd = openSync(path, 'a', 0o600);
     }
-    writeSync(this.journalFd, JSON.stringify(record) + '\n');
-    if (++this.appended >= (this.options.compactEvery ?? 10_000)) this.compact();
+    const line = JSON.stringify(record) + '\n';
+    writeSync(this.journalFd, line);
+    this.compacting?.tail.push(line);
+    if (++this.appended >= (this.options.compactEvery ?? 10_000) && !this.compacting) {
+      const tail: string[] = [];
+      this.compacting = { tail, done: this.compactInBackground(path, tail).finally(() => (this.compacting = undefined)) };
+    }
+  }
+
+  /** The journal's meaning now, as records: pending events, dead letters, finished ids still remembered. */
+  private *snapshot(): Generator<string> {
+    for (const [key, e] of this.entries) yield JSON.stringify({ op: 'add', key, event: e.event, at: e.acceptedAt } satisfies JournalRecord) + '\n';
+    for (const [key, d] of this.dead) {
+      yield JSON.stringify({ op: 'add', key, event: d.event, at: d.acceptedAt } satisfies JournalRecord) + '\n';
+      yield JSON.stringify({ op: 'dead', key, at: d.failedAt, reason: d.reason } satisfies JournalRecord) + '\n';
+    }
+    const now = this.options.now();
+    for (const [key, until] of this.seen) if (until >= now) yield JSON.stringify({ op: 'seen', key, until } satisfies JournalRecord) + '\n';
+  }
+
+  /**
+   * Compaction while serving, without stalling webhooks: the snapshot is written to a scratch file in
+   * slices, yielding to the event loop between them, while appends keep going to the journal and are
+   * also kept in `tail`. Then, synchronously (so nothing slips in between), the tail is appended to
+   * the scratch file and it replaces the journal. Replaying snapshot-then-tail gives the current
+   * state: the tail holds every change made after the snapshot began, and each record applies on any
+   * state the snapshot may have caught. On any error the journal is left as it was (only longer).
+   */
+  private async compactInBackground(path: string, tail: string[]): Promise<void> {
+    const tmp = `${path}.tmp`;
+    try {
+      const file = await open(tmp, 'w', 0o600);
+      try {
+        let slice: string[] = [];
+        for (const line of this.snapshot()) {
+          slice.push(line);
+          if (slice.length >= 2_000) {
+            await file.write(slice.join(''));
+            slice = [];
+          }
+        }
+        if (slice.length > 0) await file.write(slice.join(''));
+      } finally {
+        await file.close();
+      }
+      if (this.journalFd === undefined) throw new Error('the journal was closed during compaction');
+      appendFileSync(tmp, tail.join(''));
+      renameSync(tmp, path);
+      closeSync(this.journalFd);
+      this.journalFd = openSync(path, 'a', 0o600);
+      this.appended = tail.length;
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'journal compaction failed; the journal is kept as it is and compaction is tried again later');
+      this.appended = 0;
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
   }
 
   /**
    * Rewrite the journal as what it means now: pending events, dead letters, and the finished ids
-   * still remembered. Synchronous, so no append can slip between the snapshot and the rename.
+   * still remembered. Synchronous, so no append can slip between the snapshot and the rename: used at
+   * start and at the end of a drain, when no webhook waits; while serving, compactInBackground.
    */
   private compact(): void {
     const path = this.options.journalPath;
     if (!path) return;
-    const lines: string[] = [];
-    for (const [key, e] of this.entries) lines.push(JSON.stringify({ op: 'add', key, event: e.event, at: e.acceptedAt } satisfies JournalRecord));
-    for (const [key, d] of this.dead) {
-      lines.push(JSON.stringify({ op: 'add', key, event: d.event, at: d.acceptedAt } satisfies JournalRecord));
-      lines.push(JSON.stringify({ op: 'dead', key, at: d.failedAt, reason: d.reason } satisfies JournalRecord));
-    }
-    const now = this.options.now();
-    for (const [key, until] of this.seen) if (until >= now) lines.push(JSON.stringify({ op: 'seen', key, until } satisfies JournalRecord));
     mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.tmp`;
-    writeFileSync(tmp, lines.length > 0 ? lines.join('\n') + '\n' : '', { mode: 0o600 });
+    writeFileSync(tmp, [...this.snapshot()].join(''), { mode: 0o600 });
     renameSync(tmp, path);
     if (this.journalFd !== undefined) closeSync(this.journalFd);
     this.journalFd = openSync(path, 'a', 0o600);
@@ -454,6 +503,9 @@ export class MemoryQueue implements Queue {
       timer?.cancel();
       if (timedOut) this.log.warn({ pending: this.entries.size }, 'drain deadline reached; unfinished events stay journaled for the next start');
     }
+    await this.compacting?.done;
+    // Leave a compact journal for the next start (nothing is served any more: a synchronous rewrite is fine).
+    if (this.journalFd !== undefined && this.appended > 0) this.compact();
     if (this.journalFd !== undefined) closeSync(this.journalFd);
     this.journalFd = undefined;
   }

@@ -98,6 +98,44 @@ describe('memory queue: compaction and damage', () => {
     await restarted.drain();
   });
 
+  it('compacts in the background: deliveries accepted and finished while it runs are neither lost nor worked twice', async () => {
+    const dir = await tempDir();
+    const journalPath = join(dir, 'journal.jsonl');
+    const q = new MemoryQueue({ debounceMs: 1, journalPath, compactEvery: 40, now: Date.now, setTimer: timers });
+    let hold = false;
+    await q.start({
+      route: async (e) => [{ key: 'commit:main', destination: staging, intents: [intentFor(e as ImagePushed)] }],
+      // The second half is never written: the process "dies" with it pending.
+      flush: async () => (hold ? new Promise(() => undefined) : undefined),
+    });
+    const lineCount = async () => (await readFile(journalPath, 'utf8')).split('\n').filter(Boolean).length;
+    // First half: accepted and finished, spread out so that compactions run between deliveries.
+    for (let i = 0; i < 400; i++) {
+      await q.enqueue(event(`first-${i}`, `1.0.${i}`));
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => q.stats().pending === 0);
+    // Second half: accepted, never finished, while compactions write their slices.
+    hold = true;
+    for (let i = 0; i < 400; i++) {
+      await q.enqueue(event(`second-${i}`, `2.0.${i}`));
+      if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await until(() => q.stats().pending === 400);
+    // Compacted while serving: 1,200 records were appended (an add and a done for each of the first half, an add for each of the second).
+    expect(await lineCount()).toBeLessThan(1_000);
+    expect(await q.enqueue(event('first-123', '1.0.123'))).toBe('duplicate');
+    await q.drain(50);
+
+    const restarted = new MemoryQueue({ debounceMs: 1, journalPath, now: Date.now, setTimer: timers });
+    const r = recorder();
+    await restarted.start(r.handlers);
+    await until(() => r.flushes.flat().length >= 400);
+    expect(r.flushes.flat().sort()).toEqual(Array.from({ length: 400 }, (_, i) => `2.0.${i}`).sort());
+    expect(await restarted.enqueue(event('first-123', '1.0.123'))).toBe('duplicate');
+    await restarted.drain();
+  });
+
   it('moves an unreadable journal aside instead of emptying it, and drops records without an event', async () => {
     const dir = await tempDir();
     const journalPath = join(dir, 'journal.jsonl');
