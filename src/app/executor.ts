@@ -122,8 +122,11 @@ async function executeRolling(destination: Destination, intents: Intent[], deps:
     const base = { destination, branch, bumps: cs.bumps, skipped: cs.skipped, problems: cs.problems, attempts: attempt, ...(cs.previews && { previews: cs.previews }) };
 
     if (cs.changes.length === 0) {
-      // Nothing new; a rolling branch whose MR is missing (a failed call last time) still gets one.
-      if (stack && state !== 'open' && deps.forge.reviews) {
+      // Nothing new; a rolling branch whose MR is missing (a failed call last time) still gets one,
+      // and an open MR whose text is not what the branch proposes (its edit failed after the commit
+      // landed, and this is the retry) is brought up to date — costing nothing when it already is,
+      // since the read saw its text (forges with readRolling).
+      if (stack && deps.forge.reviews && (state !== 'open' || read.open)) {
         const mr = await ensureRollingMr(env, destination, branch, scope, baseSnap.files, rollSnap.files, deps, read.open);
         return { ...base, status: 'noop', ...(mr && { mergeRequest: mr }) };
       }

@@ -74,6 +74,20 @@ describe('GitHub merge-request writes, counted per request', () => {
     expect((await run(bump('worker', '2.1.0'))).ops).toEqual(['repository']);
   });
 
+  it('a retry after the PR edit failed (the commit had landed) brings the PR text up to date; an up-to-date PR costs nothing', async () => {
+    const { gh, run } = await setup();
+    await run(bump('web', '1.5.0'));
+    await run(bump('worker', '2.1.0'));
+    const pr = pulls(gh)[0]!;
+    const written = pr.body;
+    // As if the edit for 2.1.0 never reached GitHub: the PR still describes the first bump only.
+    pr.body = written.replace(/2\.1\.0/g, '2.0.0');
+    const retried = await run(bump('worker', '2.1.0'));
+    expect(retried.ops).toEqual(['repository', 'updatePullRequest']);
+    expect(pulls(gh)[0]?.body).toBe(written);
+    expect((await run(bump('worker', '2.1.0'))).ops).toEqual(['repository']);
+  });
+
   it('a rebuild whose PR text stays the same edits no PR; the rolling branch moves by compare-and-swap', async () => {
     const { gh, run } = await setup();
     const first = await run(bump('web', '1.5.0'));
