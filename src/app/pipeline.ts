@@ -26,7 +26,7 @@ import type { Commands } from './commands.js';
 import type { StatusStore } from './status.js';
 import type { SkipReason } from '../core/changeset.js';
 import { changesetDiff } from '../core/diff.js';
-import { pathsOf } from '../core/plan.js';
+import { pathsOf, winners } from '../core/plan.js';
 import { planLimits, planOffThread } from './offthread.js';
 import { ForgeError } from '../forges/types.js';
 
@@ -206,6 +206,21 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   /** Fill in digests that pinning needs; an unresolved one stays absent and planning reports it. */
+  /**
+   * Digests to pin and source commits to trace, for the intents that can win the batch only: the
+   * planner keeps one version per environment and image (by tag, policy and arrival, never by digest
+   * or source), so a burst of 1,000 tags of one image asks the registry once, not 1,000 times. The
+   * others go on as they came and are reported as superseded.
+   */
+  async function enrich(batch: Intent[]): Promise<Intent[]> {
+    const chosen = new Set<Intent>(winners(batch.filter((i): i is SetImage => i.type === 'set-image')).win);
+    const picked = batch.filter((i) => i.type !== 'set-image' || chosen.has(i));
+    const digested = await withDigests(picked);
+    const done = deps.resolveSource ? await deps.resolveSource(digested) : digested;
+    const byOriginal = new Map<Intent, Intent>(picked.map((i, n) => [i, done[n] ?? i]));
+    return batch.map((i) => byOriginal.get(i) ?? i);
+  }
+
   async function withDigests(intents: Intent[]): Promise<Intent[]> {
     const resolve = deps.resolveDigest;
     if (!resolve) return intents;
@@ -296,8 +311,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     for (const sk of stale) skip(sk);
     // Commands are authorized again just before they write: a role may have been taken away meanwhile.
     const allowed = deps.commands && fresh.some((i) => i.cause.comment) ? await deps.commands.recheck(fresh, await config.table()) : fresh;
-    const digested = await withDigests(allowed);
-    const intents = deps.resolveSource ? await deps.resolveSource(digested) : digested;
+    const intents = await enrich(allowed);
     deps.metrics?.observeStage('prepare', (deps.now() - started) / 1000);
     if (deps.dryRun) {
       const planned = await planOnly(destination, intents);

@@ -49,4 +49,34 @@ describe('digest: pin when the event carries no digest', () => {
       await t.close();
     }
   });
+
+  it('a burst of tags for one image asks the registry only for the version that wins the batch', async () => {
+    const asked: string[] = [];
+    const anyTag: OciClient = {
+      async resolveDigest(image, tag) {
+        asked.push(`${image}:${tag}`);
+        return `sha256:${tag.replace(/\D/g, '').padEnd(64, '0').slice(0, 64)}`;
+      },
+      async listTags() {
+        return [];
+      },
+    };
+    const t = await startTestBaton({
+      seed: { '.baton.yml': oneImageConfig(REPO, '    digest: pin\n'), 'envs/staging/kustomization.yaml': kustomization(REPO, '1.0.0') },
+      registry: anyTag,
+      env: { BATON_DEBOUNCE_MS: '1500' },
+    });
+    try {
+      const tags = Array.from({ length: 30 }, (_, i) => `1.${(i * 7) % 30}.0`);
+      for (const [n, tag] of tags.entries()) expect((await t.post('/webhooks/registry/distribution', push(`burst-${n}`, tag), { authorization: `Bearer ${TEST_TOKEN}` })).status).toBe(202);
+      await t.idle();
+      expect(await t.repo!.show('main', 'envs/staging/kustomization.yaml')).toContain('newTag: "1.29.0"');
+      expect(t.outcomes.filter((o) => o.status === 'committed')).toHaveLength(1);
+      // One registry request for the winner, not one per pushed tag.
+      expect(asked).toEqual([`${REPO}:1.29.0`]);
+      expect(t.outcomes.flatMap((o) => o.skipped.filter((s) => s.code === 'superseded'))).toHaveLength(29);
+    } finally {
+      await t.close();
+    }
+  });
 });
