@@ -8,6 +8,7 @@
  * Needs Redis at 127.0.0.1:6379 (or BENCH_REDIS_URL); keys under a unique prefix, removed afterwards.
  */
 
+import { deleteKeys } from '../test/helpers/redis.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -89,12 +90,7 @@ async function measure(make: () => Queue, replicas: number, n: number, debounceM
 
 async function cleanup(prefix: string): Promise<void> {
   const r = new Redis(URL, { commandTimeout: 5_000 });
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await r.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeys(r, prefix);
   r.disconnect();
 }
 

@@ -5,6 +5,7 @@
  * saved off the hot path to `<data dir>/state/status.json` (bounded) so a restart still knows.
  */
 
+import { list } from '../sources/registry/settings.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SkipReason } from '../core/changeset.js';
@@ -277,7 +278,6 @@ export async function buildStatus(s: StatusSources): Promise<StatusReport> {
 
 /** Who may read `/status`: BATON_STATUS_TOKEN when set, otherwise the shared registry token (or the demo token). */
 export function statusSecrets(env: Readonly<Record<string, string | undefined>>, demoToken?: string): string[] {
-  const list = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
   const own = list(env['BATON_STATUS_TOKEN']);
   if (own.length > 0) return own;
   const shared = list(env['BATON_REGISTRY_TOKEN']);

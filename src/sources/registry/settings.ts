@@ -13,7 +13,8 @@ import type { JWTVerifyGetKey } from 'jose';
 import { GOOGLE_JWKS_URL } from './gar.js';
 import type { GarOptions } from './gar.js';
 
-function list(value: string | undefined): string[] {
+/** A comma-separated setting (tokens, accounts) as its non-empty, trimmed items. */
+export function list(value: string | undefined): string[] {
   return (value ?? '')
     .split(',')
     .map((s) => s.trim())
