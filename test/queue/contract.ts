@@ -35,9 +35,9 @@ export function event(id: string, tag = '1.0.0'): ImagePushed {
   return { type: 'image-pushed', source: 'registry/distribution', deliveryId: id, registry: 'r.example.com', repository: 'team/web', tag };
 }
 
-const staging: Destination = { branch: 'main', write: 'commit' };
+export const staging: Destination = { branch: 'main', write: 'commit' };
 
-function intentFor(e: ImagePushed): SetImage {
+export function intentFor(e: ImagePushed): SetImage {
   return {
     type: 'set-image', destination: staging, env: 'staging', image: 'web', repository: 'r.example.com/team/web', tag: e.tag,
     digestMode: 'ignore', mode: 'upgrade', policy: { policy: 'semver' }, targets: [{ file: 'k.yaml' }],

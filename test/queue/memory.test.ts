@@ -2,52 +2,11 @@ import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ImagePushed } from '../../src/core/event.js';
-import type { Destination, SetImage } from '../../src/core/intent.js';
 import { MemoryQueue, systemTimer } from '../../src/queue/memory.js';
-import type { QueueHandlers } from '../../src/queue/types.js';
 import { tempDir } from '../helpers/git-repo.js';
+import { event, intentFor, recorder, staging, until } from './contract.js';
 
 const timers = systemTimer;
-
-function event(id: string, tag = '1.0.0'): ImagePushed {
-  return { type: 'image-pushed', source: 'registry/distribution', deliveryId: id, registry: 'r.example.com', repository: 'team/web', tag };
-}
-
-const staging: Destination = { branch: 'main', write: 'commit' };
-
-function intentFor(e: ImagePushed): SetImage {
-  return {
-    type: 'set-image', destination: staging, env: 'staging', image: 'web', repository: 'r.example.com/team/web', tag: e.tag,
-    digestMode: 'ignore', mode: 'upgrade', policy: { policy: 'semver' }, targets: [{ file: 'k.yaml' }],
-    cause: { source: e.source, deliveryId: e.deliveryId },
-  };
-}
-
-/** Handlers that record flushes and how many ran at once. */
-function recorder(flushMs = 0) {
-  const flushes: string[][] = [];
-  let running = 0;
-  let maxConcurrent = 0;
-  const handlers: QueueHandlers = {
-    route: async (e) => [{ key: 'commit:main', destination: staging, intents: [intentFor(e as ImagePushed)] }],
-    flush: async (_d, intents) => {
-      running++;
-      maxConcurrent = Math.max(maxConcurrent, running);
-      await new Promise((r) => setTimeout(r, flushMs));
-      flushes.push(intents.map((i) => (i.type === 'set-image' ? i.tag : i.type)));
-      running--;
-    },
-  };
-  return { handlers, flushes, maxConcurrent: () => maxConcurrent };
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** What only the embedded queue has: its journal. The port's behaviour is in contract.ts (memory.contract.test.ts). */
 describe('memory queue: the journal', () => {
