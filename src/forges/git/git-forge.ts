@@ -30,13 +30,14 @@ async function assertBranchName(branch: string): Promise<void> {
 /**
  * A git command on a cached clone's config (`init`, `config`). Several Baton processes may share one
  * data dir (the server and a `baton replay`, or two one-shot commands), so git's config lock held by
- * another process is waited for, briefly, rather than failing the command.
+ * another process, or the clone's directory created by another `init` a moment ago, is waited for,
+ * briefly, rather than failing the command.
  */
 async function gitOnSharedConfig(args: string[], cwd?: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const r = await runGit(args, cwd === undefined ? {} : { cwd });
     if (r.code === 0) return;
-    if (attempt >= 20 || !/could not lock config file/.test(r.stderr)) throw new GitCommandError(args, r);
+    if (attempt >= 20 || !/could not lock config file|cannot mkdir .*File exists/.test(r.stderr)) throw new GitCommandError(args, r);
     await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
   }
 }
