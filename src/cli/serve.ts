@@ -18,6 +18,7 @@ import { previewCommand } from '../core/preview/route.js';
 import { findResyncSelections, parseInterval } from '../app/resync.js';
 import { sweep } from '../app/sweeper.js';
 import type { Pipeline } from '../app/pipeline.js';
+import type { DeliveryHead } from '../sources/types.js';
 import type { Outcome } from '../core/outcome.js';
 import { parseRepoRef } from '../core/event.js';
 import { GitForge } from '../forges/git/git-forge.js';
@@ -287,9 +288,20 @@ export interface RunningBaton {
 /** A webhook source whose implementation can be replaced once the forge has said who Baton is. */
 function swappable(initial: NonNullable<HttpDeps['sources']>[string]): { route: NonNullable<HttpDeps['sources']>[string]; swap(next: NonNullable<HttpDeps['sources']>[string]): void } {
   let current = initial;
+  const first = initial.source;
+  const precheck = first.precheck;
   return {
     route: {
-      source: { id: initial.source.id, verify: (d, s) => current.source.verify(d, s), parse: (b, d) => current.source.parse(b, d) },
+      // Everything the edge asks of a source is forwarded: without `precheck` an unsigned delivery's
+      // body would be read before it is refused, and without `hmac` it would not be hashed as it streams.
+      source: {
+        id: first.id,
+        verify: (d, s) => current.source.verify(d, s),
+        parse: (b, d) => current.source.parse(b, d),
+        ...(precheck && { precheck: (h: DeliveryHead, s: readonly string[]) => (current.source.precheck ?? precheck)(h, s) }),
+        ...(first.hmac && { hmac: first.hmac }),
+        ...(first.maxJsonDepth !== undefined && { maxJsonDepth: first.maxJsonDepth }),
+      },
       secrets: () => current.secrets(),
       ...(initial.maxBytes !== undefined && { maxBytes: initial.maxBytes }),
     },

@@ -2,9 +2,9 @@
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import express from 'express';
-import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../app/metrics.js';
 import type { Queue } from '../queue/types.js';
@@ -57,7 +57,7 @@ class ByteBudget {
 type BodyRead = { ok: true; body: Buffer; hmacs?: string[] } | { ok: false; status: 413 } | { ok: false; status: 'gone' };
 
 /** Read a request body up to `maxBytes`, hashing it with each secret as it streams when the source signs with HMAC. */
-function readBody(req: Request, maxBytes: number, hmacSecrets: readonly string[] | undefined): Promise<BodyRead> {
+function readBody(req: IncomingMessage, maxBytes: number, hmacSecrets: readonly string[] | undefined): Promise<BodyRead> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const hmacs = hmacSecrets?.map((s) => createHmac('sha256', s));
@@ -79,7 +79,8 @@ function readBody(req: Request, maxBytes: number, hmacSecrets: readonly string[]
       for (const h of hmacs ?? []) h.update(chunk);
       chunks.push(chunk);
     };
-    const onEnd = (): void => finish({ ok: true, body: Buffer.concat(chunks, total), ...(hmacs && { hmacs: hmacs.map((h) => h.digest('hex')) }) });
+    // A body that came in one chunk (most webhooks) is that chunk: no copy into a new buffer.
+    const onEnd = (): void => finish({ ok: true, body: chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total), ...(hmacs && { hmacs: hmacs.map((h) => h.digest('hex')) }) });
     const onGone = (): void => finish({ ok: false, status: 'gone' });
     const onClose = (): void => {
       if (!req.complete) onGone();
@@ -100,7 +101,7 @@ function limitText(bytes: number): string {
 }
 
 /** The webhook reply, written directly: what `res.json` sends, without its per-reply detours. */
-function sendJson(res: Response, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
@@ -121,44 +122,53 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  * Headers and query strings are never logged: they carry tokens and signatures. This replaces
  * pino-http, whose per-request serializer work cost more than verifying and journaling a delivery.
  */
-function requestLogging(logger: Logger): express.RequestHandler {
-  return (req, res, next) => {
-    const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    res.setHeader('X-Request-Id', id);
-    const path = req.url.split('?')[0] ?? '';
-    const log = logger.child({ req: { id, method: req.method, path } });
-    req.log = log;
-    if (!QUIET_PATHS.has(path)) {
-      const started = Date.now();
-      const done = (): void => {
-        res.off('finish', done);
-        res.off('close', done);
-        const fields = { res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
-        if (res.statusCode >= 500) log.error(fields, 'request errored');
-        else log.info(fields, res.writableFinished ? 'request completed' : 'request aborted');
-      };
-      res.on('finish', done);
-      res.on('close', done);
-    }
-    next();
-  };
+function beginRequest(logger: Logger, req: IncomingMessage, res: ServerResponse, path: string): void {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  const log = logger.child({ req: { id, method: req.method, path } });
+  req.log = log;
+  if (QUIET_PATHS.has(path)) return;
+  const started = Date.now();
+  // 'close' comes after 'finish' for a reply that was sent, and alone for one cut off.
+  res.once('close', () => {
+    const fields = { res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
+    if (res.statusCode >= 500) log.error(fields, 'request errored');
+    else log.info(fields, res.writableFinished ? 'request completed' : 'request aborted');
+  });
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 // Null-prototype records: a header or parameter named `constructor` or `__proto__` is just a key.
-function headersOf(req: Request): Record<string, string | undefined> {
+function headersOf(req: IncomingMessage): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   for (const [k, v] of Object.entries(req.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return out;
 }
 
-function queryOf(req: Request): Record<string, string | undefined> {
+function queryOf(url: string): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
-  for (const [k, v] of new URL(req.originalUrl, 'http://x').searchParams) out[k] = v;
+  const q = url.indexOf('?');
+  if (q < 0) return out;
+  const hash = url.indexOf('#', q);
+  for (const [k, v] of new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash))) out[k] = v;
   return out;
 }
 
-export function createHttpApp(deps: HttpDeps): express.Express {
+/**
+ * The request listener: webhook deliveries on their canonical paths are served straight off
+ * node:http (Express's router, per-request prototype swaps and helpers cost more than verifying,
+ * parsing and journaling a delivery); everything else — probes, `/status`, `/metrics`, and webhook
+ * paths spelt another way (a trailing slash, other letter case, escapes) — goes through Express,
+ * where the same `serve` answers.
+ */
+export type HttpApp = RequestListener;
+
+export function createHttpApp(deps: HttpDeps): HttpApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', false);
@@ -168,20 +178,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   // No ETag on replies: a webhook sender never revalidates, and hashing every reply cost time per delivery.
   app.set('etag', false);
-  app.use(requestLogging(deps.logger));
+  app.use((req, res, next) => {
+    // The fast path below has begun this request already.
+    if (!req.log) beginRequest(deps.logger, req, res, pathOf(req.url));
+    next();
+  });
 
   const budget = new ByteBudget(deps.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES);
 
   /** Answer without reading the body, and close the connection so its bytes are never read either. */
-  function refuse(req: Request, res: Response, label: string, status: number, result: string, body: Record<string, unknown>): void {
+  function refuse(req: IncomingMessage, res: ServerResponse, label: string, status: number, result: string, body: Record<string, unknown>): void {
     deps.metrics.webhooks.inc({ source: label, result });
     req.log.warn({ source: label, status, reason: body['reason'] }, 'webhook refused');
     res.setHeader('Connection', 'close');
-    res.status(status).json(body);
+    sendJson(res, status, body);
   }
 
-  async function serve(req: Request, res: Response, source: Source, secrets: string[], label: string, maxBytes: number): Promise<void> {
-    const head = { headers: headersOf(req), query: queryOf(req) };
+  async function serve(req: IncomingMessage, res: ServerResponse, source: Source, secrets: string[], label: string, maxBytes: number): Promise<void> {
+    const head = { headers: headersOf(req), query: queryOf(req.url ?? '') };
     // Authenticity first, before a single body byte is buffered: a stranger's bytes cost nothing.
     const pre = source.precheck ? source.precheck(head, secrets) : secrets.length > 0 ? { ok: true as const } : { ok: false as const, reason: 'no secret is configured for this endpoint' };
     if (!pre.ok) return refuse(req, res, label, 401, 'unauthorized', { error: 'unauthorized', reason: pre.reason });
@@ -220,10 +234,15 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     await serve(req, res, source, deps.registrySecrets(kind), `registry/${kind}`, limit);
   });
 
+  /** The webhook routes by exact path, for the fast path; Express keeps the same routes for other spellings. */
+  const fast = new Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>();
+  for (const [kind, source] of Object.entries(registrySources)) {
+    fast.set(`/webhooks/registry/${kind}`, (req, res) => serve(req, res, source, deps.registrySecrets(kind), `registry/${kind}`, limit));
+  }
   for (const [name, s] of Object.entries(deps.sources ?? {})) {
-    app.post(`/webhooks/${name}`, async (req, res) => {
-      await serve(req, res, s.source, s.secrets(), name, s.maxBytes ?? limit);
-    });
+    const handler = (req: IncomingMessage, res: ServerResponse): Promise<void> => serve(req, res, s.source, s.secrets(), name, s.maxBytes ?? limit);
+    fast.set(`/webhooks/${name}`, handler);
+    app.post(`/webhooks/${name}`, handler);
   }
 
   app.get('/healthz', (_req, res) => {
@@ -270,7 +289,27 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(500).json({ error: 'internal error' });
   };
   app.use(onError);
-  return app;
+
+  /** What Express's error handler does for a handler that threw, for the fast path. */
+  function failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    req.log.error({ err }, 'unhandled error');
+    if (res.headersSent) res.destroy();
+    else sendJson(res, 500, { error: 'internal error' });
+  }
+
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (req.method === 'POST' && url.startsWith('/webhooks/')) {
+      const path = pathOf(url);
+      const handler = fast.get(path);
+      if (handler) {
+        beginRequest(deps.logger, req, res, path);
+        handler(req, res).catch((err: unknown) => failed(req, res, err));
+        return;
+      }
+    }
+    app(req, res);
+  };
 }
 
 /** Connection limits for a webhook receiver (the `BATON_HTTP_*` settings, README "Settings"). */
@@ -288,7 +327,7 @@ export interface HttpServerLimits {
 export const DEFAULT_HTTP_LIMITS: HttpServerLimits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxConnections: 512 };
 
 /** Listen with the limits set: Node's defaults hold a dribbling client for minutes and accept any number of connections. */
-export function listenHttp(app: express.Express, port: number, host: string, limits: HttpServerLimits = DEFAULT_HTTP_LIMITS): Promise<Server> {
+export function listenHttp(app: HttpApp, port: number, host: string, limits: HttpServerLimits = DEFAULT_HTTP_LIMITS): Promise<Server> {
   const server = createServer(
     {
       requestTimeout: limits.requestTimeoutMs,

@@ -18,6 +18,7 @@ export interface Reply {
 
 function isJsonType(contentType: string | undefined): boolean {
   if (!contentType) return false;
+  if (contentType === 'application/json') return true;
   const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   return type === 'application/json' || type.endsWith('+json') || type === 'text/json';
 }
