@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +37,39 @@ describe('memory queue: the journal', () => {
     expect(await readFile(journalPath, 'utf8')).not.toContain('torn');
   });
 
+  it('has each delivery of a burst on disk by the time it is acknowledged, written together', async () => {
+    const dir = await tempDir();
+    const journalPath = join(dir, 'journal.jsonl');
+    const q = new MemoryQueue({ debounceMs: 10, journalPath, now: Date.now, setTimer: timers });
+    const onDisk: boolean[] = [];
+    // 40 deliveries at once, as 40 connections would bring them: each acknowledgement finds its record written.
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        expect(await q.enqueue(event(`burst-${i}`, `1.0.${i}`))).toBe('queued');
+        onDisk.push((await readFile(journalPath, 'utf8')).includes(`"deliveryId":"burst-${i}"`));
+      }),
+    );
+    expect(onDisk).toEqual(Array.from({ length: 40 }, () => true));
+    // The same id twice in one burst: the second is a duplicate of the first, not a second event.
+    const [a, b] = await Promise.all([q.enqueue(event('twice', '2.0.0')), q.enqueue(event('twice', '2.0.0'))]);
+    expect([a, b]).toEqual(['queued', 'duplicate']);
+    const adds = (await readFile(journalPath, 'utf8')).split('\n').filter((l) => l.includes('"op":"add"'));
+    expect(adds).toHaveLength(41);
+    expect(q.stats().pending).toBe(41);
+  });
+
+  if (!existsSync('/dev/full')) console.warn('skipped: the full-disk test needs /dev/full, which this machine does not have');
+  it.runIf(existsSync('/dev/full'))('acknowledges nothing the disk refused: the delivery fails, is not worked, and its twin in the same burst fails too', async () => {
+    // /dev/full refuses every write with ENOSPC, as a full disk does. The queue is not started, so
+    // nothing rewrites the journal path (a compaction would rename over it).
+    const q = new MemoryQueue({ debounceMs: 10, journalPath: '/dev/full', now: Date.now, setTimer: timers });
+    const results = await Promise.allSettled([q.enqueue(event('full-1', '1.0.0')), q.enqueue(event('full-1', '1.0.0')), q.enqueue(event('full-2', '1.0.1'))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/ENOSPC/);
+    expect(q.stats().pending).toBe(0);
+    // Nothing was remembered either: the sender's retry is a new delivery, not a "duplicate".
+    await expect(q.enqueue(event('full-1', '1.0.0'))).rejects.toThrow(/ENOSPC/);
+  });
 });
 
 describe('memory queue: compaction and damage', () => {
