@@ -19,11 +19,23 @@ export interface GitForgeOptions {
   author?: { name: string; email: string };
 }
 
+/** The commit the last `git fetch` of one branch brought (FETCH_HEAD's first line), read without running git. */
+async function fetchedHead(dir: string): Promise<string | undefined> {
+  const text = await readFile(join(dir, 'FETCH_HEAD'), 'utf8').catch(() => '');
+  return /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(text)?.[1];
+}
+
 const SAFE_PATH = (p: string): boolean => p.length > 0 && !p.includes('\n') && !p.includes('\0') && !p.startsWith('/') && !p.split('/').includes('..');
 
+/** Branch names git already accepted (a few per env repo): each fetch and write needs the check, not a git run each time. */
+const validBranches = new Set<string>();
+
 async function assertBranchName(branch: string): Promise<void> {
+  if (validBranches.has(branch)) return;
   const r = await runGit(['check-ref-format', '--branch', branch]);
   if (r.code !== 0 || branch.startsWith('-')) throw new ForgeError(`invalid branch name ${JSON.stringify(branch)}`, 422);
+  if (validBranches.size >= 1_000) validBranches.clear();
+  validBranches.add(branch);
 }
 
 
@@ -320,7 +332,9 @@ export class GitForge implements Forge {
         // Modes (an executable file stays executable) are read once: a later change of mode by
         // someone else counts as touching the file below, which sends the caller back to planning.
         const modes = new Map<string, string>();
-        for (const rec of (await git(['ls-tree', '-z', req.expectedHead, '--', ...paths], { cwd: dir })).split('\0')) {
+        const entriesAt = async (commit: string): Promise<string> => git(['ls-tree', '-z', commit, '--', ...paths], { cwd: dir });
+        const planned = await entriesAt(req.expectedHead);
+        for (const rec of planned.split('\0')) {
           const m = /^(\d+) \w+ [0-9a-f]+\t(.*)$/s.exec(rec);
           if (m?.[1] && m[2] !== undefined) modes.set(m[2], m[1]);
         }
@@ -350,13 +364,15 @@ export class GitForge implements Forge {
           const text = push.stdout.toString('utf8') + '\n' + push.stderr;
           const f = classifyGitFailure(text);
           if (f.kind !== 'stale') throw failureError(f, `git push to ${req.branch} failed`);
-          const head = await this.fetch(dir, req.branch);
-          if (!head) return { status: 'stale' };
+          // The window between reading the head and pushing is what racing writers beat: the new head
+          // comes from the fetch's own FETCH_HEAD (no rev-parse run), and one ls-tree compares the files.
+          if (!(await this.fetchRef(dir, req.branch))) return { status: 'stale' };
+          const head = (await fetchedHead(dir)) ?? (await git(['rev-parse', `refs/remotes/origin/${req.branch}`], { cwd: dir })).trim();
           // Someone pushed meanwhile. When none of the files this commit changes differ between the
-          // planned head and the new one, planning again would produce exactly these bytes: put the
-          // same change on the new head right here. Otherwise the caller re-reads and re-plans.
-          const touched = await runGit(['diff', '--quiet', parent, head, '--', ...paths], { cwd: dir });
-          if (touched.code !== 0 || rebase >= 20) return { status: 'stale', head };
+          // planned head and the new one (same modes, same blobs, same files present), planning again
+          // would produce exactly these bytes: put the same change on the new head right here.
+          // Otherwise the caller re-reads and re-plans.
+          if ((await entriesAt(head)) !== planned || rebase >= 20) return { status: 'stale', head };
           parent = head;
         }
       } catch (e) {
