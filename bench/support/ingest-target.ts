@@ -4,7 +4,9 @@
  * (signature verified, one no-op handler) on node:http; `baton` is the real server.
  */
 
-import { createServer } from 'node:http';
+import { Server, createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +23,26 @@ const mode = process.argv[2];
 // SIGUSR2: print the CPU time this process has used so far (µs), so the benchmark can charge each
 // server its own CPU per request — a figure the other processes on a busy machine do not skew.
 // With --expose-gc it also collects garbage first and prints the live heap (`MEM rss heapUsed`).
+// Also printed on SIGUSR2, each since the last one (p50/p99/max in ms): `ELD …`, the event loop's
+// delay, and `ACK …`, the server-side time from a request's headers to the end of its reply — the ack
+// latency without the load generator's own scheduling (it shares the machine's cores).
+const eld = monitorEventLoopDelay({ resolution: 1 });
+eld.enable();
+const ack = createHistogram();
+const emit = Server.prototype.emit;
+Server.prototype.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === 'request') {
+    const started = process.hrtime.bigint();
+    (args[1] as ServerResponse).once('finish', () => ack.record(Math.max(1, Number(process.hrtime.bigint() - started))));
+  }
+  return Reflect.apply(emit, this, [event, ...args]) as boolean;
+} as typeof Server.prototype.emit;
+const ms = (ns: number): string => (ns / 1e6).toFixed(2);
 process.on('SIGUSR2', () => {
+  process.stdout.write(`ELD ${ms(eld.percentile(50))} ${ms(eld.percentile(99))} ${ms(eld.max)}\n`);
+  eld.reset();
+  process.stdout.write(`ACK ${ms(ack.percentile(50))} ${ms(ack.percentile(99))} ${ms(ack.max)}\n`);
+  ack.reset();
   const u = process.cpuUsage();
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) {

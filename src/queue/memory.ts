@@ -173,9 +173,11 @@ export class MemoryQueue implements Queue {
   }
 
   /**
-   * Append one record. Records are written in groups: every record appended while the event loop
-   * works through one round of I/O goes out in one synchronous `write` (`setImmediate`), so a burst
-   * of deliveries costs one system call, not one each. A synchronous append to an open fd lands in
+   * Append one record. Records are written in groups: every record appended by the same task (a
+   * batch finishing marks all its events done; pipelined deliveries parsed from one read) goes out in
+   * one synchronous `write` once that task's code has run (a microtask). Waiting for the check phase
+   * (`setImmediate`) instead would group more deliveries but measured a p99 server-side ack of 4–6 ms
+   * instead of under 1 ms at 1,000 req/s. A synchronous append to an open fd lands in
    * the page cache in microseconds (it survives a process crash), where an async write would cost a
    * threadpool round trip. `wait`: the returned promise settles once the record is written (or
    * rejects if the disk refused it): what a delivery's 202 and a `retry` wait for. `done` and `dead`
@@ -190,7 +192,7 @@ export class MemoryQueue implements Queue {
     if (!group) {
       group = { lines: [] };
       this.group = group;
-      setImmediate(() => this.writeGroup());
+      queueMicrotask(() => this.writeGroup());
     }
     group.lines.push(JSON.stringify(record) + '\n');
     if (!wait) return;
