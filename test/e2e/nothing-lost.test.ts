@@ -4,14 +4,16 @@
  * racing Baton, restarts with a broken config and redeliveries after a restart.
  */
 
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryFailed } from '../../src/cli/failed.js';
-import { git, runGit } from '../../src/forges/git/run-git.js';
+import { runGit } from '../../src/forges/git/run-git.js';
 import { REGISTRY_AUTH, distributionPush, eventually, kustomization, oneImageConfig, startTestBaton } from '../helpers/baton.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { createBareRepo, tempDir } from '../helpers/git-repo.js';
@@ -20,6 +22,7 @@ import type { TestRepo } from '../helpers/git-repo.js';
 const HOST = 'registry.example.com';
 const REPO = `${HOST}/team/web`;
 const TARGET = 'envs/staging/kustomization.yaml';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const seed = (config = oneImageConfig(REPO)): Record<string, string> => ({ '.baton.yml': config, [TARGET]: kustomization(REPO, '1.0.0') });
 
 /** A pino logger whose lines the test can read. */
@@ -122,35 +125,30 @@ describe('a remote that accepts connections and never answers', () => {
 });
 
 /**
- * Someone else updating the env repo's main branch, as a push would: read the head, commit a file
- * of its own on top, move the ref only if it is still where it was read (compare-and-swap).
+ * Someone else updating the env repo's main branch (test/helpers/external-writer.ts), in its own
+ * process. `stop()` closes its stdin; it finishes its round and reports what it landed.
  */
-async function externalWriter(bare: string, name: string, periodMs: number, stop: () => boolean): Promise<{ landed: string[]; attempts: number }> {
-  const landed: string[] = [];
-  const scratch = await tempDir('writer-');
-  const env = {
-    GIT_INDEX_FILE: join(scratch, 'index'),
-    GIT_AUTHOR_NAME: name,
-    GIT_AUTHOR_EMAIL: `${name}@example.com`,
-    GIT_COMMITTER_NAME: name,
-    GIT_COMMITTER_EMAIL: `${name}@example.com`,
+async function externalWriter(bare: string, name: string, periodMs: number): Promise<{ stop(): Promise<{ landed: string[]; attempts: number; seconds: number }> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/external-writer.ts', bare, name, String(periodMs)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (out.includes('STARTED\n')) resolve();
+    };
+    child.stdout.on('data', check);
+    child.on('close', () => reject(new Error(`writer ${name} exited before starting: ${out}`)));
+  });
+  return {
+    async stop() {
+      child.stdin.end();
+      await exited;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (!line) throw new Error(`writer ${name} reported nothing: ${out}`);
+      return JSON.parse(line) as { landed: string[]; attempts: number; seconds: number };
+    },
   };
-  let attempts = 0;
-  for (let n = 0; !stop(); n++) {
-    const started = Date.now();
-    attempts++;
-    const head = (await git(['rev-parse', 'refs/heads/main'], { cwd: bare })).trim();
-    await git(['read-tree', head], { cwd: bare, env });
-    const blob = (await git(['hash-object', '-w', '--stdin'], { cwd: bare, input: `${name} ${n}\n` })).trim();
-    await git(['update-index', '--add', '--cacheinfo', `100644,${blob},external/${name}.txt`], { cwd: bare, env });
-    const tree = (await git(['write-tree'], { cwd: bare, env })).trim();
-    const commit = (await git(['commit-tree', tree, '-p', head, '-m', `${name} change ${n}`], { cwd: bare, env })).trim();
-    const moved = await runGit(['update-ref', 'refs/heads/main', commit, head], { cwd: bare });
-    if (moved.code === 0) landed.push(commit);
-    await new Promise((r) => setTimeout(r, Math.max(0, periodMs - (Date.now() - started))));
-  }
-  await rm(scratch, { recursive: true, force: true });
-  return { landed, attempts };
 }
 
 describe('two external writers pushing to the same branch', () => {
@@ -160,25 +158,22 @@ describe('two external writers pushing to the same branch', () => {
     const t = await startTestBaton({ repo, env: { BATON_DEBOUNCE_MS: '150' } });
     cleanups.push(() => t.close());
 
-    let stopping = false;
+    const writers = await Promise.all([externalWriter(repo.bare, 'alice', 60), externalWriter(repo.bare, 'bob', 60)]);
+    let stopped: Promise<{ landed: string[]; attempts: number; seconds: number }[]> | undefined;
+    const stopWriters = (): Promise<{ landed: string[]; attempts: number; seconds: number }[]> => (stopped ??= Promise.all(writers.map((w) => w.stop())));
     cleanups.push(async () => {
-      stopping = true;
-      await Promise.allSettled(writers);
+      await stopWriters();
     });
-    const started = Date.now();
-    const writers = [externalWriter(repo.bare, 'alice', 60, () => stopping), externalWriter(repo.bare, 'bob', 60, () => stopping)];
     const tags = Array.from({ length: 24 }, (_, i) => `1.${i + 1}.0`);
     for (const [i, tag] of tags.entries()) {
       expect((await push(t, `race-${i}`, tag)).status).toBe(202);
       await new Promise((r) => setTimeout(r, 60));
     }
     await t.idle(60_000);
-    stopping = true;
-    const results = await Promise.all(writers);
-    const seconds = (Date.now() - started) / 1000;
+    const results = await stopWriters();
 
     // The writers really did push at least 10 times a second each, while Baton wrote.
-    for (const r of results) expect(r.attempts / seconds, `attempts per second ${r.attempts / seconds}`).toBeGreaterThanOrEqual(10);
+    for (const r of results) expect(r.attempts / r.seconds, `attempts per second ${r.attempts / r.seconds}`).toBeGreaterThanOrEqual(10);
     expect(await repo.show('main', TARGET)).toContain('"1.24.0"');
     // No force push: every external commit is still in main's history, which is linear.
     for (const r of results) {
