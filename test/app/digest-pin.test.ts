@@ -64,11 +64,15 @@ describe('digest: pin when the event carries no digest', () => {
     const t = await startTestBaton({
       seed: { '.baton.yml': oneImageConfig(REPO, '    digest: pin\n'), 'envs/staging/kustomization.yaml': kustomization(REPO, '1.0.0') },
       registry: anyTag,
-      env: { BATON_DEBOUNCE_MS: '1500' },
+      // One window must hold the whole burst: the tags are sent at once, and the window is wide
+      // enough for a loaded machine to route all 30 inside it (sent one by one, they once took longer
+      // than 1.5 s in CI and made two windows).
+      env: { BATON_DEBOUNCE_MS: '4000' },
     });
     try {
       const tags = Array.from({ length: 30 }, (_, i) => `1.${(i * 7) % 30}.0`);
-      for (const [n, tag] of tags.entries()) expect((await t.post('/webhooks/registry/distribution', push(`burst-${n}`, tag), { authorization: `Bearer ${TEST_TOKEN}` })).status).toBe(202);
+      const replies = await Promise.all(tags.map((tag, n) => t.post('/webhooks/registry/distribution', push(`burst-${n}`, tag), { authorization: `Bearer ${TEST_TOKEN}` })));
+      expect(replies.map((r) => r.status)).toEqual(tags.map(() => 202));
       await t.idle();
       expect(await t.repo!.show('main', 'envs/staging/kustomization.yaml')).toContain('newTag: "1.29.0"');
       expect(t.outcomes.filter((o) => o.status === 'committed')).toHaveLength(1);

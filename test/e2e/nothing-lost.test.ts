@@ -152,9 +152,22 @@ async function externalWriter(bare: string, name: string, periodMs: number): Pro
 }
 
 describe('two external writers pushing to the same branch', () => {
-  it('lands every accepted bump (the highest wins), never forces, and loses no external commit', { timeout: 90_000 }, async () => {
+  it('lands every accepted bump (the highest wins), never forces, and loses no external commit', { timeout: 120_000 }, async (ctx) => {
     const repo: TestRepo = await createBareRepo(seed());
     cleanups.push(() => repo.cleanup());
+
+    // The writers must be able to push 10 times a second each, or the test is not the one asked
+    // for. Each round starts seven git processes; on a machine where starting one takes tens of
+    // milliseconds they cannot, with or without Baton: measure that first, alone, and say so.
+    const trial = await Promise.all([externalWriter(repo.bare, 'trial-a', 60), externalWriter(repo.bare, 'trial-b', 60)]);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const trialRates = (await Promise.all(trial.map((w) => w.stop()))).map((r) => r.attempts / r.seconds);
+    if (trialRates.some((rate) => rate < 10)) {
+      const reason = `skipped: on this machine two external writers reach only ${trialRates.map((r) => r.toFixed(1)).join(' and ')} pushes a second each without Baton running (git processes start too slowly), below the 10 a second this test is about`;
+      console.warn(reason);
+      ctx.skip(reason);
+    }
+
     const t = await startTestBaton({ repo, env: { BATON_DEBOUNCE_MS: '150' } });
     cleanups.push(() => t.close());
 
