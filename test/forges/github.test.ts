@@ -164,7 +164,9 @@ describe('github forge on the emulator', () => {
   it('waits for a primary rate limit to reset (x-ratelimit-remaining: 0), then succeeds', async () => {
     // The reset is a wall-clock time, so this client waits in real seconds.
     const forge = githubForgeFromSettings({ GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.emulator.url }, { tuning: { ...FAST, timeUnitMs: 1000 } });
-    gh.emulator.faults.setRateLimit(0, 1);
+    // The reset is a whole second, as GitHub sends it: two seconds ahead, so it is still ahead when the
+    // first request arrives even if this line runs at the very end of a second.
+    gh.emulator.faults.setRateLimit(0, 2);
     const started = Date.now();
     expect(await forge?.defaultBranch(gh.repo)).toBe('main');
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
