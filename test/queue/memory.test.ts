@@ -58,6 +58,26 @@ describe('memory queue: the journal', () => {
     expect(q.stats().pending).toBe(41);
   });
 
+  it('has the finished events of a batch on disk by the end of the loop turn, so a crash then does not work them again', async () => {
+    const dir = await tempDir();
+    const journalPath = join(dir, 'journal.jsonl');
+    const q = new MemoryQueue({ debounceMs: 10, journalPath, now: Date.now, setTimer: timers });
+    const r = recorder();
+    await q.start(r.handlers);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => q.enqueue(event(`batch-${i}`, `1.1.${i}`))));
+    await until(() => q.stats().pending === 0);
+    // One turn of the event loop later, without a drain (a crash would come now).
+    await new Promise((resolve) => setImmediate(resolve));
+    const done = (await readFile(journalPath, 'utf8')).split('\n').filter((l) => l.includes('"op":"done"'));
+    expect(done).toHaveLength(20);
+    const restarted = new MemoryQueue({ debounceMs: 10, journalPath, now: Date.now, setTimer: timers });
+    const again = recorder();
+    await restarted.start(again.handlers);
+    expect(await restarted.enqueue(event('batch-3', '1.1.3'))).toBe('duplicate');
+    await restarted.drain();
+    expect(again.flushes).toEqual([]);
+  });
+
   if (!existsSync('/dev/full')) console.warn('skipped: the full-disk test needs /dev/full, which this machine does not have');
   it.runIf(existsSync('/dev/full'))('acknowledges nothing the disk refused: the delivery fails, is not worked, and its twin in the same burst fails too', async () => {
     // /dev/full refuses every write with ENOSPC, as a full disk does. The queue is not started, so
