@@ -5,19 +5,18 @@
  * is stopped, against what it left in its data directory.
  */
 
-import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusReport, StatusRow } from '../../src/app/status.js';
+import { runBaton } from '../cli/helpers.js';
+import type { Run } from '../cli/helpers.js';
 import { REGISTRY_AUTH, TEST_TOKEN, distributionPush, eventually, kustomization, startTestBaton } from '../helpers/baton.js';
 import type { TestBaton } from '../helpers/baton.js';
 import { createBareRepo, tempDir } from '../helpers/git-repo.js';
 import type { TestRepo } from '../helpers/git-repo.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HOST = 'registry.example.com';
 const WEB = `${HOST}/team/web`;
 const WORKER = `${HOST}/team/worker`;
@@ -45,25 +44,8 @@ images:
       production: [envs/production/api.yaml]
 `;
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** `baton <args>` as a user runs it, with only these settings. */
+const cli = (args: string[], env: Record<string, string>): Promise<Run> => runBaton(args, { env });
 
 describe('status after written, skipped and failed events', () => {
   let repo: TestRepo;
