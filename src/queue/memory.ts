@@ -244,9 +244,8 @@ export class MemoryQueue implements Queue {
     // Compaction costs the size of the snapshot, so it waits for at least that many new records: the
     // journal stays within twice its meaning, and each append pays a constant share of rewriting it.
     if (this.appended >= Math.max(this.options.compactEvery ?? 10_000, this.snapshotRecords) && !this.compacting) {
-      const path = this.options.journalPath;
       const tail: string[] = [];
-      if (path) this.compacting = { tail, tailRecords: 0, done: this.compactInBackground(path, tail).finally(() => (this.compacting = undefined)) };
+      this.compacting = { tail, tailRecords: 0, done: this.compactInBackground(path, tail).finally(() => (this.compacting = undefined)) };
     }
   }
 
