@@ -1,6 +1,7 @@
 /** Every git command has a bound: a stalled one is killed, with the processes it started. */
 
-import { spawnSync } from 'node:child_process';
+import childProcess, { spawnSync } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { GitTimeoutError, runGit } from '../../src/forges/git/run-git.js';
 
@@ -23,5 +24,26 @@ describe('runGit', () => {
     const ours = groupOf(process.pid);
     expect(childGroup).toBeGreaterThan(0);
     expect(childGroup).not.toBe(ours);
+  });
+
+  it('starts git from another thread, so a fork and exec never stall the one answering webhooks', async () => {
+    // Starting a process from this thread now fails; git still runs, and its output arrives intact.
+    const original = childProcess.spawn;
+    childProcess.spawn = (() => {
+      throw new Error('git was started from the event-loop thread');
+    }) as typeof childProcess.spawn;
+    syncBuiltinESMExports();
+    try {
+      const input = Buffer.from('tree and blob bytes\n\0\xff', 'latin1');
+      const r = await runGit(['hash-object', '--stdin'], { input });
+      expect(r.code).toBe(0);
+      expect(r.stdout.toString('utf8').trim()).toBe(spawnSync('git', ['hash-object', '--stdin'], { input }).stdout.toString('utf8').trim());
+      const failed = await runGit(['rev-parse', '--verify', 'no-such-ref'], { cwd: process.cwd() });
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/no-such-ref|Needed a single revision/);
+    } finally {
+      childProcess.spawn = original;
+      syncBuiltinESMExports();
+    }
   });
 });
