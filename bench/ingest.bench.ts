@@ -18,6 +18,8 @@ import type { BenchModule } from './index.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONNECTIONS = 16;
+/** Interleaved rounds of the bare / probot / Baton comparison. */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 
 export interface Target {
   url: string;
@@ -137,7 +139,11 @@ interface ServerAck {
 }
 
 /** One server: warm it up, then load it; also its CPU time per acknowledged request (µs) and its own ack latency. */
-async function measure(mode: 'bare' | 'baton' | 'probot', load: (url: string) => Promise<autocannon.Result>): Promise<autocannon.Result & { cpuPerReq: number; serverAck: ServerAck }> {
+type Measured = autocannon.Result & { cpuPerReq: number; serverAck: ServerAck };
+
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
+
+async function measure(mode: 'bare' | 'baton' | 'probot', load: (url: string) => Promise<autocannon.Result>): Promise<Measured> {
   const t = await startTarget(mode);
   await load(t.url); // warm-up
   const before = await cpuOf(t);
@@ -173,20 +179,29 @@ const bench: BenchModule = {
     lines.push(`Baton throughput / bare ceiling = ${(rate(real) / rate(base)).toFixed(3)}; p99 ratio = ${(percentile(real, 'p99') / Math.max(1, percentile(base, 'p99'))).toFixed(2)}x`);
 
 
-    // GitHub deliveries: Baton vs the probot app every GitHub app is built on, and the bare ceiling.
-    const gBare = await measure('bare', (u) => githubLoad(u));
-    const gProbot = await measure('probot', (u) => githubLoad(u));
-    const gBaton = await measure('baton', (u) => githubLoad(u));
+    // GitHub deliveries: Baton vs the probot app every GitHub app is built on, and the bare ceiling,
+    // in interleaved rounds (this machine's speed drifts by tens of percent within minutes); the
+    // table gives each server's median, the ratios are of the medians, with each round's range.
+    const modes = [
+      ['bare', 'bare node:http (202 only)'],
+      ['probot', 'probot (createNodeMiddleware, no-op handler)'],
+      ['baton', 'Baton /webhooks/github (journaled before the 202)'],
+    ] as const;
+    const runs = new Map<string, Measured[]>(modes.map(([m]) => [m, []]));
+    for (let round = 0; round < ROUNDS; round++) for (const [m] of modes) runs.get(m)?.push(await measure(m, (u) => githubLoad(u)));
     const acked = (r: autocannon.Result) => r['2xx'] / r.duration;
+    const med = (m: string, f: (r: Measured) => number): number => median((runs.get(m) ?? []).map(f));
+    const perRound = (f: (r: Measured) => number, a: string, b: string): string => {
+      const ratios = (runs.get(a) ?? []).map((r, i) => { const o = runs.get(b)?.[i]; return o ? f(r) / f(o) : NaN; }).sort((x, y) => x - y);
+      return `${ratios[0]?.toFixed(2)}–${ratios[ratios.length - 1]?.toFixed(2)}`;
+    };
     lines.push('');
-    lines.push(`load: autocannon, ${CONNECTIONS} connections, ${SECONDS}s per run, GitHub's example push (${PUSH.length} bytes) signed with X-Hub-Signature-256, a unique X-GitHub-Delivery each`);
-    lines.push(`| server | acked req/s | p50 ack ms | p99 ack ms | server CPU µs per request | non-2xx |`);
+    lines.push(`load: autocannon, ${CONNECTIONS} connections, ${SECONDS}s per run, GitHub's example push (${PUSH.length} bytes) signed with X-Hub-Signature-256, a unique X-GitHub-Delivery each; ${ROUNDS} interleaved rounds, medians`);
+    lines.push(`| server | acked req/s | p50 ack ms | p99 ack ms | server CPU µs per request | non-2xx (all rounds) |`);
     lines.push(`|---|---|---|---|---|---|`);
-    const row = (name: string, r: autocannon.Result & { cpuPerReq: number }): string => `| ${name} | ${acked(r).toFixed(0)} | ${percentile(r, 'p50')} | ${percentile(r, 'p99')} | ${r.cpuPerReq.toFixed(0)} | ${r.non2xx} |`;
-    lines.push(row('bare node:http (202 only)', gBare));
-    lines.push(row('probot (createNodeMiddleware, no-op handler)', gProbot));
-    lines.push(row('Baton /webhooks/github (journaled before the 202)', gBaton));
-    lines.push(`Baton / probot: throughput ${(acked(gBaton) / acked(gProbot)).toFixed(2)}x, CPU-bound throughput (inverse CPU per request) ${(gProbot.cpuPerReq / gBaton.cpuPerReq).toFixed(2)}x (goal >= 1); Baton / bare ceiling: ${(acked(gBaton) / acked(gBare)).toFixed(2)}x, ${(gBare.cpuPerReq / gBaton.cpuPerReq).toFixed(2)}x; p99 Baton / probot = ${(percentile(gBaton, 'p99') / Math.max(1, percentile(gProbot, 'p99'))).toFixed(2)}x`);
+    for (const [m, name] of modes) lines.push(`| ${name} | ${med(m, acked).toFixed(0)} | ${med(m, (r) => percentile(r, 'p50'))} | ${med(m, (r) => percentile(r, 'p99'))} | ${med(m, (r) => r.cpuPerReq).toFixed(0)} | ${(runs.get(m) ?? []).reduce((n, r) => n + r.non2xx, 0)} |`);
+    const inverseCpu = (r: Measured): number => 1 / r.cpuPerReq;
+    lines.push(`Baton / probot: throughput ${(med('baton', acked) / med('probot', acked)).toFixed(2)}x (rounds ${perRound(acked, 'baton', 'probot')}), CPU-bound throughput (inverse CPU per request) ${(med('probot', (r) => r.cpuPerReq) / med('baton', (r) => r.cpuPerReq)).toFixed(2)}x (rounds ${perRound(inverseCpu, 'baton', 'probot')}) (goal >= 1); Baton / bare ceiling: ${(med('baton', acked) / med('bare', acked)).toFixed(2)}x, ${(med('bare', (r) => r.cpuPerReq) / med('baton', (r) => r.cpuPerReq)).toFixed(2)}x; p99 Baton / probot = ${(med('baton', (r) => percentile(r, 'p99')) / Math.max(1, med('probot', (r) => percentile(r, 'p99')))).toFixed(2)}x`);
 
     // A fixed 1,000 req/s: the latency a steady stream of deliveries sees (goal: Baton p99 <= 10 ms).
     const fixed = { rate: 1000, connections: 10 };
