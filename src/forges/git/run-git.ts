@@ -1,8 +1,7 @@
 /** Run the git CLI without a shell, with prompts off and credentials kept out of errors. */
 
-import { Worker } from 'node:worker_threads';
-import { spawnGit } from './spawn-git.js';
-import type { SpawnGitRequest, SpawnGitResult } from './spawn-git.js';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 
 export interface GitResult {
   code: number;
@@ -38,91 +37,148 @@ export interface RunGitOptions {
   timeoutMs?: number;
 }
 
-/** The result of `spawnGit` as this thread receives it: a clone carries plain Uint8Arrays. */
+/** What the spawner sends back: advanced serialization may hand over Uint8Arrays for Buffers. */
 function asBuffer(u8: Uint8Array): Buffer {
   return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }
 
-type ThreadReply = { id: number; result: SpawnGitResult } | { id: number; error: { message: string; code?: unknown } };
+interface SpawnRequest {
+  args: string[];
+  cwd?: string | undefined;
+  /** The whole environment of the git process. */
+  env: Record<string, string | undefined>;
+  input: string | Uint8Array;
+  timeoutMs: number;
+}
+
+interface SpawnResult {
+  code: number;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  timedOut: boolean;
+}
+
+type SpawnerReply = { id: number; result: SpawnResult } | { id: number; error: { message: string; code?: unknown } };
 
 /**
- * Git processes are started from a worker thread. Starting one forks this process and waits for
- * the exec: 6–16 ms of a stalled event loop per git run on a small VM (more as the heap grows), during
- * which no webhook is answered. From the thread, the event loop keeps running. The thread is
- * started on first use, holds the process open only while a command runs, and is started again if
- * it ever stops; if it cannot be started at all, git runs from this thread as before.
+ * The spawner: a small Node process, started once, that starts every git process for this one.
+ * Each request runs git without a shell in its own process group (a terminal's Ctrl-C must not reach
+ * a push the drain waits for), feeds `input` to its stdin, collects stdout and stderr, and kills the
+ * whole group once `timeoutMs` has passed. It exits when this process goes away (its IPC channel
+ * closes). Plain JavaScript, so it starts in tens of milliseconds without a TypeScript loader.
  */
-class GitThread {
-  private worker: Worker | undefined;
-  private failedToStart = false;
-  private seq = 0;
-  private readonly pending = new Map<number, { resolve: (r: SpawnGitResult) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
+const SPAWNER_SOURCE = `// baton git spawner
+const { spawn } = require('node:child_process');
+process.on('disconnect', () => process.exit(0));
+process.on('message', (m) => {
+  const reply = (r) => { if (process.connected) process.send(r); };
+  let child;
+  try {
+    child = spawn('git', m.args, { cwd: m.cwd, env: m.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  } catch (e) {
+    reply({ id: m.id, error: { message: String(e && e.message), code: e && e.code } });
+    return;
+  }
+  const out = [];
+  const err = [];
+  let timedOut = false;
+  let settled = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+  }, m.timeoutMs);
+  child.stdout.on('data', (d) => out.push(d));
+  child.stderr.on('data', (d) => err.push(d));
+  child.on('error', (e) => {
+    clearTimeout(timer);
+    if (settled) return;
+    settled = true;
+    reply({ id: m.id, error: { message: e.message, code: e.code } });
+  });
+  child.on('close', (code) => {
+    clearTimeout(timer);
+    if (settled) return;
+    settled = true;
+    reply({ id: m.id, result: { code: code === null ? 1 : code, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut } });
+  });
+  child.stdin.on('error', () => {});
+  child.stdin.end(m.input);
+});
+`;
 
-  run(req: SpawnGitRequest): Promise<SpawnGitResult> {
-    const worker = this.ensure();
-    if (!worker) return spawnGit(req);
+/**
+ * Git processes are started by the spawner, not by this process. Starting a process from here
+ * forks this whole process: on a small VM that cost the event loop 6–16 ms per git run (more as the
+ * heap grows), and, from a worker thread, the same again in copy-on-write faults while the child
+ * started (measured with `npm run bench -- git-stall`; docs/performance.md). The spawner is small, so
+ * its forks are cheap, and this process only exchanges messages with it. It is started on first use,
+ * holds this process open only while a command runs, and is started again if it ever stops.
+ */
+class GitSpawner {
+  private child: ChildProcess | undefined;
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (r: SpawnResult) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
+
+  run(req: SpawnRequest): Promise<SpawnResult> {
+    const child = this.ensure();
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
-      // The thread kills git at `timeoutMs`; this bound only matters if the thread stops answering.
+      // The spawner kills git at `timeoutMs`; this bound only matters if the spawner stops answering.
       const timer = setTimeout(() => this.settle(id)?.reject(new GitTimeoutError(req.args, req.timeoutMs)), req.timeoutMs + 10_000);
       this.pending.set(id, { resolve, reject, timer });
-      if (this.pending.size === 1) worker.ref();
-      worker.postMessage({ id, ...req });
+      if (this.pending.size === 1) {
+        child.ref();
+        child.channel?.ref();
+      }
+      child.send({ id, ...req }, (err) => {
+        if (err) this.settle(id)?.reject(err);
+      });
     });
   }
 
-  private settle(id: number): { resolve: (r: SpawnGitResult) => void; reject: (e: unknown) => void } | undefined {
+  private settle(id: number): { resolve: (r: SpawnResult) => void; reject: (e: unknown) => void } | undefined {
     const p = this.pending.get(id);
     if (!p) return undefined;
     clearTimeout(p.timer);
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) {
+      this.child?.unref();
+      this.child?.channel?.unref();
+    }
     return p;
   }
 
-  private ensure(): Worker | undefined {
-    if (this.worker || this.failedToStart) return this.worker;
-    let worker: Worker;
-    try {
-      worker = startThread();
-    } catch {
-      this.failedToStart = true;
-      return undefined;
-    }
-    worker.unref();
-    worker.on('message', (m: ThreadReply) => {
+  private ensure(): ChildProcess {
+    if (this.child) return this.child;
+    const env = { ...process.env };
+    // Whatever loader this process was started with is not needed there.
+    delete env['NODE_OPTIONS'];
+    const child = spawn(process.execPath, ['-e', SPAWNER_SOURCE], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    child.unref();
+    child.channel?.unref();
+    child.on('message', (m: SpawnerReply) => {
       const p = this.settle(m.id);
       if (!p) return;
       if ('result' in m) p.resolve(m.result);
       else p.reject(Object.assign(new Error(m.error.message), m.error.code !== undefined && { code: m.error.code }));
     });
     const stopped = (err: Error): void => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
+      if (this.child !== child) return;
+      this.child = undefined;
       for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
     };
-    worker.on('error', stopped);
-    worker.on('exit', (code) => stopped(new Error(`the git runner thread stopped (exit ${code})`)));
-    this.worker = worker;
-    return worker;
+    child.on('error', stopped);
+    child.on('exit', (code, signal) => stopped(new Error(`the git spawner process stopped (${signal ?? `exit ${code}`})`)));
+    this.child = child;
+    return child;
   }
 }
 
-/** The thread's entry next to this module: compiled `.js` in production, `.ts` under tsx/vitest. */
-function startThread(): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const entry = new URL('./run-git-thread.ts', here).href;
-    return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
-  }
-  return new Worker(new URL('./run-git-thread.js', here));
-}
-
-const thread = new GitThread();
+const spawner = new GitSpawner();
 
 export async function runGit(args: string[], options: RunGitOptions = {}): Promise<GitResult> {
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-  const r = await thread.run({
+  const r = await spawner.run({
     args,
     cwd: options.cwd,
     env: {
