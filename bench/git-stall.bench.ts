@@ -1,11 +1,11 @@
 /**
- * What one `git` run costs the thread that answers webhooks, started three ways: from that thread
+ * What one `git` run costs the thread that answers webhooks, started two ways: from that thread
  * (`child_process.spawn`, as Baton did before), and through the spawner process (`runGit`, now).
  * 1. The longest gap of a 1 ms timer around each run (how long webhooks wait), in interleaved
  *    rounds; a series where nothing is started gives the timer's own jitter on this machine.
  * 2. How much other work the thread gets done while git runs back to back (JSON parses per
  *    second, against the same loop with nothing started): forking a large process costs it time
- *    even when the fork is not waited for, in copy-on-write faults.
+ *    even when the fork is not waited for (from a worker thread), in copy-on-write faults.
  * Both with a heap the size of a running server's.
  */
 
@@ -13,12 +13,11 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { runGit } from '../src/forges/git/run-git.js';
 import type { BenchModule } from './index.js';
+import { median, quantile } from './support/stats.js';
 
 const RUNS = 30;
 const ROUNDS = 3;
 
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
-const p90 = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length * 0.9)] ?? NaN;
 
 /** `git --version` started from this thread, as runGit did before the spawner. */
 function direct(): Promise<void> {
@@ -69,7 +68,7 @@ const bench: BenchModule = {
     const lines = [`${ROUNDS} interleaved rounds of ${RUNS} \`git --version\` runs each; heap ${(mem.heapUsed / 1e6).toFixed(0)} MB, RSS ${(mem.rss / 1e6).toFixed(0)} MB; longest gap of a 1 ms timer around each run`, '| started | median ms | p90 ms | max ms |', '|---|---|---|---|'];
     for (const [name] of series) {
       const g = gaps.get(name) ?? [];
-      lines.push(`| ${name} | ${median(g).toFixed(1)} | ${p90(g).toFixed(1)} | ${Math.max(...g).toFixed(1)} |`);
+      lines.push(`| ${name} | ${median(g).toFixed(1)} | ${quantile(g, 0.9).toFixed(1)} | ${Math.max(...g).toFixed(1)} |`);
     }
     const [idle, before, now] = series.map(([n]) => median(gaps.get(n) ?? []));
     lines.push(`stall beyond the timer's jitter, median: before ${((before ?? NaN) - (idle ?? NaN)).toFixed(1)} ms, now ${((now ?? NaN) - (idle ?? NaN)).toFixed(1)} ms`);

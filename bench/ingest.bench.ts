@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { BenchModule } from './index.js';
+import { median } from './support/stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -141,7 +142,6 @@ interface ServerAck {
 /** One server: warm it up, then load it; also its CPU time per acknowledged request (µs) and its own ack latency. */
 type Measured = autocannon.Result & { cpuPerReq: number; serverAck: ServerAck };
 
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
 
 async function measure(mode: 'bare' | 'baton' | 'probot', load: (url: string) => Promise<autocannon.Result>): Promise<Measured> {
   const t = await startTarget(mode);

@@ -21,6 +21,7 @@ import { createHttpApp } from '../src/http/server.js';
 import { MemoryQueue, systemTimer } from '../src/queue/memory.js';
 import { githubWebhookRoute } from '../src/sources/github/index.js';
 import type { BenchModule } from './index.js';
+import { median } from './support/stats.js';
 
 const SECRET = 'bench-github-secret';
 const examples = createRequire(import.meta.url)('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: { ref?: string }[] }[];
@@ -61,7 +62,6 @@ async function cpuPer(handler: RequestListener, n: number): Promise<number> {
   return (c.user + c.system) / n;
 }
 
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
 
 const bench: BenchModule = {
   title: 'CPU per GitHub delivery at the HTTP edge (in-process)',
