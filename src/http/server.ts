@@ -109,33 +109,64 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 declare module 'http' {
   interface IncomingMessage {
-    /** This request's logger: every line carries `req: { id, method, path }`. */
-    log: Logger;
+    /** This request's log: its id, and the one line written when the reply is done. */
+    baton: RequestLog;
   }
 }
 
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * A request id (the sender's `X-Request-Id` when it is sane, else a fresh one, echoed back), a
- * logger bound to it, and one `request completed` line per request (probes and scrapes excepted).
- * Headers and query strings are never logged: they carry tokens and signatures. This replaces
- * pino-http, whose per-request serializer work cost more than verifying and journaling a delivery.
+ * One request's log. Every line carries `req: { id, method, path }`. A request writes one line when
+ * its reply is done (probes and scrapes none): `request completed` with the status and time taken,
+ * or, for a webhook delivery, the line `note` set — `webhook` with what was accepted, `webhook
+ * refused` (warn) with the reason — carrying the status and time as well. One line per delivery
+ * instead of two halves what logging costs a delivery at `info` (measured in docs/performance.md).
+ */
+class RequestLog {
+  private line: { level: 'info' | 'warn'; fields: Record<string, unknown>; msg: string } | undefined;
+  private child: Logger | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    readonly req: { id: string; method: string | undefined; path: string },
+  ) {}
+
+  /** The line this request ends with, instead of `request completed`. */
+  note(level: 'info' | 'warn', fields: Record<string, unknown>, msg: string): void {
+    this.line = { level, fields, msg };
+  }
+
+  /** A line now (an error with its stack), bound to this request. */
+  get log(): Logger {
+    this.child ??= this.logger.child({ req: this.req });
+    return this.child;
+  }
+
+  finished(statusCode: number, responseTime: number, sent: boolean): void {
+    const level = statusCode >= 500 ? 'error' : (this.line?.level ?? 'info');
+    if (!this.logger.isLevelEnabled(level)) return;
+    const msg = statusCode >= 500 ? 'request errored' : !sent ? 'request aborted' : (this.line?.msg ?? 'request completed');
+    this.logger[level]({ req: this.req, ...this.line?.fields, res: { statusCode }, responseTime }, msg);
+  }
+}
+
+/**
+ * A request id (the sender's `X-Request-Id` when it is sane, else a fresh one, echoed back) and the
+ * request's log. Headers and query strings are never logged: they carry tokens and signatures. This
+ * replaces pino-http, whose per-request serializer work cost more than verifying and journaling a
+ * delivery.
  */
 function beginRequest(logger: Logger, req: IncomingMessage, res: ServerResponse, path: string): void {
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
   res.setHeader('X-Request-Id', id);
-  const log = logger.child({ req: { id, method: req.method, path } });
-  req.log = log;
+  const log = new RequestLog(logger, { id, method: req.method, path });
+  req.baton = log;
   if (QUIET_PATHS.has(path)) return;
   const started = Date.now();
   // 'close' comes after 'finish' for a reply that was sent, and alone for one cut off.
-  res.once('close', () => {
-    const fields = { res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
-    if (res.statusCode >= 500) log.error(fields, 'request errored');
-    else log.info(fields, res.writableFinished ? 'request completed' : 'request aborted');
-  });
+  res.once('close', () => log.finished(res.statusCode, Date.now() - started, res.writableFinished));
 }
 
 function pathOf(url: string): string {
@@ -180,7 +211,7 @@ export function createHttpApp(deps: HttpDeps): HttpApp {
   app.set('etag', false);
   app.use((req, res, next) => {
     // The fast path below has begun this request already.
-    if (!req.log) beginRequest(deps.logger, req, res, pathOf(req.url));
+    if (!req.baton) beginRequest(deps.logger, req, res, pathOf(req.url));
     next();
   });
 
@@ -189,7 +220,7 @@ export function createHttpApp(deps: HttpDeps): HttpApp {
   /** Answer without reading the body, and close the connection so its bytes are never read either. */
   function refuse(req: IncomingMessage, res: ServerResponse, label: string, status: number, result: string, body: Record<string, unknown>): void {
     deps.metrics.webhooks.inc({ source: label, result });
-    req.log.warn({ source: label, status, reason: body['reason'] }, 'webhook refused');
+    req.baton.note('warn', { source: label, reason: body['reason'] }, 'webhook refused');
     res.setHeader('Connection', 'close');
     sendJson(res, status, body);
   }
@@ -219,8 +250,8 @@ export function createHttpApp(deps: HttpDeps): HttpApp {
     const delivery: Delivery = { ...head, rawBody: read.body, receivedAt: now().toISOString(), ...(read.hmacs && { bodyHmacs: read.hmacs }) };
     const reply = await handleDelivery(source, secrets, delivery, deps.queue, deps.admit);
     deps.metrics.webhooks.inc({ source: label, result: reply.result });
-    if (reply.status >= 400) req.log.warn({ source: label, status: reply.status, reason: reply.body['reason'] }, 'webhook refused');
-    else req.log.info({ source: label, result: reply.result, ...(reply.body['deliveries'] ? { deliveries: reply.body['deliveries'] } : { reason: reply.body['reason'] }) }, 'webhook');
+    if (reply.status >= 400) req.baton.note('warn', { source: label, reason: reply.body['reason'] }, 'webhook refused');
+    else req.baton.note('info', { source: label, result: reply.result, ...(reply.body['deliveries'] ? { deliveries: reply.body['deliveries'] } : { reason: reply.body['reason'] }) }, 'webhook');
     sendJson(res, reply.status, reply.body);
   }
 
@@ -285,14 +316,14 @@ export function createHttpApp(deps: HttpDeps): HttpApp {
       res.status(err.status).json({ error: 'bad request', reason: err.type ?? 'invalid request' });
       return;
     }
-    req.log.error({ err }, 'unhandled error');
+    req.baton.log.error({ err }, 'unhandled error');
     res.status(500).json({ error: 'internal error' });
   };
   app.use(onError);
 
   /** What Express's error handler does for a handler that threw, for the fast path. */
   function failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    req.log.error({ err }, 'unhandled error');
+    req.baton.log.error({ err }, 'unhandled error');
     if (res.headersSent) res.destroy();
     else sendJson(res, 500, { error: 'internal error' });
   }

@@ -37,12 +37,20 @@ describe('request logs', () => {
     expect(all).not.toContain('leaky-query-token');
     expect(all).not.toContain('wrong-but-secret-token');
     expect(all).not.toContain(Buffer.from(`user:${TEST_TOKEN}`).toString('base64'));
-    const webhook = lines.map((l) => JSON.parse(l) as { msg: string; req?: { id: string; path: string } }).find((l) => l.msg === 'webhook');
-    expect(webhook?.req).toEqual({ id: 'req-42', method: 'POST', path: '/webhooks/registry/distribution' });
+    type Line = { level: number; msg: string; req?: { id: string; method: string; path: string }; res?: { statusCode: number }; responseTime?: number; result?: string; reason?: string };
+    const parsed = lines.map((l) => JSON.parse(l) as Line);
+    // One line per delivery, when its reply is done: what was accepted or why it was refused, with the status and time.
+    const perRequest = new Map<string, Line[]>();
+    for (const l of parsed) if (l.req) perRequest.set(l.req.id, [...(perRequest.get(l.req.id) ?? []), l]);
+    expect(perRequest.get('req-42')).toEqual([
+      expect.objectContaining({ level: 30, msg: 'webhook', result: 'accepted', req: { id: 'req-42', method: 'POST', path: '/webhooks/registry/distribution' }, res: { statusCode: 202 }, responseTime: expect.any(Number) }),
+    ]);
+    const deliveries = parsed.filter((l) => l.req?.path === '/webhooks/registry/distribution');
+    expect(deliveries).toHaveLength(3);
+    expect(new Set(deliveries.map((l) => l.req?.id)).size).toBe(3);
+    expect(deliveries.map((l) => `${l.res?.statusCode} ${l.msg}`).sort()).toEqual(['202 webhook', '202 webhook', '401 webhook refused']);
+    expect(deliveries.find((l) => l.msg === 'webhook refused')).toMatchObject({ level: 40, reason: expect.any(String) });
     expect(all).toContain('"msg":"committed"');
-    const completed = lines.map((l) => JSON.parse(l) as { msg: string; req?: { id: string; path: string }; res?: { statusCode: number }; responseTime?: number }).filter((l) => l.msg === 'request completed');
-    expect(completed.find((l) => l.req?.id === 'req-42')).toMatchObject({ req: { path: '/webhooks/registry/distribution' }, res: { statusCode: 202 }, responseTime: expect.any(Number) });
-    expect(completed.map((l) => l.res?.statusCode).sort()).toEqual([202, 202, 401]);
     expect(all).not.toContain('/healthz');
   });
 });
