@@ -1,21 +1,23 @@
 /**
  * CPU per GitHub delivery at the HTTP edge, in one process and without sockets, so neither the
  * load generator nor the other processes on a busy machine blur it: the same signed `push`
- * delivery is handed to a bare 202 handler (the floor), a minimal probot app (createNodeMiddleware,
- * no-op handler) and Baton's app (signature, JSON, schema, journal append before the 202), in
- * interleaved rounds; the medians are compared.
+ * delivery is handed to a bare 202 handler (the floor), a minimal probot app two ways (its middleware
+ * on node:http, and probot's own server as `probot run` starts it) and Baton's app (signature, JSON,
+ * schema, journal append before the 202), in interleaved rounds; the medians are compared, with
+ * logging off and again with every server logging at the default level.
  */
 
 import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse, createServer } from 'node:http';
 import type { RequestListener } from 'node:http';
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { createMetrics } from '../src/app/metrics.js';
 import { createHttpApp } from '../src/http/server.js';
 import { MemoryQueue, systemTimer } from '../src/queue/memory.js';
@@ -43,7 +45,13 @@ function inject(handler: RequestListener): Promise<number> {
   req.headers = { host: 'baton', 'content-type': 'application/json', 'content-length': String(PUSH.length), 'user-agent': 'GitHub-Hookshot/bench', 'x-github-event': 'push', 'x-github-delivery': `cpu-${seq++}`, 'x-hub-signature-256': SIGNATURE };
   const res = new ServerResponse(req);
   res.assignSocket(socket);
-  const done = new Promise<number>((r) => res.on('finish', () => r(res.statusCode)));
+  // A real server emits 'close' on the reply once it has finished (request logs are written then).
+  const done = new Promise<number>((r) =>
+    res.on('finish', () => {
+      process.nextTick(() => res.emit('close'));
+      r(res.statusCode);
+    }),
+  );
   handler(req, res);
   req.complete = true;
   req.push(PUSH);
@@ -63,37 +71,76 @@ async function cpuPer(handler: RequestListener, n: number): Promise<number> {
 }
 
 
-const bench: BenchModule = {
-  title: 'CPU per GitHub delivery at the HTTP edge (in-process)',
-  async run() {
-    const { Probot, createNodeMiddleware } = await import('probot');
-    const silent = pino({ level: 'silent' });
-    const probot = new Probot({ githubToken: 'unused', secret: SECRET, log: silent });
-    const middleware = await createNodeMiddleware((app) => {
-      app.onAny(() => undefined);
-    }, { probot, webhooksPath: '/webhooks/github' });
-    const dir = await mkdtemp(join(tmpdir(), 'baton-bench-cpu-'));
-    const queue = new MemoryQueue({ debounceMs: 1000, journalPath: join(dir, 'journal.jsonl'), now: Date.now, setTimer: systemTimer });
-    // Routing is not measured here: every event is finished at once, as an event with nothing to do is.
-    await queue.start({ route: async () => [], flush: async () => undefined });
-    const baton = createHttpApp({ logger: silent, metrics: createMetrics({ defaults: false }), queue, registrySecrets: () => [], sources: { github: githubWebhookRoute({ WEBHOOK_SECRET: SECRET }) }, isReady: () => true }) as unknown as RequestListener;
-    const handlers: [string, RequestListener][] = [
+/** A free loopback port: probot's Server takes 0 to mean its default, 3000. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The three peers and Baton, each logging at `level` to /dev/null (synchronously, so the CPU is charged to the delivery). */
+async function handlersAt(level: string, dir: string): Promise<{ handlers: [string, RequestListener][]; queue: MemoryQueue }> {
+  const { Probot, Server, createNodeMiddleware } = await import('probot');
+  const log = (): Logger => pino({ level }, pino.destination({ dest: '/dev/null', sync: true }));
+  const middleware = await createNodeMiddleware((app) => {
+    app.onAny(() => undefined);
+  }, { probot: new Probot({ githubToken: 'unused', secret: SECRET, log: log() }), webhooksPath: '/webhooks/github' });
+  // What `probot run ./app.js` starts: probot's own server, with its request log (pino-http).
+  const server = new Server({ Probot: Probot.defaults({ githubToken: 'unused', secret: SECRET, log: log() }), log: log(), port: await freePort(), host: '127.0.0.1', webhookPath: '/webhooks/github' });
+  await server.load((app) => {
+    app.onAny(() => undefined);
+  });
+  const listening = await server.start();
+  const probotRun = listening.listeners('request')[0] as RequestListener;
+  await server.stop();
+  const queue = new MemoryQueue({ debounceMs: 1000, journalPath: join(dir, `journal-${level}.jsonl`), now: Date.now, setTimer: systemTimer });
+  // Routing is not measured here: every event is finished at once, as an event with nothing to do is.
+  await queue.start({ route: async () => [], flush: async () => undefined });
+  const baton = createHttpApp({ logger: log(), metrics: createMetrics({ defaults: false }), queue, registrySecrets: () => [], sources: { github: githubWebhookRoute({ WEBHOOK_SECRET: SECRET }) }, isReady: () => true }) as unknown as RequestListener;
+  return {
+    queue,
+    handlers: [
       ['bare node:http handler (202 only)', (req, res) => {
         req.resume();
         req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}'));
       }],
-      ['probot (createNodeMiddleware, no-op handler)', (req, res) => void middleware(req, res, () => res.writeHead(404).end())],
+      ['probot middleware (createNodeMiddleware on node:http, no-op handler)', (req, res) => void middleware(req, res, () => res.writeHead(404).end())],
+      ['probot run (probot\'s own Server, no-op handler)', probotRun],
       ['Baton /webhooks/github (verified, parsed, journaled)', baton],
-    ];
-    const runs = new Map<string, number[]>(handlers.map(([n]) => [n, []]));
-    for (const [, h] of handlers) await cpuPer(h, 1000); // warm-up
-    for (let r = 0; r < ROUNDS; r++) for (const [n, h] of handlers) runs.get(n)?.push(await cpuPer(h, PER_ROUND));
-    await queue.drain();
+    ],
+  };
+}
+
+/** Median CPU µs per delivery for each handler, in interleaved rounds. */
+async function measure(handlers: [string, RequestListener][]): Promise<number[]> {
+  const runs = new Map<string, number[]>(handlers.map(([n]) => [n, []]));
+  for (const [, h] of handlers) await cpuPer(h, 1000); // warm-up
+  for (let r = 0; r < ROUNDS; r++) for (const [n, h] of handlers) runs.get(n)?.push(await cpuPer(h, PER_ROUND));
+  return handlers.map(([n]) => median(runs.get(n) ?? []));
+}
+
+const bench: BenchModule = {
+  title: 'CPU per GitHub delivery at the HTTP edge (in-process)',
+  async run() {
+    const dir = await mkdtemp(join(tmpdir(), 'baton-bench-cpu-'));
+    const lines = [`${ROUNDS} interleaved rounds of ${PER_ROUND} deliveries each (GitHub's example push, ${PUSH.length} bytes, signed); median CPU µs per delivery`];
+    const ratio = (peer: number | undefined, b: number | undefined): string => `${((peer ?? NaN) / (b ?? NaN)).toFixed(2)}x`;
+    // Logging off (as in the ingest benchmark), then every server at the default level, `info`.
+    for (const level of ['silent', 'info']) {
+      const { handlers, queue } = await handlersAt(level, dir);
+      const medians = await measure(handlers);
+      await queue.drain();
+      lines.push('', `LOG_LEVEL=${level}${level === 'info' ? ' (the default of both; lines to /dev/null)' : ''}`, '| handler | CPU µs per delivery |', '|---|---|');
+      handlers.forEach(([n], i) => lines.push(`| ${n} | ${(medians[i] ?? NaN).toFixed(1)} |`));
+      const [bare, middleware, probotRun, bat] = medians;
+      lines.push(`Baton / probot middleware (deliveries per CPU-second) = ${ratio(middleware, bat)} (goal >= 1); Baton / probot run = ${ratio(probotRun, bat)}; Baton / bare = ${ratio(bare, bat)}`);
+    }
     await rm(dir, { recursive: true, force: true });
-    const [bare, prob, bat] = handlers.map(([n]) => median(runs.get(n) ?? []));
-    const lines = [`${ROUNDS} interleaved rounds of ${PER_ROUND} deliveries each (GitHub's example push, ${PUSH.length} bytes, signed); median CPU per delivery`, '| handler | CPU µs per delivery |', '|---|---|'];
-    for (const [n] of handlers) lines.push(`| ${n} | ${median(runs.get(n) ?? []).toFixed(1)} |`);
-    lines.push(`Baton / probot (deliveries per CPU-second) = ${((prob ?? NaN) / (bat ?? NaN)).toFixed(2)}x (goal >= 1); Baton / bare = ${((bare ?? NaN) / (bat ?? NaN)).toFixed(2)}x`);
     return lines;
   },
 };
