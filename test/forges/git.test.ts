@@ -1,7 +1,8 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GitForge } from '../../src/forges/git/git-forge.js';
+import { git } from '../../src/forges/git/run-git.js';
 import { forgeContract } from './contract.js';
 import { createBareRepo, tempDir } from '../helpers/git-repo.js';
 
@@ -40,6 +41,26 @@ describe('git forge', () => {
     const reads = await Promise.all(Array.from({ length: 12 }, () => new GitForge({ cacheDir: cache }).readFiles(repo.bare, 'main', ['a.txt'])));
     expect(reads.map((r) => r.files['a.txt'])).toEqual(Array.from({ length: 12 }, () => 'a\n'));
     await repo.cleanup();
+  });
+
+  it('after a write, the cached clone knows the new head without fetching, and keeps one scratch ref for this process', async () => {
+    const repo = await createBareRepo({ 'a.txt': 'a\n' });
+    const cache = await tempDir();
+    const forge = new GitForge({ cacheDir: cache });
+    let head = (await forge.readFiles(repo.bare, 'main', ['a.txt'])).head;
+    const [clone] = await readdir(cache);
+    const inClone = async (...args: string[]): Promise<string> => (await git(args, { cwd: join(cache, clone ?? '') })).trim();
+    for (const text of ['b\n', 'c\n']) {
+      const result = await forge.write(repo.bare, { branch: 'main', expectedHead: head, message: `write ${text}`, changes: [{ type: 'write', path: 'a.txt', contents: text }] });
+      if (result.status !== 'committed') throw new Error(`write was ${result.status}`);
+      // The push itself moved the remote-tracking ref: it is the remote's new head.
+      expect(await inClone('rev-parse', 'refs/remotes/origin/main')).toBe(result.commit);
+      expect(await repo.head('main')).toBe(result.commit);
+      head = result.commit;
+    }
+    expect(await inClone('for-each-ref', '--format=%(refname)', 'refs/baton/scratch/')).toBe(`refs/baton/scratch/${process.pid}`);
+    await repo.cleanup();
+    await rm(cache, { recursive: true, force: true });
   });
 
   it('refuses hostile branch names before running git', async () => {

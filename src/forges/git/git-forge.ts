@@ -141,6 +141,9 @@ export class GitForge implements Forge {
         // An empty template: no sample hooks, nothing from the host's git templates runs here.
         if (!existsSync(join(dir, 'HEAD'))) await gitOnSharedConfig(['init', '--bare', '--quiet', '--template=', dir]);
         await configSet(dir, 'remote.origin.url', remote);
+        // With the usual fetch refspec configured, a push moves the remote-tracking ref of the branch
+        // it updated itself: a write needs no separate update-ref run after its push.
+        await configSet(dir, 'remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*');
         await configSet(dir, 'gc.auto', '0');
         // Scratch refs of processes that were killed mid-write (one per process, see write()).
         for (const ref of (await git(['for-each-ref', '--format=%(refname)', 'refs/baton/scratch/'], { cwd: dir })).split('\n').filter(Boolean)) {
@@ -312,9 +315,10 @@ export class GitForge implements Forge {
     await assertBranchName(req.branch);
     return this.locked(repo, async (dir) => {
       const paths = req.changes.map((c) => c.path);
+      // This process's scratch ref: fast-import builds each commit on it (--force moves it each time);
+      // it is left in place after a write and removed at the next start if this process is gone.
       const scratchRef = `refs/baton/scratch/${process.pid}`;
       const marks = join(dir, `baton-marks-${process.pid}`);
-      let scratchGone = false;
       /** Build the commit on `parent` (one fast-import run); returns its id, read from the marks file. */
       const build = async (parent: string, modes: Map<string, string>): Promise<string> => {
         await git(['fast-import', '--quiet', '--force', '--date-format=now', `--export-marks=${marks}`], { cwd: dir, input: this.importStream(scratchRef, parent, req, modes) });
@@ -322,12 +326,8 @@ export class GitForge implements Forge {
         if (!m?.[1]) throw new ForgeError('git fast-import did not report the commit it made', 500);
         return m[1];
       };
-      /** The push landed: the remote-tracking ref follows, and the scratch ref goes, in one ref transaction. */
-      const landed = async (commit: string): Promise<WriteResult> => {
-        await git(['update-ref', '--stdin'], { cwd: dir, input: `update refs/remotes/origin/${req.branch} ${commit}\ndelete ${scratchRef}\n` });
-        scratchGone = true;
-        return { status: 'committed', commit };
-      };
+      /** The push landed (and moved the remote-tracking ref with it, see `remote.origin.fetch`). */
+      const landed = (commit: string): WriteResult => ({ status: 'committed', commit });
       try {
         // Modes (an executable file stays executable) are read once: a later change of mode by
         // someone else counts as touching the file below, which sends the caller back to planning.
@@ -349,7 +349,7 @@ export class GitForge implements Forge {
             const head = await this.fetch(dir, req.branch);
             return { status: 'stale', ...(head && { head }) };
           }
-          return await landed(commit);
+          return landed(commit);
         }
         let parent = req.expectedHead;
         for (let rebase = 0; ; rebase++) {
@@ -360,7 +360,7 @@ export class GitForge implements Forge {
           // fast-forward): not after someone else pushed, and not once the branch was deleted (a read
           // served by a prefetch must never bring a deleted branch back).
           const push = await runGit(['push', '--porcelain', `--force-with-lease=refs/heads/${req.branch}:${parent}`, 'origin', `${commit}:refs/heads/${req.branch}`], { cwd: dir });
-          if (push.code === 0) return await landed(commit);
+          if (push.code === 0) return landed(commit);
           const text = push.stdout.toString('utf8') + '\n' + push.stderr;
           const f = classifyGitFailure(text);
           if (f.kind !== 'stale') throw failureError(f, `git push to ${req.branch} failed`);
@@ -379,7 +379,6 @@ export class GitForge implements Forge {
         if (e instanceof GitCommandError) throw new ForgeError(e.message, 500);
         throw e;
       } finally {
-        if (!scratchGone) await runGit(['update-ref', '-d', scratchRef], { cwd: dir });
         await rm(marks, { force: true });
       }
     });
