@@ -10,10 +10,10 @@
 import { createHmac } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { IncomingMessage, ServerResponse, createServer } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestListener } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -25,6 +25,7 @@ import { MemoryQueue, systemTimer } from '../src/queue/memory.js';
 import { githubSource, githubWebhookRoute } from '../src/sources/github/index.js';
 import { jsonDeeperThan } from '../src/sources/json-limits.js';
 import type { Delivery } from '../src/sources/types.js';
+import { freePort } from '../test/helpers/registry.js';
 import type { BenchModule } from './index.js';
 import { median } from './support/stats.js';
 
@@ -74,18 +75,6 @@ async function cpuPer(handler: RequestListener, n: number): Promise<number> {
 }
 
 
-/** A free loopback port: probot's Server takes 0 to mean its default, 3000. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The three peers and Baton, each logging at `level` to /dev/null (synchronously, so the CPU is charged to the delivery). */
 async function handlersAt(level: string, dir: string): Promise<{ handlers: [string, RequestListener][]; queue: MemoryQueue }> {
   const { Probot, Server, createNodeMiddleware } = await import('probot');
@@ -93,7 +82,8 @@ async function handlersAt(level: string, dir: string): Promise<{ handlers: [stri
   const middleware = await createNodeMiddleware((app) => {
     app.onAny(() => undefined);
   }, { probot: new Probot({ githubToken: 'unused', secret: SECRET, log: log() }), webhooksPath: '/webhooks/github' });
-  // What `probot run ./app.js` starts: probot's own server, with its request log (pino-http).
+  // What `probot run ./app.js` starts: probot's own server, with its request log (pino-http). It
+  // takes port 0 to mean its default, 3000, so it is given a free one.
   const server = new Server({ Probot: Probot.defaults({ githubToken: 'unused', secret: SECRET, log: log() }), log: log(), port: await freePort(), host: '127.0.0.1', webhookPath: '/webhooks/github' });
   await server.load((app) => {
     app.onAny(() => undefined);

@@ -10,8 +10,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,6 +17,7 @@ import { REGISTRY_AUTH, TEST_TOKEN, distributionPush, eventually, startTestBaton
 import type { TestBaton } from '../helpers/baton.js';
 import { createBareRepo, tempDir } from '../helpers/git-repo.js';
 import { REDIS_URL, deleteKeys, redisAnswers } from '../helpers/redis.js';
+import { freePort } from '../helpers/registry.js';
 import { HOST, gitOf, history, manyImagesSeed } from '../helpers/replicas.js';
 import { seededRandom } from '../emulators/seeded-random.js';
 
@@ -73,14 +72,6 @@ async function post(url: string, id: string, app: number, tag: string): Promise<
   } catch {
     return 0; // refused or reset: the process is gone
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function freshPrefix(url = REDIS_URL): string {
