@@ -145,7 +145,7 @@ export class GitForge implements Forge {
         // it updated itself: a write needs no separate update-ref run after its push.
         await configSet(dir, 'remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*');
         await configSet(dir, 'gc.auto', '0');
-        // Scratch refs of processes that were killed mid-write (one per process, see write()).
+        // Scratch refs of processes that are gone (each process keeps one between its writes, see write()).
         for (const ref of (await git(['for-each-ref', '--format=%(refname)', 'refs/baton/scratch/'], { cwd: dir })).split('\n').filter(Boolean)) {
           const pid = Number(ref.split('/').pop());
           if (!(Number.isInteger(pid) && pid !== process.pid && isAlive(pid))) await runGit(['update-ref', '-d', ref], { cwd: dir });
